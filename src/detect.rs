@@ -82,7 +82,10 @@ pub fn detect_with_links(text: &str, hidden: &[HiddenLink<'_>]) -> Vec<Reference
             continue;
         }
         // A hidden link is a URL on its own: no share text around it to classify.
-        for r in scan(link.url).into_iter().filter(|r| r.kind != Kind::Password) {
+        for r in scan(link.url)
+            .into_iter()
+            .filter(|r| r.kind != Kind::Password)
+        {
             if !refs.iter().any(|x| x.value == r.value) {
                 refs.push(Reference {
                     start: link.span.start,
@@ -135,7 +138,10 @@ enum Marker {
 static MARKERS: Lazy<Vec<(Regex, Marker)>> = Lazy::new(|| {
     let m = |re: &str, k| (Regex::new(re).unwrap(), k);
     vec![
-        m(r"查看商品|商品详情|抖音商城|购买商品|去购买|下单", Marker::Product),
+        m(
+            r"查看商品|商品详情|抖音商城|购买商品|去购买|下单",
+            Marker::Product,
+        ),
         // Videos and photo posts, including homoglyph spellings (觀看視頻, 矗接观看).
         m(
             r"(?:观看|觀看|看)(?:视频|視頻|作品|图文|圖文)|的作品】|的图文作品|看看【|打开【抖音短视频】",
@@ -157,11 +163,56 @@ static FOREIGN_RE: Lazy<Regex> = Lazy::new(|| {
 });
 
 static ID_NEGATIVE: &[&str] = &[
-    "订单", "单号", "房间", "直播间", "room", "uid", "用户", "抖音号", "号码", "手机", "电话",
-    "tel", "qq", "微信", "vx", "wx", "pid", "视频", "作品", "aweme", "video", "群", "卡号",
-    "账号", "帐号", "身份证", "快递", "运单", "物流", "流水", "交易", "支付", "淘宝", "京东",
-    "拼多多", "快手", "open_id", "openid", "作者", "达人", "店铺", "shop", "粉丝", "评论",
-    "order", "user", "红包", "编号", "工号", "学号",
+    "订单",
+    "单号",
+    "房间",
+    "直播间",
+    "room",
+    "uid",
+    "用户",
+    "抖音号",
+    "号码",
+    "手机",
+    "电话",
+    "tel",
+    "qq",
+    "微信",
+    "vx",
+    "wx",
+    "pid",
+    "视频",
+    "作品",
+    "aweme",
+    "video",
+    "群",
+    "卡号",
+    "账号",
+    "帐号",
+    "身份证",
+    "快递",
+    "运单",
+    "物流",
+    "流水",
+    "交易",
+    "支付",
+    "淘宝",
+    "京东",
+    "拼多多",
+    "快手",
+    "open_id",
+    "openid",
+    "作者",
+    "达人",
+    "店铺",
+    "shop",
+    "粉丝",
+    "评论",
+    "order",
+    "user",
+    "红包",
+    "编号",
+    "工号",
+    "学号",
 ];
 static ID_POSITIVE: &[&str] = &["商品", "宝贝", "产品", "货品", "product", "goods", "item"];
 
@@ -335,10 +386,7 @@ fn classify_shares(text: &str, urls: &[UrlSpan]) -> Vec<Option<Marker>> {
                     continue;
                 }
                 let between = &text[gap];
-                let dist = (
-                    between.matches('\n').count(),
-                    between.chars().count(),
-                );
+                let dist = (between.matches('\n').count(), between.chars().count());
                 cands.push((idx, dist));
             }
             if let Some(&(idx, dist)) = cands.iter().min_by_key(|(_, d)| *d) {
@@ -407,7 +455,12 @@ fn find_product_ids(text: &str, urls: &[UrlSpan], refs: &mut Vec<Reference>) {
 /// Some(true) if the closest label before a number names a product, Some(false) if it names
 /// something else (order, room, user, phone, …), None without a label.
 fn nearest_label(ctx: &str) -> Option<bool> {
-    let last = |words: &[&str]| words.iter().filter_map(|w| ctx.rfind(w).map(|i| i + w.len())).max();
+    let last = |words: &[&str]| {
+        words
+            .iter()
+            .filter_map(|w| ctx.rfind(w).map(|i| i + w.len()))
+            .max()
+    };
     match (last(ID_POSITIVE), last(ID_NEGATIVE)) {
         (Some(p), Some(n)) => Some(p > n),
         (Some(_), None) => Some(true),
@@ -440,7 +493,9 @@ fn find_passwords(text: &str, urls: &[UrlSpan], refs: &mut Vec<Reference>) {
         }
         let bytes = text.as_bytes();
         if core.start > 0 && bytes[core.start - 1].is_ascii_alphanumeric()
-            || bytes.get(core.end).is_some_and(|b| b.is_ascii_alphanumeric())
+            || bytes
+                .get(core.end)
+                .is_some_and(|b| b.is_ascii_alphanumeric())
         {
             continue;
         }
@@ -461,13 +516,10 @@ fn find_passwords(text: &str, urls: &[UrlSpan], refs: &mut Vec<Reference>) {
             continue;
         }
         let before = &text[line.start..core.start];
-        let anchored = PRODUCT_ANCHOR_RE
-            .find_iter(before)
-            .last()
-            .is_some_and(|a| {
-                let gap = &before[a.end()..];
-                gap.chars().count() <= 6 && gap.chars().all(|c| is_delim(c) || c == ' ')
-            });
+        let anchored = PRODUCT_ANCHOR_RE.find_iter(before).last().is_some_and(|a| {
+            let gap = &before[a.end()..];
+            gap.chars().count() <= 6 && gap.chars().all(|c| is_delim(c) || c == ' ')
+        });
         let enclosed = {
             let mut pre = before.chars().rev();
             let mut post = text[core.end..].chars();
@@ -484,7 +536,12 @@ fn find_passwords(text: &str, urls: &[UrlSpan], refs: &mut Vec<Reference>) {
         // the delimiters closing its core.
         let prev_end = found
             .iter()
-            .chain(refs.iter().map(|r| r.start..r.end).collect::<Vec<_>>().iter())
+            .chain(
+                refs.iter()
+                    .map(|r| r.start..r.end)
+                    .collect::<Vec<_>>()
+                    .iter(),
+            )
             .filter(|r| r.end <= core.start && r.end >= line.start)
             .map(|r| r.end)
             .max()
@@ -518,7 +575,10 @@ mod tests {
     use super::*;
 
     fn kinds(text: &str) -> Vec<(Kind, String)> {
-        detect(text).into_iter().map(|r| (r.kind, r.value)).collect()
+        detect(text)
+            .into_iter()
+            .map(|r| (r.kind, r.value))
+            .collect()
     }
 
     #[test]
@@ -607,7 +667,10 @@ mod tests {
             kinds("https://www.douyin.com/video/6914948781100338440 和 jd.com/item/100012345678901.html"),
             vec![]
         );
-        assert_eq!(kinds("https://item.taobao.com/item.htm?id=3583117383482622604"), vec![]);
+        assert_eq!(
+            kinds("https://item.taobao.com/item.htm?id=3583117383482622604"),
+            vec![]
+        );
     }
 
     #[test]
@@ -626,8 +689,14 @@ mod tests {
                 "https://haohuo.snssdk.com/views/product/item?id=3455938529937469044&origin_type=604".into()
             )]
         );
-        assert_eq!(kinds("https://haohuo.jinritemai.com/views/product/item2?id=abc"), vec![]);
-        assert_eq!(kinds("https://buyin.jinritemai.com/dashboard/live/control"), vec![]);
+        assert_eq!(
+            kinds("https://haohuo.jinritemai.com/views/product/item2?id=abc"),
+            vec![]
+        );
+        assert_eq!(
+            kinds("https://buyin.jinritemai.com/dashboard/live/control"),
+            vec![]
+        );
     }
 
     #[test]
@@ -640,7 +709,8 @@ mod tests {
 
     #[test]
     fn password_inside_a_sentence_spans_the_password() {
-        let text = "宝贝在这\n3M长按:/ 緮墆此条消息,da幵ƊƟưƴƖƞ瞍?,查看商品详情ŠŠko4RythQX4B8▽▽ \n快买";
+        let text =
+            "宝贝在这\n3M长按:/ 緮墆此条消息,da幵ƊƟưƴƖƞ瞍?,查看商品详情ŠŠko4RythQX4B8▽▽ \n快买";
         let r = detect(text);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].kind, Kind::Password);
@@ -652,7 +722,10 @@ mod tests {
 
     #[test]
     fn boilerplate_without_a_core_is_not_a_password() {
-        assert_eq!(kinds("长按复制此条消息，打开抖音搜索，查看商品详情！"), vec![]);
+        assert_eq!(
+            kinds("长按复制此条消息，打开抖音搜索，查看商品详情！"),
+            vec![]
+        );
         assert_eq!(kinds("复制口令 ##AbCdEf123## 打开淘宝"), vec![]);
     }
 

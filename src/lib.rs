@@ -1,4 +1,17 @@
 //! douyin-link-bot: converts Douyin product references pasted in Telegram chats into the
 //! operator's affiliate 抖口令 and tells users about the orders bought through them.
+//!
+//! The flow, one module per step: [`detect`] (pure) → [`convert`] ([`veapi`] with
+//! [`tracking`]'s `external_info`, remembered in [`store`]) → [`telegram`] replies.
 
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod convert;
 pub mod detect;
+pub mod logging;
+pub mod secret;
+pub mod store;
+pub mod telegram;
+pub mod tracking;
+pub mod veapi;

@@ -25,7 +25,11 @@ fn corpus_messages_yield_exactly_the_labelled_references() {
     let corpus = include_str!("../fixtures/messages.jsonl");
     let mut failures = Vec::new();
     let mut checked = 0;
-    for (n, raw) in corpus.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, raw) in corpus
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let line: Line = serde_json::from_str(raw).expect("corpus line is JSON");
         let got = detect(&line.text);
         checked += 1;

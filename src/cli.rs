@@ -1,0 +1,287 @@
+//! The command line: `run` (default), `detect`, `convert`.
+
+use crate::app;
+use crate::config::{Config, ConfigError, Needs};
+use crate::detect::{detect, Reference};
+use crate::logging;
+use crate::tracking;
+use crate::veapi::{ShareRequest, VeapiClient};
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use std::io::{self, BufRead, BufWriter, Read, Write};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "douyin-link-bot",
+    version,
+    about = "Converts Douyin product links into affiliate 抖口令 on Telegram"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run the bot (long polling). The default.
+    Run,
+    /// Find product references in stdin and print them as JSON. Needs no configuration.
+    Detect {
+        /// Each input line is {"text": "..."}; each output line is {"refs": [...]}.
+        #[arg(long)]
+        jsonl: bool,
+    },
+    /// Detect and convert TEXT once for a Telegram user id, printing JSON (no cache, no store).
+    Convert {
+        #[arg(long)]
+        user_id: u64,
+        /// The message text; several words are joined by spaces.
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+    },
+}
+
+/// Exit code for configuration problems, as for usage errors.
+const EXIT_CONFIG: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = dotenvy::dotenv() {
+        if !e.not_found() {
+            eprintln!("error: .env could not be read: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
+    match cli.command.unwrap_or(Cmd::Run) {
+        Cmd::Detect { jsonl } => run_detect(jsonl),
+        Cmd::Run => with_config(
+            Needs {
+                telegram: true,
+                veapi: true,
+            },
+            |config| {
+                runtime()?.block_on(async {
+                    app::run(config, shutdown_signal())
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            },
+        ),
+        Cmd::Convert { user_id, text } => with_config(
+            Needs {
+                telegram: false,
+                veapi: true,
+            },
+            |config| runtime()?.block_on(run_convert(config, user_id, text.join(" "))),
+        ),
+    }
+}
+
+fn with_config(needs: Needs, f: impl FnOnce(Config) -> Result<(), String>) -> ExitCode {
+    let config = match Config::from_env(needs) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    let mut secrets = Vec::new();
+    if let Some(t) = &config.bot_token {
+        secrets.push(t.expose().to_string());
+    }
+    if let Some(v) = &config.veapi {
+        secrets.push(v.key.expose().to_string());
+        secrets.extend(v.access_token.iter().map(|s| s.expose().to_string()));
+        secrets.extend(v.sessionkey.iter().map(|s| s.expose().to_string()));
+    }
+    logging::init(secrets);
+    match f(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_error(e: &ConfigError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[derive(Serialize)]
+struct RefsLine<'a> {
+    refs: &'a [Reference],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct InputLine {
+    text: String,
+}
+
+fn run_detect(jsonl: bool) -> ExitCode {
+    let stdin = io::stdin();
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut bad_lines = 0usize;
+    let result: io::Result<()> = (|| {
+        if !jsonl {
+            let mut text = String::new();
+            stdin.lock().read_to_string(&mut text)?;
+            let refs = detect(&text);
+            serde_json::to_writer(
+                &mut out,
+                &RefsLine {
+                    refs: &refs,
+                    error: None,
+                },
+            )?;
+            out.write_all(b"\n")?;
+            return Ok(());
+        }
+        for (n, line) in stdin.lock().lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<InputLine>(&line) {
+                Ok(input) => {
+                    let refs = detect(&input.text);
+                    serde_json::to_writer(
+                        &mut out,
+                        &RefsLine {
+                            refs: &refs,
+                            error: None,
+                        },
+                    )?;
+                }
+                Err(e) => {
+                    bad_lines += 1;
+                    eprintln!("line {}: not a {{\"text\": ...}} object: {e}", n + 1);
+                    let error = Some(format!("invalid input line: {e}"));
+                    serde_json::to_writer(&mut out, &RefsLine { refs: &[], error })?;
+                }
+            }
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    })();
+    let flushed = out.flush();
+    match result.and(flushed) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Ok(()) if bad_lines > 0 => ExitCode::FAILURE,
+        Ok(()) => ExitCode::SUCCESS,
+    }
+}
+
+#[derive(Serialize)]
+struct ConvertOutput {
+    user_id: u64,
+    external_info: String,
+    results: Vec<ConvertResult>,
+}
+
+#[derive(Serialize)]
+struct ConvertResult {
+    #[serde(flatten)]
+    reference: Reference,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dy_password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coupon_command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    share_link: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_class: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+async fn run_convert(config: Config, user_id: u64, text: String) -> Result<(), String> {
+    let veapi_cfg = config.veapi.as_ref().ok_or("VEAPI_KEY is not set")?;
+    let client = VeapiClient::new(veapi_cfg).map_err(|e| e.to_string())?;
+    let external_info = tracking::encode(user_id);
+    let refs = detect(&text);
+    if refs.is_empty() {
+        return Err("no Douyin product reference found in TEXT".into());
+    }
+    let mut results = Vec::new();
+    for reference in refs {
+        let r = client
+            .product_share(&ShareRequest {
+                product_url: &reference.value,
+                external_info: &external_info,
+                use_coupon: reference.kind.needs_coupon(),
+            })
+            .await;
+        results.push(match r {
+            Ok(link) => ConvertResult {
+                reference,
+                ok: true,
+                dy_password: Some(link.dy_password),
+                coupon_command: link.coupon.map(|c| c.share_command),
+                share_link: link.share_link,
+                error_class: None,
+                error: None,
+            },
+            Err(e) => ConvertResult {
+                reference,
+                ok: false,
+                dy_password: None,
+                coupon_command: None,
+                share_link: None,
+                error_class: Some(format!("{:?}", e.class()).to_lowercase()),
+                error: Some(e.to_string()),
+            },
+        });
+    }
+    let all_failed = results.iter().all(|r| !r.ok);
+    let out = ConvertOutput {
+        user_id,
+        external_info,
+        results,
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+    );
+    if all_failed {
+        Err("no reference could be converted".into())
+    } else {
+        Ok(())
+    }
+}

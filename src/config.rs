@@ -1,0 +1,282 @@
+//! Configuration from the environment (and `.env`, read by `main` before this runs).
+
+use crate::secret::Secret;
+use std::time::Duration;
+use thiserror::Error;
+use url::Url;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{var} is not set: {hint}")]
+    Missing {
+        var: &'static str,
+        hint: &'static str,
+    },
+    #[error("{var} is invalid ({value:?}): {hint}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        hint: &'static str,
+    },
+}
+
+/// Which credentials a command needs; the others may be absent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Needs {
+    pub telegram: bool,
+    pub veapi: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct VeapiConfig {
+    pub key: Secret,
+    pub base_url: Url,
+    pub pid: Option<String>,
+    pub access_token: Option<Secret>,
+    pub account_id: Option<String>,
+    pub sessionkey: Option<Secret>,
+    pub open_id: Option<String>,
+    pub max_in_flight: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bot_token: Option<Secret>,
+    pub telegram_api_url: Url,
+    pub veapi: Option<VeapiConfig>,
+    pub database_url: String,
+    pub poll_interval: Duration,
+    pub admin_user_ids: Vec<u64>,
+    pub cache_ttl: Duration,
+}
+
+impl Config {
+    pub fn from_env(needs: Needs) -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok(), needs)
+    }
+
+    /// Reads configuration through `get`, so tests need not touch the process environment.
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+        needs: Needs,
+    ) -> Result<Self, ConfigError> {
+        let var = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+
+        let bot_token = match var("TELEGRAM_BOT_TOKEN") {
+            Some(t) if t.contains(':') && !t.contains(char::is_whitespace) => Some(Secret::new(t)),
+            Some(t) => {
+                return Err(ConfigError::Invalid {
+                    var: "TELEGRAM_BOT_TOKEN",
+                    value: mask(&t),
+                    hint: "expected the token from @BotFather, like 123456:ABC-DEF…",
+                })
+            }
+            None if needs.telegram => {
+                return Err(ConfigError::Missing {
+                    var: "TELEGRAM_BOT_TOKEN",
+                    hint: "put the token from @BotFather in .env (see .env.example)",
+                })
+            }
+            None => None,
+        };
+        let telegram_api_url = url_var(
+            "TELEGRAM_API_URL",
+            var("TELEGRAM_API_URL"),
+            "https://api.telegram.org",
+        )?;
+
+        let veapi = match var("VEAPI_KEY") {
+            Some(key) => Some(VeapiConfig {
+                key: Secret::new(key),
+                base_url: url_var(
+                    "VEAPI_BASE_URL",
+                    var("VEAPI_BASE_URL"),
+                    "http://api.veapi.cn",
+                )?,
+                pid: var("VEAPI_PID"),
+                access_token: var("VEAPI_ACCESS_TOKEN").map(Secret::new),
+                account_id: var("VEAPI_ACCOUNT_ID"),
+                sessionkey: var("VEAPI_SESSIONKEY").map(Secret::new),
+                open_id: var("VEAPI_OPEN_ID"),
+                max_in_flight: num_var(
+                    "VEAPI_MAX_IN_FLIGHT",
+                    var("VEAPI_MAX_IN_FLIGHT"),
+                    16,
+                    1..=1024,
+                )? as usize,
+            }),
+            None if needs.veapi => {
+                return Err(ConfigError::Missing {
+                    var: "VEAPI_KEY",
+                    hint: "put your veapi vekey in .env (see .env.example)",
+                })
+            }
+            None => None,
+        };
+
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/bot.db".into());
+        if !database_url.starts_with("sqlite:") {
+            return Err(ConfigError::Invalid {
+                var: "DATABASE_URL",
+                value: database_url,
+                hint: "only sqlite:// URLs are supported, e.g. sqlite://data/bot.db",
+            });
+        }
+
+        let poll_interval = Duration::from_secs(num_var(
+            "ORDER_POLL_INTERVAL_SECS",
+            var("ORDER_POLL_INTERVAL_SECS"),
+            60,
+            5..=86_400,
+        )?);
+        let cache_ttl = Duration::from_secs(num_var(
+            "CONVERSION_CACHE_SECS",
+            var("CONVERSION_CACHE_SECS"),
+            24 * 3600,
+            0..=7 * 24 * 3600,
+        )?);
+
+        let admin_user_ids = match var("ADMIN_USER_IDS") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<u64>().map_err(|_| ConfigError::Invalid {
+                        var: "ADMIN_USER_IDS",
+                        value: list.clone(),
+                        hint:
+                            "expected comma-separated numeric Telegram user ids, e.g. 12345,67890",
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+
+        Ok(Config {
+            bot_token,
+            telegram_api_url,
+            veapi,
+            database_url,
+            poll_interval,
+            admin_user_ids,
+            cache_ttl,
+        })
+    }
+}
+
+fn mask(s: &str) -> String {
+    let shown: String = s.chars().take(4).collect();
+    format!("{shown}…")
+}
+
+fn url_var(var: &'static str, value: Option<String>, default: &str) -> Result<Url, ConfigError> {
+    let raw = value.unwrap_or_else(|| default.to_string());
+    match Url::parse(&raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
+        _ => Err(ConfigError::Invalid {
+            var,
+            value: raw,
+            hint: "expected an http(s) URL such as http://127.0.0.1:8081",
+        }),
+    }
+}
+
+fn num_var(
+    var: &'static str,
+    value: Option<String>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = value else { return Ok(default) };
+    match raw.parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            var,
+            value: raw,
+            hint: "expected a whole number in the allowed range (see .env.example)",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(pairs: &[(&str, &str)], needs: Needs) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned(), needs)
+    }
+
+    const ALL: Needs = Needs {
+        telegram: true,
+        veapi: true,
+    };
+
+    #[test]
+    fn defaults_apply_when_only_credentials_are_set() {
+        let c = load(&[("TELEGRAM_BOT_TOKEN", "1:abc"), ("VEAPI_KEY", "V1")], ALL).unwrap();
+        assert_eq!(c.database_url, "sqlite://data/bot.db");
+        assert_eq!(c.poll_interval, Duration::from_secs(60));
+        assert_eq!(c.cache_ttl, Duration::from_secs(86_400));
+        assert_eq!(c.telegram_api_url.as_str(), "https://api.telegram.org/");
+        assert_eq!(c.veapi.unwrap().base_url.as_str(), "http://api.veapi.cn/");
+    }
+
+    #[test]
+    fn missing_and_malformed_variables_are_named() {
+        let e = load(&[("VEAPI_KEY", "V1")], ALL).unwrap_err();
+        assert!(e.to_string().starts_with("TELEGRAM_BOT_TOKEN is not set"));
+        let e = load(&[("TELEGRAM_BOT_TOKEN", "1:a")], ALL).unwrap_err();
+        assert!(e.to_string().starts_with("VEAPI_KEY is not set"));
+        let e = load(
+            &[
+                ("TELEGRAM_BOT_TOKEN", "1:a"),
+                ("VEAPI_KEY", "V"),
+                ("ORDER_POLL_INTERVAL_SECS", "soon"),
+            ],
+            ALL,
+        )
+        .unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("ORDER_POLL_INTERVAL_SECS is invalid"));
+        let e = load(&[("ADMIN_USER_IDS", "12, bob")], Needs::default()).unwrap_err();
+        assert!(e.to_string().starts_with("ADMIN_USER_IDS is invalid"));
+        let e = load(
+            &[("VEAPI_KEY", "V"), ("VEAPI_BASE_URL", "api.veapi.cn")],
+            Needs::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("VEAPI_BASE_URL is invalid"));
+    }
+
+    #[test]
+    fn a_malformed_token_is_not_echoed_back() {
+        let e = load(
+            &[("TELEGRAM_BOT_TOKEN", "nocolon-secretvalue")],
+            Needs::default(),
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains("secretvalue"));
+    }
+
+    #[test]
+    fn detect_needs_nothing() {
+        assert!(load(&[], Needs::default()).is_ok());
+    }
+
+    #[test]
+    fn admin_ids_are_parsed() {
+        let c = load(&[("ADMIN_USER_IDS", " 12, 34 ,")], Needs::default()).unwrap();
+        assert_eq!(c.admin_user_ids, vec![12, 34]);
+    }
+}

@@ -1,0 +1,155 @@
+//! Converting one detected reference for one user: the cache, single-flight, and the call.
+//!
+//! The same user converting the same product again within the cache window is answered from
+//! the store (the 抖口令 lives about 8 days), and identical requests that arrive together make
+//! one upstream call between them.
+
+use crate::detect::Reference;
+use crate::store::{NewConversion, Store, StoreError};
+use crate::tracking;
+use crate::veapi::{ShareLink, ShareRequest, VeapiClient, VeapiError};
+use futures::future::{BoxFuture, FutureExt, Shared};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use thiserror::Error;
+
+#[derive(Debug, Clone, Error)]
+pub enum ConvertError {
+    #[error(transparent)]
+    Upstream(#[from] VeapiError),
+    #[error("store failed: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for ConvertError {
+    fn from(e: StoreError) -> Self {
+        ConvertError::Store(e.to_string())
+    }
+}
+
+/// Who asks, where, for what.
+#[derive(Debug, Clone)]
+pub struct ConvertRequest {
+    pub user_id: u64,
+    pub chat_id: i64,
+    pub reference: Reference,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Converted {
+    pub link: ShareLink,
+    /// Answered from the store without calling upstream.
+    pub cached: bool,
+}
+
+/// What the Telegram handlers need: converted links, however they are made.
+pub trait Converter: Send + Sync + 'static {
+    fn convert(&self, req: ConvertRequest) -> BoxFuture<'static, Result<Converted, ConvertError>>;
+}
+
+type Flight = Shared<BoxFuture<'static, Result<Converted, ConvertError>>>;
+
+#[derive(Clone)]
+pub struct ConversionService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    veapi: VeapiClient,
+    store: Store,
+    ttl: Duration,
+    in_flight: Mutex<HashMap<(u64, String), Flight>>,
+}
+
+impl ConversionService {
+    pub fn new(veapi: VeapiClient, store: Store, ttl: Duration) -> Self {
+        ConversionService {
+            inner: Arc::new(Inner {
+                veapi,
+                store,
+                ttl,
+                in_flight: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+}
+
+impl Converter for ConversionService {
+    fn convert(&self, req: ConvertRequest) -> BoxFuture<'static, Result<Converted, ConvertError>> {
+        let key = (req.user_id, req.reference.value.clone());
+        let inner = self.inner.clone();
+        let flight = {
+            let mut map = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(key.clone())
+                .or_insert_with(|| Inner::convert_once(inner.clone(), req).boxed().shared())
+                .clone()
+        };
+        async move {
+            let result = flight.clone().await;
+            let mut map = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            if map.get(&key).is_some_and(|f| f.ptr_eq(&flight)) {
+                map.remove(&key);
+            }
+            result
+        }
+        .boxed()
+    }
+}
+
+impl Inner {
+    async fn convert_once(self: Arc<Self>, req: ConvertRequest) -> Result<Converted, ConvertError> {
+        let now = chrono::Utc::now().timestamp();
+        let key = req.reference.value.as_str();
+        if !self.ttl.is_zero() {
+            let not_before = now - self.ttl.as_secs() as i64;
+            if let Some(link) = self
+                .store
+                .cached_conversion(req.user_id, key, not_before)
+                .await?
+            {
+                tracing::debug!(
+                    user_id = req.user_id,
+                    kind = req.reference.kind.as_str(),
+                    "conversion served from cache"
+                );
+                return Ok(Converted { link, cached: true });
+            }
+        }
+        let external_info = tracking::encode(req.user_id);
+        let link = self
+            .veapi
+            .product_share(&ShareRequest {
+                product_url: key,
+                external_info: &external_info,
+                use_coupon: req.reference.kind.needs_coupon(),
+            })
+            .await?;
+        // Attribution rides on external_info, not on this row: a failed write costs only the
+        // cache entry, so the user still gets the link.
+        if let Err(e) = self
+            .store
+            .record_conversion(&NewConversion {
+                user_id: req.user_id,
+                chat_id: req.chat_id,
+                product_key: key,
+                external_info: &external_info,
+                link: &link,
+                created_at: now,
+            })
+            .await
+        {
+            tracing::warn!(error = %e, "could not remember a conversion");
+        }
+        tracing::info!(
+            user_id = req.user_id,
+            chat_id = req.chat_id,
+            kind = req.reference.kind.as_str(),
+            "link converted"
+        );
+        Ok(Converted {
+            link,
+            cached: false,
+        })
+    }
+}

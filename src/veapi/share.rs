@@ -1,0 +1,137 @@
+//! `douke/kol_ProductShare`: one product reference in, the operator's 抖口令 out.
+
+use super::{ErrorClass, VeapiClient, VeapiError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+pub struct ShareRequest<'a> {
+    /// Product id, URL, short link, colonel link or 抖口令, as the detector found it.
+    pub product_url: &'a str,
+    pub external_info: &'a str,
+    /// Set for colonel (团长) links so the coupon price link comes back.
+    pub use_coupon: bool,
+}
+
+/// The converted link. Only `dy_password` is guaranteed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareLink {
+    pub dy_password: String,
+    pub share_link: Option<String>,
+    pub dy_deeplink: Option<String>,
+    pub dy_zlink: Option<String>,
+    pub coupon: Option<Coupon>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coupon {
+    pub share_command: String,
+    pub share_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    #[serde(default)]
+    dy_password: Option<String>,
+    #[serde(default)]
+    share_link: Option<String>,
+    #[serde(default)]
+    dy_deeplink: Option<String>,
+    #[serde(default)]
+    dy_zlink: Option<String>,
+    #[serde(default)]
+    coupon_link: Option<CouponData>,
+}
+
+#[derive(Deserialize)]
+struct CouponData {
+    #[serde(default)]
+    share_command: Option<String>,
+    #[serde(default)]
+    share_link: Option<String>,
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.trim().is_empty())
+}
+
+/// Reads a success envelope: `data` normally, the top level where veapi flattens it.
+pub(crate) fn parse_share(value: Value) -> Result<ShareLink, VeapiError> {
+    let data = match value.get("data") {
+        Some(d @ Value::Object(m)) if m.contains_key("dy_password") => d.clone(),
+        _ => value,
+    };
+    let data: Data = serde_json::from_value(data)
+        .map_err(|e| VeapiError::Transport(format!("kol_ProductShare: unexpected reply ({e})")))?;
+    let Some(dy_password) = non_empty(data.dy_password) else {
+        return Err(VeapiError::Api {
+            class: ErrorClass::Other,
+            code: "0".into(),
+            msg: "转链成功但没有返回抖口令".into(),
+            request_id: None,
+        });
+    };
+    let coupon = data.coupon_link.and_then(|c| {
+        non_empty(c.share_command).map(|share_command| Coupon {
+            share_command,
+            share_link: non_empty(c.share_link),
+        })
+    });
+    Ok(ShareLink {
+        dy_password,
+        share_link: non_empty(data.share_link),
+        dy_deeplink: non_empty(data.dy_deeplink),
+        dy_zlink: non_empty(data.dy_zlink),
+        coupon,
+    })
+}
+
+impl VeapiClient {
+    pub async fn product_share(&self, req: &ShareRequest<'_>) -> Result<ShareLink, VeapiError> {
+        let cfg = self.config();
+        let mut params: Vec<(&str, &str)> = vec![
+            ("productUrl", req.product_url),
+            ("external_info", req.external_info),
+        ];
+        if req.use_coupon {
+            params.push(("use_coupon", "true"));
+        }
+        if let Some(pid) = &cfg.pid {
+            params.push(("pid", pid));
+        }
+        if let Some(t) = &cfg.access_token {
+            params.push(("access_token", t.expose()));
+        }
+        if let Some(a) = &cfg.account_id {
+            params.push(("account_id", a));
+        }
+        let value = self.call("douke/kol_ProductShare", &params).await?;
+        parse_share(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn coupon_members_null_means_no_coupon() {
+        let v = json!({"error":"0","data":{"dy_password":"口令","coupon_link":{"coupon_status":1,"share_command":null,"share_link":null,"deeplink":null}}});
+        let s = parse_share(v).unwrap();
+        assert_eq!(s.dy_password, "口令");
+        assert_eq!(s.coupon, None);
+    }
+
+    #[test]
+    fn top_level_payload_is_accepted() {
+        let v = json!({"error":0,"dy_password":"口令","coupon_link":{"share_command":"券口令"}});
+        let s = parse_share(v).unwrap();
+        assert_eq!(s.coupon.unwrap().share_command, "券口令");
+    }
+
+    #[test]
+    fn success_without_password_is_an_error() {
+        assert!(parse_share(json!({"error":"0","data":{}})).is_err());
+    }
+}
