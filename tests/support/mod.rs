@@ -1,0 +1,301 @@
+//! Loopback doubles shared by the integration tests: a fake veapi (wiremock serving fixture
+//! bodies) and a fake Telegram Bot API server that the real teloxide dispatcher long-polls.
+#![allow(dead_code)]
+
+use douyin_link_bot::config::{Config, Needs};
+use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wiremock::matchers::{method, path};
+use wiremock::{Match, Mock, MockServer, Request, Respond, ResponseTemplate};
+
+pub const BOT_TOKEN: &str = "123456:TEST-bot-token-secret";
+pub const VEKEY: &str = "VEKEY-test-secret-42";
+pub const BOT_ID: u64 = 4242;
+
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name),
+    )
+    .unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// The form parameters of a request veapi received.
+pub fn form(req: &Request) -> HashMap<String, String> {
+    url::form_urlencoded::parse(&req.body)
+        .into_owned()
+        .collect()
+}
+
+/// Matches a veapi call whose form carries `key=value`.
+pub struct FormParam(pub &'static str, pub String);
+
+impl Match for FormParam {
+    fn matches(&self, req: &Request) -> bool {
+        form(req).get(self.0) == Some(&self.1)
+    }
+}
+
+pub async fn share_reply(server: &MockServer, product_url: Option<&str>, body: ResponseTemplate) {
+    let mut m = Mock::given(method("POST")).and(path("/douke/kol_ProductShare"));
+    if let Some(p) = product_url {
+        m = m.and(FormParam("productUrl", p.to_string()));
+    }
+    m.respond_with(body).mount(server).await;
+}
+
+pub fn json_body(name: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(fixture(name), "application/json")
+}
+
+/// The share calls veapi received, as form maps.
+pub async fn share_calls(server: &MockServer) -> Vec<HashMap<String, String>> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/douke/kol_ProductShare")
+        .map(form)
+        .collect()
+}
+
+pub fn config(tg: &FakeTelegram, veapi: &MockServer, db: &Path) -> Config {
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("TELEGRAM_BOT_TOKEN", BOT_TOKEN.to_string()),
+        ("TELEGRAM_API_URL", tg.server.uri()),
+        ("VEAPI_KEY", VEKEY.to_string()),
+        ("VEAPI_BASE_URL", veapi.uri()),
+        ("DATABASE_URL", format!("sqlite://{}", db.display())),
+    ]);
+    Config::from_lookup(
+        |k| vars.get(k).cloned(),
+        Needs {
+            telegram: true,
+            veapi: true,
+        },
+    )
+    .expect("test config")
+}
+
+#[derive(Default)]
+struct TgState {
+    updates: Vec<Value>,
+    next_update_id: i64,
+    next_message_id: i64,
+    sent: Vec<Value>,
+    send_attempts: usize,
+    scripted_send_failures: VecDeque<ResponseTemplate>,
+}
+
+/// A fake Bot API server: queue updates with [`FakeTelegram::push`], read what the bot sent
+/// with [`FakeTelegram::wait_sent`].
+pub struct FakeTelegram {
+    pub server: MockServer,
+    state: Arc<Mutex<TgState>>,
+}
+
+struct TgResponder(Arc<Mutex<TgState>>);
+
+fn ok(result: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": result}))
+}
+
+impl Respond for TgResponder {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut segs = req.url.path().trim_start_matches('/').split('/');
+        let (token, name) = (
+            segs.next().unwrap_or_default(),
+            segs.next().unwrap_or_default(),
+        );
+        if token != format!("bot{BOT_TOKEN}") {
+            return ResponseTemplate::new(401).set_body_json(
+                json!({"ok": false, "error_code": 401, "description": "Unauthorized"}),
+            );
+        }
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let mut st = self.0.lock().unwrap();
+        match name.to_ascii_lowercase().as_str() {
+            "getme" => ok(json!({
+                "id": BOT_ID, "is_bot": true, "first_name": "Link Bot", "username": "dy_link_bot",
+                "can_join_groups": true, "can_read_all_group_messages": true,
+                "supports_inline_queries": false, "has_main_web_app": false
+            })),
+            "getwebhookinfo" => {
+                ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}))
+            }
+            "getupdates" => {
+                let offset = body["offset"].as_i64().unwrap_or(0);
+                st.updates
+                    .retain(|u| u["update_id"].as_i64().unwrap() >= offset);
+                if st.updates.is_empty() {
+                    // A short long-poll keeps the real client's loop calm without slowing tests.
+                    ok(json!([])).set_delay(Duration::from_millis(40))
+                } else {
+                    ok(Value::Array(st.updates.clone()))
+                }
+            }
+            "sendmessage" => {
+                st.send_attempts += 1;
+                if let Some(failure) = st.scripted_send_failures.pop_front() {
+                    return failure;
+                }
+                st.next_message_id += 1;
+                let chat_id = body["chat_id"].as_i64().unwrap_or_default();
+                let chat = if chat_id > 0 {
+                    json!({"id": chat_id, "type": "private", "first_name": "U"})
+                } else {
+                    json!({"id": chat_id, "type": "supergroup", "title": "G"})
+                };
+                let reply = json!({
+                    "message_id": 10_000 + st.next_message_id,
+                    "date": 1_700_000_000,
+                    "chat": chat,
+                    "from": {"id": BOT_ID, "is_bot": true, "first_name": "Link Bot"},
+                    "text": body["text"].clone(),
+                });
+                st.sent.push(body);
+                ok(reply)
+            }
+            _ => ok(json!(true)),
+        }
+    }
+}
+
+pub struct Sender {
+    pub user_id: u64,
+    pub chat_id: i64,
+}
+
+pub const ALICE: Sender = Sender {
+    user_id: 1001,
+    chat_id: 1001,
+};
+pub const BOB: Sender = Sender {
+    user_id: 2002,
+    chat_id: 2002,
+};
+/// Alice writing in a group.
+pub const ALICE_IN_GROUP: Sender = Sender {
+    user_id: 1001,
+    chat_id: -100_777,
+};
+
+impl FakeTelegram {
+    pub async fn start() -> FakeTelegram {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(TgState {
+            next_update_id: 1,
+            ..Default::default()
+        }));
+        Mock::given(wiremock::matchers::any())
+            .respond_with(TgResponder(state.clone()))
+            .mount(&server)
+            .await;
+        FakeTelegram { server, state }
+    }
+
+    /// Queues a text message; returns its message id.
+    pub fn push_text(&self, from: &Sender, text: &str) -> i64 {
+        self.push_message(from, json!({"text": text}))
+    }
+
+    /// Queues a message with `extra` fields (text, caption, entities, …).
+    pub fn push_message(&self, from: &Sender, extra: Value) -> i64 {
+        let mut st = self.state.lock().unwrap();
+        let update_id = st.next_update_id;
+        st.next_update_id += 1;
+        let message_id = 500 + update_id;
+        let chat = if from.chat_id > 0 {
+            json!({"id": from.chat_id, "type": "private", "first_name": "U"})
+        } else {
+            json!({"id": from.chat_id, "type": "supergroup", "title": "Deals"})
+        };
+        let mut message = json!({
+            "message_id": message_id,
+            "date": 1_700_000_000,
+            "chat": chat,
+            "from": {"id": from.user_id, "is_bot": false, "first_name": "U"},
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            message[k] = v.clone();
+        }
+        st.updates
+            .push(json!({"update_id": update_id, "message": message}));
+        message_id
+    }
+
+    /// Makes the next sendMessage calls fail with these replies, in order.
+    pub fn fail_next_sends(&self, replies: Vec<ResponseTemplate>) {
+        self.state
+            .lock()
+            .unwrap()
+            .scripted_send_failures
+            .extend(replies);
+    }
+
+    pub fn send_attempts(&self) -> usize {
+        self.state.lock().unwrap().send_attempts
+    }
+
+    pub fn sent(&self) -> Vec<Value> {
+        self.state.lock().unwrap().sent.clone()
+    }
+
+    /// Waits until at least `n` messages were sent (panics after 20 s), returns them all.
+    pub async fn wait_sent(&self, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let sent = self.sent();
+            if sent.len() >= n {
+                return sent;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} sent messages, got {}: {sent:#?}",
+                sent.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A running bot (the real `app::run`) and the means to stop it.
+pub struct RunningBot {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), douyin_link_bot::app::AppError>>,
+}
+
+impl RunningBot {
+    pub fn start(config: Config) -> RunningBot {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_env("TEST_LOG"))
+                .with_test_writer()
+                .try_init();
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(douyin_link_bot::app::run(config, async move {
+            let _ = rx.await;
+        }));
+        RunningBot {
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let result = tokio::time::timeout(Duration::from_secs(20), &mut self.task)
+            .await
+            .expect("bot stops within 20 s")
+            .expect("bot task did not panic");
+        result.expect("bot exits cleanly");
+    }
+}
