@@ -31,7 +31,9 @@ pub fn reply(results: &[Result<ShareLink, ConvertError>], private: bool) -> Opti
         out.push_str("✅ 已转换，点击口令即可复制：\n");
     }
     for (i, r) in results.iter().enumerate() {
-        out.push('\n');
+        if !out.is_empty() {
+            out.push('\n');
+        }
         if many {
             out.push_str(&format!("<b>商品 {}</b>\n", i + 1));
         }
