@@ -144,7 +144,7 @@ static MARKERS: Lazy<Vec<(Regex, Marker)>> = Lazy::new(|| {
         ),
         // Videos and photo posts, including homoglyph spellings (觀看視頻, 矗接观看).
         m(
-            r"(?:观看|觀看|看)(?:视频|視頻|作品|图文|圖文)|的作品】|的图文作品|看看【|打开【抖音短视频】",
+            r"(?:观看|觀看)(?:视频|視頻|作品|图文|圖文)|看看【[^】\n]{0,40}的(?:图文)?作品】|打开【抖音短视频】",
             Marker::NotProduct,
         ),
         // Live rooms.
@@ -152,8 +152,11 @@ static MARKERS: Lazy<Vec<(Regex, Marker)>> = Lazy::new(|| {
             r"(?i)看ta直播|正在直播|的直播间|直播间】|(?:观看|觀看)直播|直播中",
             Marker::NotProduct,
         ),
-        // Profiles.
-        m(r"(?i)更多作品|ta的主页|的主页|个人主页", Marker::NotProduct),
+        // Profiles, shop windows and shops: not one product.
+        m(
+            r"(?i)更多作品|ta的主页|的主页|个人主页|关注我|抖音号是|橱窗|的店铺】|查看店铺|进店",
+            Marker::NotProduct,
+        ),
     ]
 });
 
@@ -336,6 +339,13 @@ fn classify_product_url(s: &str) -> Option<(Kind, String)> {
             _ => {}
         }
     }
+    // Some product pages carry the id as the last path segment.
+    has_id |= url
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .is_some_and(|seg| {
+            (12..=20).contains(&seg.len()) && seg.bytes().all(|b| b.is_ascii_digit())
+        });
     if !has_id {
         return None;
     }
@@ -437,9 +447,7 @@ fn find_product_ids(text: &str, urls: &[UrlSpan], refs: &mut Vec<Reference>) {
         let accept = match label {
             Some(true) => true,
             Some(false) => false,
-            // Unlabelled 19-digit numbers starting with 4 are order numbers; with 6 or 7 they
-            // are video (aweme) or live-room ids.
-            None => !(digits.len() == 19 && matches!(digits.as_bytes()[0], b'4' | b'6' | b'7')),
+            None => !looks_like_other_number(digits),
         };
         if accept {
             refs.push(Reference {
@@ -450,6 +458,25 @@ fn find_product_ids(text: &str, urls: &[UrlSpan], refs: &mut Vec<Reference>) {
             });
         }
     }
+}
+
+/// Numbers of the same length as product ids that are something else.
+fn looks_like_other_number(d: &str) -> bool {
+    let b = d.as_bytes();
+    let len = d.len();
+    // 19 digits starting with 4: order numbers; with 6 or 7: video (aweme) or live-room ids.
+    (len == 19 && matches!(b[0], b'4' | b'6' | b'7'))
+        // UnionPay card numbers.
+        || ((16..=19).contains(&len) && d.starts_with("62"))
+        // Mobile numbers with the country code: 86 1[3-9]x xxxx xxxx.
+        || (len == 13 && d.starts_with("861") && (b'3'..=b'9').contains(&b[3]))
+        // Resident id numbers: region, then a birth date 19xx/20xx MM DD.
+        || (len == 18 && is_birth_date(&d[6..14]))
+}
+
+fn is_birth_date(s: &str) -> bool {
+    let n = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);
+    matches!(&s[..2], "19" | "20") && (1..=12).contains(&n(4..6)) && (1..=31).contains(&n(6..8))
 }
 
 /// Some(true) if the closest label before a number names a product, Some(false) if it names
@@ -484,8 +511,42 @@ fn has_mixed_classes(core: &str) -> bool {
     [lower, upper, digit].iter().filter(|x| **x).count() >= 2
 }
 
+/// Per-line facts the password rules need, computed once per line.
+struct LineFacts {
+    range: Range<usize>,
+    /// A URL, another platform's words or a non-product share marker: no password here.
+    blocked: bool,
+    douyin_shaped: bool,
+}
+
+fn line_facts(text: &str, urls: &[UrlSpan], pos: usize) -> LineFacts {
+    let range = line_bounds(text, pos);
+    let line = &text[range.clone()];
+    // A share text with a link is one reference: the link.
+    let blocked = urls
+        .iter()
+        .any(|u| u.range.start >= range.start && u.range.end <= range.end)
+        || FOREIGN_RE.is_match(line)
+        || MARKERS
+            .iter()
+            .any(|(re, k)| *k == Marker::NotProduct && re.is_match(line));
+    LineFacts {
+        douyin_shaped: line.contains(":/") || line.contains('抖'),
+        range,
+        blocked,
+    }
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 fn find_passwords(text: &str, urls: &[UrlSpan], refs: &mut Vec<Reference>) {
     let mut found: Vec<Range<usize>> = Vec::new();
+    let mut line: Option<LineFacts> = None;
     for m in CORE_RE.find_iter(text) {
         let core = m.range();
         if in_any(urls, &core) || !has_mixed_classes(m.as_str()) {
@@ -499,41 +560,35 @@ fn find_passwords(text: &str, urls: &[UrlSpan], refs: &mut Vec<Reference>) {
         {
             continue;
         }
-        let line = line_bounds(text, core.start);
-        let line_text = &text[line.clone()];
-        // A share text with a link is one reference: the link.
-        if urls
-            .iter()
-            .any(|u| u.range.start >= line.start && u.range.end <= line.end)
-        {
+        if !line.as_ref().is_some_and(|l| l.range.contains(&core.start)) {
+            line = Some(line_facts(text, urls, core.start));
+        }
+        let facts = line.as_ref().unwrap();
+        if facts.blocked {
             continue;
         }
-        if FOREIGN_RE.is_match(line_text)
-            || MARKERS
-                .iter()
-                .any(|(re, k)| *k == Marker::NotProduct && re.is_match(line_text))
-        {
-            continue;
-        }
-        let before = &text[line.start..core.start];
+        // The anchor sits right before the core: look in a short window only, so a long line
+        // costs linear time.
+        let window_start =
+            floor_char_boundary(text, core.start.saturating_sub(48).max(facts.range.start));
+        let before = &text[window_start..core.start];
         let anchored = PRODUCT_ANCHOR_RE.find_iter(before).last().is_some_and(|a| {
             let gap = &before[a.end()..];
             gap.chars().count() <= 6 && gap.chars().all(|c| is_delim(c) || c == ' ')
         });
-        let enclosed = {
+        let enclosed = facts.douyin_shaped && {
             let mut pre = before.chars().rev();
             let mut post = text[core.end..].chars();
             let (a, b) = (pre.next(), pre.next());
             let (c, d) = (post.next(), post.next());
             matches!((a, b), (Some(a), Some(b)) if a == b && is_delim(a))
                 && matches!((c, d), (Some(c), Some(d)) if c == d && is_delim(c))
-                && (line_text.contains(":/") || line_text.contains("抖"))
         };
         if !anchored && !enclosed {
             continue;
         }
-        // The password runs from the start of its line (or the previous one) to the end of
-        // the delimiters closing its core.
+        // The password runs from the start of its line (or the end of the previous reference
+        // on it) to the end of the delimiters closing its core.
         let prev_end = found
             .iter()
             .chain(
@@ -542,10 +597,10 @@ fn find_passwords(text: &str, urls: &[UrlSpan], refs: &mut Vec<Reference>) {
                     .collect::<Vec<_>>()
                     .iter(),
             )
-            .filter(|r| r.end <= core.start && r.end >= line.start)
+            .filter(|r| r.end <= core.start && r.end >= facts.range.start)
             .map(|r| r.end)
             .max()
-            .unwrap_or(line.start);
+            .unwrap_or(facts.range.start);
         let mut end = core.end;
         for (n, c) in text[core.end..].char_indices() {
             if n >= 16 || !is_delim(c) {
@@ -555,10 +610,9 @@ fn find_passwords(text: &str, urls: &[UrlSpan], refs: &mut Vec<Reference>) {
         }
         let raw = &text[prev_end..end];
         let trimmed_start = prev_end + (raw.len() - raw.trim_start().len());
-        if trimmed_start >= end {
-            continue;
+        if trimmed_start < end {
+            found.push(trimmed_start..end);
         }
-        found.push(trimmed_start..end);
     }
     for r in found {
         refs.push(Reference {
@@ -658,6 +712,49 @@ mod tests {
         assert_eq!(
             kinds("商品ID 7012345678901234567"),
             vec![(Kind::ProductId, "7012345678901234567".into())]
+        );
+    }
+
+    #[test]
+    fn unlabelled_numbers_shaped_like_other_ids_are_ignored() {
+        assert_eq!(kinds("110101199003071234"), vec![]);
+        assert_eq!(kinds("6222021234567890"), vec![]);
+        assert_eq!(kinds("8613812345678"), vec![]);
+        assert_eq!(kinds("PID: 1072135977980952251001"), vec![]);
+        assert_eq!(kinds("快递单号 773012345678901"), vec![]);
+        assert_eq!(kinds("身份证 11010119900307123X"), vec![]);
+    }
+
+    #[test]
+    fn profile_shop_window_and_shop_shares_are_not_products() {
+        assert_eq!(
+            kinds("长按复制此条消息，打开抖音搜索，查看TA的商品橱窗 https://v.douyin.com/abcD123/"),
+            vec![]
+        );
+        assert_eq!(kinds("#在抖音，记录美好生活#我的抖音号是 xyz，快来关注我吧 https://v.douyin.com/abcD124/"), vec![]);
+        assert_eq!(kinds("【好物小店的店铺】https://v.douyin.com/abcD125/ 长按复制此条消息，打开抖音搜索，查看店铺"), vec![]);
+    }
+
+    #[test]
+    fn casual_words_near_a_link_do_not_make_it_a_video() {
+        assert_eq!(
+            kinds("看视频里那个同款 https://v.douyin.com/iUqwFX7b/ 好看作品集"),
+            vec![(Kind::ShortLink, "https://v.douyin.com/iUqwFX7b/".into())]
+        );
+        assert_eq!(
+            kinds("复制打开抖音，看看【抖音商城】 https://v.douyin.com/iUqwFX7c/"),
+            vec![(Kind::ShortLink, "https://v.douyin.com/iUqwFX7c/".into())]
+        );
+    }
+
+    #[test]
+    fn product_id_in_the_path() {
+        assert_eq!(
+            kinds("https://haohuo.jinritemai.com/views/product/item/3455938529937469044"),
+            vec![(
+                Kind::ProductUrl,
+                "https://haohuo.jinritemai.com/views/product/item/3455938529937469044".into()
+            )]
         );
     }
 

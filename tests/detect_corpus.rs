@@ -72,3 +72,59 @@ fn every_reference_value_is_found_in_its_own_span() {
         }
     }
 }
+
+mod properties {
+    use douyin_link_bot::detect::{detect, MAX_REFS};
+    use proptest::prelude::*;
+
+    // Pieces of real messages, so generated texts reach the interesting paths.
+    const PIECES: &[&str] = &[
+        "https://v.douyin.com/Riw-sVBtUlY/",
+        "v.douyin.com/i2wDMRRN",
+        "【抖音商城】",
+        "查看商品详情",
+        "ŠŠko4RythQX4B8▽▽",
+        "##2kQkUmVF5gD8##",
+        ":/",
+        "3583117383482622604",
+        "直接观看视频",
+        "看TA直播",
+        "\n\n",
+        "9.28 reo:/ ",
+        "https://haohuo.jinritemai.com/views/product/detail?id=",
+        "&ins_activity_param=A",
+        "订单号",
+        "\u{202e}",
+        "\u{0}",
+        "👉",
+        "，",
+        " ",
+        "🇨🇳",
+    ];
+
+    fn message() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                prop::sample::select(PIECES).prop_map(str::to_string),
+                "\\PC{0,12}",
+                "[0-9]{1,22}",
+            ],
+            0..40,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_reports_valid_bounded_spans(text in message()) {
+            let refs = detect(&text);
+            prop_assert!(refs.len() <= MAX_REFS);
+            for r in &refs {
+                prop_assert!(r.start < r.end && r.end <= text.len());
+                prop_assert!(text.is_char_boundary(r.start) && text.is_char_boundary(r.end));
+                prop_assert!(!r.value.is_empty());
+            }
+            prop_assert!(refs.windows(2).all(|w| w[0].start <= w[1].start));
+        }
+    }
+}
