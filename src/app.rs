@@ -1,10 +1,13 @@
 //! `run`: the bot, wired together, until `shutdown` resolves.
 
+use crate::alerts::Alerts;
 use crate::config::{Config, ConfigError};
 use crate::convert::{ConversionService, Converter};
+use crate::notify::{Messenger, Notifier, NotifierSettings};
+use crate::poller::{Poller, PollerSettings};
 use crate::store::{Store, StoreError};
 use crate::telegram::{self, Command};
-use crate::veapi::{VeapiClient, VeapiError};
+use crate::veapi::{OrderSource, VeapiClient, VeapiError};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +16,7 @@ use teloxide::prelude::*;
 use teloxide::update_listeners::Polling;
 use teloxide::utils::command::BotCommands;
 use thiserror::Error;
+use tokio::sync::{watch, Notify};
 
 #[derive(Debug, Error)]
 pub enum AppError {
@@ -26,10 +30,36 @@ pub enum AppError {
     Telegram(String),
 }
 
+/// Timings of the background loops; `run` derives them from the configuration.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    pub poller: PollerSettings,
+    pub notifier: NotifierSettings,
+}
+
+impl Tuning {
+    pub fn from_config(config: &Config) -> Self {
+        Tuning {
+            poller: PollerSettings::new(config.poll_interval),
+            notifier: NotifierSettings::default(),
+        }
+    }
+}
+
 /// Runs the bot until `shutdown` resolves, then stops taking updates, lets handlers in
 /// progress finish, and closes the store.
 pub async fn run(
     config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    let tuning = Tuning::from_config(&config);
+    run_tuned(config, tuning, shutdown).await
+}
+
+/// [`run`] with explicit loop timings (tests poll faster than any operator would).
+pub async fn run_tuned(
+    config: Config,
+    tuning: Tuning,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
     let token = config.bot_token.clone().ok_or(ConfigError::Missing {
@@ -42,10 +72,13 @@ pub async fn run(
     })?;
     let store = Store::open(&config.database_url).await?;
     let veapi = VeapiClient::new(&veapi_cfg)?;
+    let wake = Arc::new(Notify::new());
+    let alerts = Alerts::new(store.clone(), config.admin_user_ids.clone(), wake.clone()).await?;
     let converter: Arc<dyn Converter> = Arc::new(ConversionService::new(
-        veapi,
+        veapi.clone(),
         store.clone(),
         config.cache_ttl,
+        Some(alerts.clone()),
     ));
     let bot = telegram::bot(&token, config.telegram_api_url.clone())
         .map_err(|e| AppError::Telegram(e.without_url().to_string()))?;
@@ -56,14 +89,30 @@ pub async fn run(
         tracing::warn!(error = %e, "could not set the command menu");
     }
 
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let source: Arc<dyn OrderSource> = Arc::new(veapi);
+    let poller = Poller::new(
+        source,
+        store.clone(),
+        tuning.poller,
+        Some(alerts),
+        wake.clone(),
+    );
+    let messenger: Arc<dyn Messenger> = Arc::new(bot.clone());
+    let notifier = Notifier::new(store.clone(), messenger, wake, tuning.notifier);
+    let poller_task = tokio::spawn(poller.run(stop_rx.clone()));
+    let notifier_task = tokio::spawn(notifier.run(stop_rx));
+
     let mut dispatcher = Dispatcher::builder(bot.clone(), telegram::schema())
-        .dependencies(dptree::deps![converter])
+        .dependencies(dptree::deps![converter, store.clone()])
         .default_handler(|_| async {})
         .build();
     let stop = dispatcher.shutdown_token();
+    let signal_tx = stop_tx.clone();
     let stopper = tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down");
+        let _ = signal_tx.send(true);
         // The dispatcher refuses a shutdown before it has started; try until it takes.
         loop {
             match stop.shutdown() {
@@ -86,6 +135,9 @@ pub async fn run(
         )
         .await;
     stopper.abort();
+    let _ = stop_tx.send(true);
+    let _ = poller_task.await;
+    let _ = notifier_task.await;
     store.close().await;
     result.map_err(|e| AppError::Telegram(e.to_string()))
 }

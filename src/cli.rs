@@ -4,8 +4,9 @@ use crate::app;
 use crate::config::{Config, ConfigError, Needs};
 use crate::detect::{detect, Reference};
 use crate::logging;
+use crate::poller::{china_time, parse_china_time, Next, Pager, PollerSettings};
 use crate::tracking;
-use crate::veapi::{ShareRequest, VeapiClient};
+use crate::veapi::{Order, ShareRequest, VeapiClient, Window};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::io::{self, BufRead, BufWriter, Read, Write};
@@ -39,6 +40,13 @@ enum Cmd {
         /// The message text; several words are joined by spaces.
         #[arg(required = true, num_args = 1..)]
         text: Vec<String>,
+    },
+    /// Run one order poll and print the orders found, one JSON object a line. Sends no
+    /// notifications and writes nothing to the store.
+    Orders {
+        /// Start of the window, China time "YYYY-MM-DD HH:MM:SS" (default: 24 hours ago).
+        #[arg(long)]
+        since: Option<String>,
     },
 }
 
@@ -74,6 +82,13 @@ pub fn main() -> ExitCode {
                 veapi: true,
             },
             |config| runtime()?.block_on(run_convert(config, user_id, text.join(" "))),
+        ),
+        Cmd::Orders { since } => with_config(
+            Needs {
+                telegram: false,
+                veapi: true,
+            },
+            |config| runtime()?.block_on(run_orders(config, since)),
         ),
     }
 }
@@ -284,4 +299,75 @@ async fn run_convert(config: Config, user_id: u64, text: String) -> Result<(), S
     } else {
         Ok(())
     }
+}
+
+#[derive(Serialize)]
+struct OrderLine<'a> {
+    #[serde(flatten)]
+    order: &'a Order,
+    /// The Telegram user the order is attributed to, when its external_info is ours.
+    telegram_user_id: Option<u64>,
+}
+
+async fn run_orders(config: Config, since: Option<String>) -> Result<(), String> {
+    let veapi_cfg = config.veapi.as_ref().ok_or("VEAPI_KEY is not set")?;
+    let client = VeapiClient::new(veapi_cfg).map_err(|e| e.to_string())?;
+    let now = chrono::Utc::now().timestamp();
+    let start = match since {
+        Some(s) => parse_china_time(&s)
+            .ok_or_else(|| format!("--since {s:?} is not \"YYYY-MM-DD HH:MM:SS\" (China time)"))?,
+        None => now - 24 * 3600,
+    };
+    if start >= now {
+        return Err("--since is in the future".into());
+    }
+    let settings = PollerSettings::new(config.poll_interval);
+    let (mut count, mut ours) = (0usize, 0usize);
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    // Day-sized windows, as the poller asks for them.
+    let mut from = start;
+    while from < now {
+        let to = (from + 24 * 3600).min(now);
+        let window = Window {
+            start: china_time(from),
+            end: china_time(to),
+        };
+        let mut pager = Pager::new(&client, &settings, &window);
+        loop {
+            let page = match pager.next().await.map_err(|e| e.to_string())? {
+                Next::Page(p) => p,
+                Next::Done => break,
+                Next::TooManyPages => {
+                    eprintln!(
+                        "warning: {} pages in one day; output is incomplete",
+                        settings.max_pages
+                    );
+                    break;
+                }
+            };
+            for order in &page.orders {
+                let telegram_user_id = order.attribution().and_then(|v| tracking::decode(v).ok());
+                count += 1;
+                ours += usize::from(telegram_user_id.is_some());
+                serde_json::to_writer(
+                    &mut out,
+                    &OrderLine {
+                        order,
+                        telegram_user_id,
+                    },
+                )
+                .map_err(|e| e.to_string())?;
+                out.write_all(b"\n").map_err(|e| e.to_string())?;
+            }
+        }
+        from = to;
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    eprintln!(
+        "{count} orders from {} to {}, {ours} attributed to Telegram users",
+        china_time(start),
+        china_time(now)
+    );
+    Ok(())
 }

@@ -4,6 +4,7 @@
 //! the store (the 抖口令 lives about 8 days), and identical requests that arrive together make
 //! one upstream call between them.
 
+use crate::alerts::{Alerts, Source};
 use crate::detect::Reference;
 use crate::store::{NewConversion, Store, StoreError};
 use crate::tracking;
@@ -32,6 +33,8 @@ impl From<StoreError> for ConvertError {
 #[derive(Debug, Clone)]
 pub struct ConvertRequest {
     pub user_id: u64,
+    /// How to mention the user in a group, should order news have to go there.
+    pub user_name: Option<String>,
     pub chat_id: i64,
     pub reference: Reference,
 }
@@ -59,16 +62,19 @@ struct Inner {
     veapi: VeapiClient,
     store: Store,
     ttl: Duration,
+    alerts: Option<Alerts>,
     in_flight: Mutex<HashMap<(u64, String), Flight>>,
 }
 
 impl ConversionService {
-    pub fn new(veapi: VeapiClient, store: Store, ttl: Duration) -> Self {
+    /// `alerts`, when given, hears about failures only the operators can fix.
+    pub fn new(veapi: VeapiClient, store: Store, ttl: Duration, alerts: Option<Alerts>) -> Self {
         ConversionService {
             inner: Arc::new(Inner {
                 veapi,
                 store,
                 ttl,
+                alerts,
                 in_flight: Mutex::new(HashMap::new()),
             }),
         }
@@ -117,20 +123,31 @@ impl Inner {
             }
         }
         let external_info = tracking::encode(req.user_id);
-        let link = self
+        let result = self
             .veapi
             .product_share(&ShareRequest {
                 product_url: key,
                 external_info: &external_info,
                 use_coupon: req.reference.kind.needs_coupon(),
             })
-            .await?;
+            .await;
+        if let Some(alerts) = &self.alerts {
+            let recorded = match &result {
+                Ok(_) => alerts.succeeded(Source::Conversion).await,
+                Err(e) => alerts.failed(Source::Conversion, e, 1).await,
+            };
+            if let Err(e) = recorded {
+                tracing::error!(error = %e, "could not record the conversion incident state");
+            }
+        }
+        let link = result?;
         // Attribution rides on external_info, not on this row: a failed write costs only the
         // cache entry, so the user still gets the link.
         if let Err(e) = self
             .store
             .record_conversion(&NewConversion {
                 user_id: req.user_id,
+                user_name: req.user_name.as_deref(),
                 chat_id: req.chat_id,
                 product_key: key,
                 external_info: &external_info,

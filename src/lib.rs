@@ -2,14 +2,19 @@
 //! operator's affiliate 抖口令 and tells users about the orders bought through them.
 //!
 //! The flow, one module per step: [`detect`] (pure) → [`convert`] ([`veapi`] with
-//! [`tracking`]'s `external_info`, remembered in [`store`]) → [`telegram`] replies.
+//! [`tracking`]'s `external_info`, remembered in [`store`]) → [`telegram`] replies;
+//! [`poller`] (orders → store + outbox, one transaction) → [`notify`] (outbox → Telegram),
+//! with [`alerts`] telling the operators when upstream needs them.
 
+pub mod alerts;
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod convert;
 pub mod detect;
 pub mod logging;
+pub mod notify;
+pub mod poller;
 pub mod secret;
 pub mod store;
 pub mod telegram;

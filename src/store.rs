@@ -3,7 +3,7 @@
 //! SQLite today; `Store` wraps a backend enum so a PostgreSQL backend can be added as a
 //! variant without touching callers.
 
-use crate::veapi::{Coupon, ShareLink};
+use crate::veapi::{Coupon, Order, ShareLink};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
@@ -35,11 +35,75 @@ enum Backend {
 #[derive(Debug, Clone)]
 pub struct NewConversion<'a> {
     pub user_id: u64,
+    /// How to mention the user in a group (name or @username).
+    pub user_name: Option<&'a str>,
     pub chat_id: i64,
     pub product_key: &'a str,
     pub external_info: &'a str,
     pub link: &'a ShareLink,
     pub created_at: i64,
+}
+
+/// One order of a page to store, with the messages its states call for.
+#[derive(Debug, Clone)]
+pub struct IngestOrder<'a> {
+    pub order: &'a Order,
+    /// The Telegram user it belongs to; None when its external_info is not ours.
+    pub user_id: Option<u64>,
+    pub notices: Vec<Notice>,
+}
+
+/// A message to deliver once: the dedupe key makes a second enqueue a no-op, forever.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub dedupe_key: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    pub orders: usize,
+    pub new_orders: usize,
+    pub new_notices: usize,
+}
+
+/// A message waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub user_id: u64,
+    pub text: String,
+    pub allow_fallback: bool,
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: i64,
+    pub sent: i64,
+    pub parked: i64,
+}
+
+/// One of a user's orders, for `/orders`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderSummary {
+    pub order_id: String,
+    pub product_name: String,
+    pub flow_point: String,
+    pub total_pay_amount: i64,
+    pub estimated_commission: i64,
+    pub real_commission: i64,
+    pub pay_success_time: String,
+}
+
+/// A user's totals over all their orders. Refunded orders count in `orders` only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderTotals {
+    pub orders: i64,
+    pub refunded: i64,
+    pub paid: i64,
+    pub estimated_commission: i64,
+    pub settled_commission: i64,
 }
 
 impl Store {
@@ -121,10 +185,11 @@ impl Store {
         let Backend::Sqlite(pool) = &self.backend;
         sqlx::query(
             "INSERT INTO conversions
-             (user_id, chat_id, product_key, external_info, dy_password, coupon_command, share_link, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             (user_id, user_name, chat_id, product_key, external_info, dy_password, coupon_command, share_link, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(c.user_id as i64)
+        .bind(c.user_name)
         .bind(c.chat_id)
         .bind(c.product_key)
         .bind(c.external_info)
@@ -154,6 +219,360 @@ impl Store {
             .fetch_one(pool)
             .await?)
     }
+    /// Stores a page of orders in one transaction: each order upserted (a stale snapshot
+    /// never overwrites a newer one), each state seen recorded once as a fact, each notice
+    /// enqueued unless its dedupe key was ever enqueued before.
+    pub async fn ingest_page(
+        &self,
+        items: &[IngestOrder<'_>],
+        now: i64,
+    ) -> Result<IngestStats, StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        let mut tx = pool.begin().await?;
+        let mut stats = IngestStats::default();
+        for item in items {
+            let o = item.order;
+            let raw = serde_json::to_string(o).unwrap_or_default();
+            let existed: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM orders WHERE order_id = ?")
+                    .bind(&o.order_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            sqlx::query(
+                "INSERT INTO orders (order_id, product_id, product_name, flow_point, total_pay_amount,
+                    estimated_commission, real_commission, external_info, user_id, pay_success_time,
+                    update_time, settle_time, refund_time, raw, first_seen_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (order_id) DO UPDATE SET
+                    product_id = excluded.product_id, product_name = excluded.product_name,
+                    flow_point = excluded.flow_point, total_pay_amount = excluded.total_pay_amount,
+                    estimated_commission = excluded.estimated_commission,
+                    real_commission = excluded.real_commission, external_info = excluded.external_info,
+                    user_id = excluded.user_id, pay_success_time = excluded.pay_success_time,
+                    update_time = excluded.update_time, settle_time = excluded.settle_time,
+                    refund_time = excluded.refund_time, raw = excluded.raw,
+                    updated_at = excluded.updated_at
+                 WHERE excluded.update_time >= orders.update_time",
+            )
+            .bind(&o.order_id)
+            .bind(&o.product_id)
+            .bind(&o.product_name)
+            .bind(&o.flow_point)
+            .bind(o.total_pay_amount)
+            .bind(o.estimated_commission)
+            .bind(o.real_commission)
+            .bind(o.attribution())
+            .bind(item.user_id.map(|u| u as i64))
+            .bind(&o.pay_success_time)
+            .bind(&o.update_time)
+            .bind(&o.settle_time)
+            .bind(&o.refund_time)
+            .bind(&raw)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT OR IGNORE INTO order_events
+                 (order_id, flow_point, total_pay_amount, estimated_commission, real_commission, seen_at)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&o.order_id)
+            .bind(&o.flow_point)
+            .bind(o.total_pay_amount)
+            .bind(o.estimated_commission)
+            .bind(o.real_commission)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(user_id) = item.user_id {
+                for n in &item.notices {
+                    stats.new_notices +=
+                        enqueue(&mut tx, &n.dedupe_key, user_id, &n.text, true, now).await?;
+                }
+            }
+            stats.orders += 1;
+            stats.new_orders += usize::from(existed.is_none());
+        }
+        tx.commit().await?;
+        Ok(stats)
+    }
+
+    /// Enqueues a message for a user's private chat only (operator alerts). Returns whether
+    /// it was new.
+    pub async fn enqueue_private(
+        &self,
+        notice: &Notice,
+        user_id: u64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        let mut conn = pool.acquire().await?;
+        Ok(enqueue(
+            &mut conn,
+            &notice.dedupe_key,
+            user_id,
+            &notice.text,
+            false,
+            now,
+        )
+        .await?
+            > 0)
+    }
+
+    /// Pending messages due by `now`, oldest first.
+    pub async fn due_outbox(&self, now: i64, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        let rows = sqlx::query(
+            "SELECT id, user_id, text, allow_fallback, attempts FROM outbox
+             WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| OutboxRow {
+                id: r.get("id"),
+                user_id: r.get::<i64, _>("user_id") as u64,
+                text: r.get("text"),
+                allow_fallback: r.get::<i64, _>("allow_fallback") != 0,
+                attempts: r.get("attempts"),
+            })
+            .collect())
+    }
+
+    /// When the next pending message falls due, if any.
+    pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        Ok(
+            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
+                .fetch_one(pool)
+                .await?,
+        )
+    }
+
+    pub async fn mark_sent(&self, id: i64, chat_id: i64, now: i64) -> Result<(), StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        sqlx::query(
+            "UPDATE outbox SET status = 'sent', sent_chat_id = ?, sent_at = ?, last_error = NULL
+             WHERE id = ?",
+        )
+        .bind(chat_id)
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Tries again at `at`; `count` says whether this failure counts toward parking.
+    pub async fn reschedule(
+        &self,
+        id: i64,
+        at: i64,
+        error: &str,
+        count: bool,
+    ) -> Result<(), StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        sqlx::query(
+            "UPDATE outbox SET next_attempt_at = ?, last_error = ?, attempts = attempts + ? WHERE id = ?",
+        )
+        .bind(at)
+        .bind(error)
+        .bind(i64::from(count))
+        .bind(id)
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Gives up on a message, keeping why.
+    pub async fn park(&self, id: i64, reason: &str) -> Result<(), StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        sqlx::query(
+            "UPDATE outbox SET status = 'parked', last_error = ?, attempts = attempts + 1 WHERE id = ?",
+        )
+        .bind(reason)
+        .bind(id)
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+            .fetch_all(pool)
+            .await?;
+        let mut c = OutboxCounts::default();
+        for r in rows {
+            let n: i64 = r.get("n");
+            match r.get::<String, _>("status").as_str() {
+                "pending" => c.pending = n,
+                "sent" => c.sent = n,
+                _ => c.parked = n,
+            }
+        }
+        Ok(c)
+    }
+
+    /// The last error of a parked or retried message, by dedupe key (for tests and ops).
+    pub async fn outbox_status(
+        &self,
+        dedupe_key: &str,
+    ) -> Result<Option<(String, Option<String>, Option<i64>)>, StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        let row =
+            sqlx::query("SELECT status, last_error, sent_chat_id FROM outbox WHERE dedupe_key = ?")
+                .bind(dedupe_key)
+                .fetch_optional(pool)
+                .await?;
+        Ok(row.map(|r| (r.get("status"), r.get("last_error"), r.get("sent_chat_id"))))
+    }
+
+    /// The group chat where `user_id` last converted a link, and how to name them there.
+    pub async fn fallback_chat(
+        &self,
+        user_id: u64,
+    ) -> Result<Option<(i64, Option<String>)>, StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        let row = sqlx::query(
+            "SELECT chat_id, user_name FROM conversions WHERE user_id = ? AND chat_id != user_id
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(user_id as i64)
+        .fetch_optional(pool)
+        .await?;
+        Ok(row.map(|r| (r.get("chat_id"), r.get("user_name"))))
+    }
+
+    /// A group became a supergroup: conversions made in it now live under the new id.
+    pub async fn migrate_chat(&self, from: i64, to: i64) -> Result<(), StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        sqlx::query("UPDATE conversions SET chat_id = ? WHERE chat_id = ?")
+            .bind(to)
+            .bind(from)
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn kv_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        Ok(sqlx::query_scalar("SELECT value FROM kv WHERE key = ?")
+            .bind(key)
+            .fetch_optional(pool)
+            .await?)
+    }
+
+    pub async fn kv_set(&self, key: &str, value: &str, now: i64) -> Result<(), StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        sqlx::query(
+            "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now)
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn kv_delete(&self, key: &str) -> Result<(), StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        sqlx::query("DELETE FROM kv WHERE key = ?")
+            .bind(key)
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
+
+    /// When the first conversion was made, if any.
+    pub async fn earliest_conversion_at(&self) -> Result<Option<i64>, StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        Ok(
+            sqlx::query_scalar("SELECT MIN(created_at) FROM conversions")
+                .fetch_one(pool)
+                .await?,
+        )
+    }
+
+    /// A user's most recent orders and their totals.
+    pub async fn user_orders(
+        &self,
+        user_id: u64,
+        limit: i64,
+    ) -> Result<(Vec<OrderSummary>, OrderTotals), StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        let rows = sqlx::query(
+            "SELECT order_id, product_name, flow_point, total_pay_amount, estimated_commission,
+                    real_commission, pay_success_time
+             FROM orders WHERE user_id = ? ORDER BY pay_success_time DESC, order_id DESC LIMIT ?",
+        )
+        .bind(user_id as i64)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+        let recent = rows
+            .into_iter()
+            .map(|r| OrderSummary {
+                order_id: r.get("order_id"),
+                product_name: r.get("product_name"),
+                flow_point: r.get("flow_point"),
+                total_pay_amount: r.get("total_pay_amount"),
+                estimated_commission: r.get("estimated_commission"),
+                real_commission: r.get("real_commission"),
+                pay_success_time: r.get("pay_success_time"),
+            })
+            .collect();
+        let t = sqlx::query(
+            "SELECT COUNT(*) AS orders,
+                    COALESCE(SUM(flow_point = 'REFUND'), 0) AS refunded,
+                    COALESCE(SUM(CASE WHEN flow_point != 'REFUND' THEN total_pay_amount END), 0) AS paid,
+                    COALESCE(SUM(CASE WHEN flow_point != 'REFUND' THEN estimated_commission END), 0) AS est,
+                    COALESCE(SUM(CASE WHEN flow_point = 'SETTLE' THEN real_commission END), 0) AS settled
+             FROM orders WHERE user_id = ?",
+        )
+        .bind(user_id as i64)
+        .fetch_one(pool)
+        .await?;
+        Ok((
+            recent,
+            OrderTotals {
+                orders: t.get("orders"),
+                refunded: t.get("refunded"),
+                paid: t.get("paid"),
+                estimated_commission: t.get("est"),
+                settled_commission: t.get("settled"),
+            },
+        ))
+    }
+}
+
+async fn enqueue(
+    conn: &mut sqlx::SqliteConnection,
+    dedupe_key: &str,
+    user_id: u64,
+    text: &str,
+    allow_fallback: bool,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let done = sqlx::query(
+        "INSERT OR IGNORE INTO outbox (dedupe_key, user_id, text, allow_fallback, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(dedupe_key)
+    .bind(user_id as i64)
+    .bind(text)
+    .bind(i64::from(allow_fallback))
+    .bind(now)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() as usize)
 }
 
 #[cfg(test)]
@@ -187,6 +606,7 @@ mod tests {
                 user_id: 7,
                 chat_id: -100,
                 product_key: "3583117383482622604",
+                user_name: Some("Alice"),
                 external_info: "dlb_7x",
                 link: &l,
                 created_at: 1_000,

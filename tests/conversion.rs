@@ -16,12 +16,13 @@ async fn service(veapi: &MockServer, ttl: Duration) -> (ConversionService, tempf
     let cfg = config(&tg, veapi, &dir.path().join("bot.db"));
     let store = Store::open(&cfg.database_url).await.unwrap();
     let client = VeapiClient::new(cfg.veapi.as_ref().unwrap()).unwrap();
-    (ConversionService::new(client, store, ttl), dir)
+    (ConversionService::new(client, store, ttl, None), dir)
 }
 
 fn request(user_id: u64, text: &str) -> ConvertRequest {
     ConvertRequest {
         user_id,
+        user_name: None,
         chat_id: user_id as i64,
         reference: detect(text).remove(0),
     }

@@ -10,6 +10,7 @@ pub mod texts;
 use crate::convert::{ConvertRequest, Converter};
 use crate::detect::{detect_with_links, HiddenLink, Reference};
 use crate::secret::Secret;
+use crate::store::Store;
 use futures::future::join_all;
 use std::sync::Arc;
 use teloxide::adaptors::throttle::Limits;
@@ -30,7 +31,12 @@ pub enum Command {
     Start,
     #[command(description = "使用说明")]
     Help,
+    #[command(description = "我的订单")]
+    Orders,
 }
+
+/// Orders listed by `/orders`.
+const RECENT_ORDERS: i64 = 10;
 
 /// A bot talking to `api_url` (Telegram, a self-hosted Bot API server, or a test fake).
 pub fn bot(token: &Secret, api_url: Url) -> Result<Bot, reqwest::Error> {
@@ -53,12 +59,32 @@ pub fn schema() -> UpdateHandler<HandlerError> {
         .branch(dptree::endpoint(on_message))
 }
 
-async fn on_command(bot: TgBot, msg: Message, cmd: Command) -> Result<(), HandlerError> {
+async fn on_command(
+    bot: TgBot,
+    msg: Message,
+    cmd: Command,
+    store: Store,
+) -> Result<(), HandlerError> {
     let text = match cmd {
-        Command::Start => texts::START,
-        Command::Help => texts::HELP,
+        Command::Start => texts::START.to_string(),
+        Command::Help => texts::HELP.to_string(),
+        // Orders and commissions are nobody else's business: private chat only.
+        Command::Orders if !msg.chat.is_private() => texts::ORDERS_IN_PRIVATE.to_string(),
+        Command::Orders => match msg.from.as_ref() {
+            Some(user) => match store.user_orders(user.id.0, RECENT_ORDERS).await {
+                Ok((recent, totals)) => texts::orders(&recent, &totals),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not read a user's orders");
+                    texts::INTERNAL_ERROR.to_string()
+                }
+            },
+            None => return Ok(()),
+        },
     };
-    bot.send_message(msg.chat.id, text).await?;
+    bot.send_message(msg.chat.id, text)
+        .parse_mode(ParseMode::Html)
+        .link_preview_options(no_preview())
+        .await?;
     Ok(())
 }
 
@@ -117,6 +143,11 @@ async fn on_message(
     let calls = refs.into_iter().map(|reference| {
         converter.convert(ConvertRequest {
             user_id: user.id.0,
+            user_name: Some(
+                user.username
+                    .as_ref()
+                    .map_or_else(|| user.full_name(), |u| format!("@{u}")),
+            ),
             chat_id: msg.chat.id.0,
             reference,
         })

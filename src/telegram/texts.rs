@@ -1,7 +1,8 @@
 //! Every text the bot sends, in one place. Chinese by default; HTML parse mode.
 
 use crate::convert::ConvertError;
-use crate::veapi::{ErrorClass, ShareLink};
+use crate::store::{OrderSummary, OrderTotals};
+use crate::veapi::{ErrorClass, Order, ShareLink};
 
 pub const START: &str = "👋 你好！把抖音商品链接、分享口令或商品ID发给我，我会帮你转换成专属抖口令。\n\n\
 用你的专属口令下单后，我会在订单出现、退款或结算时通知你。\n\n\
@@ -13,7 +14,12 @@ pub const HELP: &str = "📖 使用说明\n\n\
 2. 把复制的内容直接发给我（一条消息里可以有多个商品）。\n\
 3. 我会回复转换好的抖口令，点一下即可复制，打开抖音即可查看商品。\n\n\
 在群里：我只回复含有商品链接的消息。\n\n\
-命令：\n/start 开始\n/help 使用说明";
+用你的专属口令下单后，订单出现、退款、结算时我都会私信通知你（请先私聊我点一次 /start，否则通知会发到你转链的群里）。\n\n\
+命令：\n/start 开始\n/help 使用说明\n/orders 我的订单";
+
+pub const ORDERS_IN_PRIVATE: &str = "🔒 订单信息只在私聊里查看：请私聊我发送 /orders。";
+
+pub const INTERNAL_ERROR: &str = "内部错误，请稍后再试。";
 
 pub const NO_REFERENCE: &str = "🤔 没有在这条消息里找到抖音商品。\n\
 请发送抖音商城的分享文案、商品链接、抖口令或商品ID。视频、直播间和主页链接不能转换。";
@@ -63,7 +69,7 @@ pub fn reply(results: &[Result<ShareLink, ConvertError>], private: bool) -> Opti
 /// product; operator-side problems never reveal details.
 pub fn failure(e: &ConvertError) -> String {
     let ConvertError::Upstream(err) = e else {
-        return "内部错误，请稍后再试。".into();
+        return INTERNAL_ERROR.into();
     };
     let msg = err.upstream_msg().unwrap_or_default();
     match err.class() {
@@ -96,6 +102,125 @@ pub fn failure(e: &ConvertError) -> String {
 fn short(msg: &str) -> String {
     let m: String = msg.chars().take(60).collect();
     m.trim_end_matches(['!', '！', '。', '.', '…']).to_string() + "。"
+}
+
+/// Money in fen as shown to people: `¥21.00`. Integer arithmetic only.
+pub fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let abs = fen.unsigned_abs();
+    format!("{sign}¥{}.{:02}", abs / 100, abs % 100)
+}
+
+fn product(order: &Order) -> String {
+    let name = order.product_name.trim();
+    if name.is_empty() {
+        format!("商品 {}", order.product_id)
+    } else {
+        escape(name)
+    }
+}
+
+/// A new order bought through the user's link.
+pub fn order_new(o: &Order) -> String {
+    format!(
+        "🛒 <b>新订单</b>\n{}\n实付金额：{}\n预估佣金：{}\n订单号：<code>{}</code>\n状态：{}",
+        product(o),
+        yuan(o.total_pay_amount),
+        yuan(o.estimated_commission),
+        escape(&o.order_id),
+        state(&o.flow_point),
+    )
+}
+
+pub fn order_refunded(o: &Order) -> String {
+    format!(
+        "↩️ <b>订单已退款</b>\n{}\n退款金额：{}\n订单号：<code>{}</code>\n这笔订单不再产生佣金。",
+        product(o),
+        yuan(o.total_pay_amount),
+        escape(&o.order_id),
+    )
+}
+
+pub fn order_settled(o: &Order) -> String {
+    format!(
+        "💰 <b>订单已结算</b>\n{}\n实付金额：{}\n实际佣金：{}\n订单号：<code>{}</code>",
+        product(o),
+        yuan(o.total_pay_amount),
+        yuan(o.real_commission),
+        escape(&o.order_id),
+    )
+}
+
+/// A state in words.
+pub fn state(flow_point: &str) -> &'static str {
+    match flow_point {
+        "PAY_SUCC" => "已付款",
+        "CONFIRM" => "已确认收货",
+        "SETTLE" => "已结算",
+        "REFUND" => "已退款",
+        _ => "处理中",
+    }
+}
+
+/// Order news delivered in the group where the link was converted, because the user could
+/// not be reached privately.
+pub fn in_group(user_id: u64, name: Option<&str>, text: &str) -> String {
+    let name = name.filter(|n| !n.trim().is_empty()).unwrap_or("你");
+    format!(
+        "<a href=\"tg://user?id={user_id}\">{}</a>，无法私信你，所以在这里通知（私聊我发送 /start 即可改为私信接收）：\n\n{text}",
+        escape(name)
+    )
+}
+
+/// `/orders`: recent orders and totals.
+pub fn orders(recent: &[OrderSummary], totals: &OrderTotals) -> String {
+    if recent.is_empty() {
+        return "📭 还没有通过你的专属口令下的订单。\n把抖音商品链接发给我，用转换后的口令下单即可。".into();
+    }
+    let mut out = format!(
+        "📦 <b>我的订单</b>（共 {} 单，退款 {} 单）\n实付合计：{}\n预估佣金合计：{}\n已结算佣金：{}\n\n最近的订单：",
+        totals.orders,
+        totals.refunded,
+        yuan(totals.paid),
+        yuan(totals.estimated_commission),
+        yuan(totals.settled_commission),
+    );
+    for o in recent {
+        let commission = if o.flow_point == "SETTLE" {
+            format!("实际佣金 {}", yuan(o.real_commission))
+        } else {
+            format!("预估佣金 {}", yuan(o.estimated_commission))
+        };
+        out.push_str(&format!(
+            "\n• {} — {} — {}，{}",
+            escape(o.product_name.trim()),
+            state(&o.flow_point),
+            yuan(o.total_pay_amount),
+            commission,
+        ));
+    }
+    out
+}
+
+/// Operator alert: polling or converting stopped working.
+pub fn alert_opened(what: &str, class: ErrorClass, msg: &str) -> String {
+    let action = match class {
+        ErrorClass::Authorization => "达人/抖客授权已失效，请到 veapi 会员中心重新授权。",
+        ErrorClass::KeyOrQuota => "veapi 密钥无效、已到期或额度用完，请到 veapi 会员中心检查。",
+        _ => "连续多次失败，机器人会自动重试。",
+    };
+    format!(
+        "⚠️ <b>{}出错</b>\n{action}\n上游信息：{}\n恢复后我会再通知你，在此期间的订单不会丢失。",
+        escape(what),
+        escape(msg),
+    )
+}
+
+pub fn alert_recovered(what: &str) -> String {
+    format!(
+        "✅ <b>{}已恢复</b>\n期间的订单会在下一次轮询中补上。",
+        escape(what)
+    )
 }
 
 /// Escapes text for Telegram's HTML parse mode.
@@ -151,6 +276,15 @@ mod tests {
         let text = reply(&[Ok(link)], true).unwrap();
         assert!(text.contains("<code>长按&lt;复制&gt;&amp;打开</code>"));
         assert!(text.contains("<code>券口令</code>"));
+    }
+
+    #[test]
+    fn money_is_shown_in_yuan_from_integer_fen() {
+        assert_eq!(yuan(2100), "¥21.00");
+        assert_eq!(yuan(165), "¥1.65");
+        assert_eq!(yuan(5), "¥0.05");
+        assert_eq!(yuan(0), "¥0.00");
+        assert_eq!(yuan(-250), "-¥2.50");
     }
 
     #[test]

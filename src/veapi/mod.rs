@@ -4,8 +4,12 @@
 //! loopback fake, and every call sent as a POST form so the vekey never sits in a URL that
 //! an error or a log line could print.
 
+mod orders;
 mod share;
 
+pub use orders::{
+    parse_orders, FlowPoint, Order, OrderSource, OrdersPage, PidInfo, Window, PAGE_SIZE,
+};
 pub use share::{Coupon, ShareLink, ShareRequest};
 
 use crate::config::VeapiConfig;

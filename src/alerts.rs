@@ -1,0 +1,149 @@
+//! Telling the operators: once when something they must know about starts (authorization
+//! expired, key exhausted, repeated failures), once more when it is over.
+//!
+//! An incident is remembered in the store, so a restart in the middle of one neither repeats
+//! the alert nor forgets to announce the recovery. Alerts travel through the outbox like any
+//! other message, to each admin's private chat.
+
+use crate::store::{Notice, Store, StoreError};
+use crate::telegram::texts;
+use crate::veapi::{ErrorClass, VeapiError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Consecutive transient failures after which the operators hear about it.
+pub const REPEATED_FAILURES: u32 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Orders,
+    Conversion,
+}
+
+impl Source {
+    fn key(self) -> &'static str {
+        match self {
+            Source::Orders => "orders",
+            Source::Conversion => "conversion",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Source::Orders => "订单轮询",
+            Source::Conversion => "转链",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Alerts {
+    store: Store,
+    admins: Arc<Vec<u64>>,
+    wake: Arc<Notify>,
+    // Mirrors of the stored incidents, so the success path costs no query.
+    open: Arc<[AtomicBool; 2]>,
+}
+
+impl Alerts {
+    pub async fn new(
+        store: Store,
+        admins: Vec<u64>,
+        wake: Arc<Notify>,
+    ) -> Result<Self, StoreError> {
+        let open = [
+            AtomicBool::new(store.kv_get(&incident_key(Source::Orders)).await?.is_some()),
+            AtomicBool::new(
+                store
+                    .kv_get(&incident_key(Source::Conversion))
+                    .await?
+                    .is_some(),
+            ),
+        ];
+        Ok(Alerts {
+            store,
+            admins: Arc::new(admins),
+            wake,
+            open: Arc::new(open),
+        })
+    }
+
+    fn flag(&self, source: Source) -> &AtomicBool {
+        &self.open[source as usize]
+    }
+
+    /// Records a failure; `consecutive` counts this one. Opens an incident (and alerts) when
+    /// an operator must act, or when transient failures keep coming.
+    pub async fn failed(
+        &self,
+        source: Source,
+        err: &VeapiError,
+        consecutive: u32,
+    ) -> Result<(), StoreError> {
+        let class = err.class();
+        let must_act = matches!(class, ErrorClass::Authorization | ErrorClass::KeyOrQuota);
+        if self.flag(source).load(Ordering::Acquire)
+            || !(must_act || (source == Source::Orders && consecutive >= REPEATED_FAILURES))
+        {
+            return Ok(());
+        }
+        let now = chrono::Utc::now().timestamp();
+        let msg = err
+            .upstream_msg()
+            .map_or_else(|| err.to_string(), str::to_string);
+        tracing::error!(source = source.key(), error = %err, "incident opened; telling the operators");
+        self.store
+            .kv_set(&incident_key(source), &now.to_string(), now)
+            .await?;
+        self.flag(source).store(true, Ordering::Release);
+        let text = texts::alert_opened(source.name(), class, &msg);
+        self.tell_admins(&format!("alert:{}:{now}:open", source.key()), &text, now)
+            .await
+    }
+
+    /// Records a success; closes an open incident (and says so).
+    pub async fn succeeded(&self, source: Source) -> Result<(), StoreError> {
+        if !self.flag(source).load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let now = chrono::Utc::now().timestamp();
+        let since = self
+            .store
+            .kv_get(&incident_key(source))
+            .await?
+            .unwrap_or_default();
+        tracing::info!(
+            source = source.key(),
+            "incident over; telling the operators"
+        );
+        self.tell_admins(
+            &format!("alert:{}:{since}:recovered", source.key()),
+            &texts::alert_recovered(source.name()),
+            now,
+        )
+        .await?;
+        self.store.kv_delete(&incident_key(source)).await?;
+        self.flag(source).store(false, Ordering::Release);
+        Ok(())
+    }
+
+    async fn tell_admins(&self, key: &str, text: &str, now: i64) -> Result<(), StoreError> {
+        if self.admins.is_empty() {
+            tracing::warn!("no ADMIN_USER_IDS configured: nobody to alert");
+        }
+        for admin in self.admins.iter() {
+            let notice = Notice {
+                dedupe_key: format!("{key}:{admin}"),
+                text: text.to_string(),
+            };
+            self.store.enqueue_private(&notice, *admin, now).await?;
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+fn incident_key(source: Source) -> String {
+    format!("incident:{}", source.key())
+}

@@ -1,0 +1,398 @@
+//! Polls the operator's orders and turns what is new into outbox messages.
+//!
+//! Each poll covers the window from the last successful poll's end, minus an overlap, to now
+//! (never more than 90 days back), in chunks of at most a day, following every page. The
+//! watermark moves only after a whole chunk is stored, so a failure anywhere loses nothing:
+//! the next success covers the gap. Re-reading an order is harmless (upsert by order id,
+//! one outbox row per (order, state) ever).
+
+use crate::alerts::{Alerts, Source};
+use crate::store::{IngestOrder, IngestStats, Notice, Store, StoreError};
+use crate::telegram::texts;
+use crate::tracking;
+use crate::veapi::{ErrorClass, FlowPoint, Order, OrderSource, OrdersPage, VeapiError, Window};
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::{watch, Notify};
+
+const WATERMARK_KEY: &str = "orders_watermark";
+/// Upstream accepts `start_time` at most 90 days back; keep a day's margin.
+const MAX_LOOKBACK_SECS: i64 = 89 * 24 * 3600;
+
+#[derive(Debug, Error)]
+pub enum PollError {
+    #[error(transparent)]
+    Upstream(#[from] VeapiError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone)]
+pub struct PollerSettings {
+    pub interval: Duration,
+    /// How far each window reaches back before the previous one's end.
+    pub overlap: Duration,
+    /// The longest window asked for in one go.
+    pub chunk: Duration,
+    /// Pages per window before it is split in two.
+    pub max_pages: usize,
+    /// Where a first poll starts when nothing was converted yet.
+    pub first_lookback: Duration,
+    /// Quick retries of a failed page before the whole poll counts as failed.
+    pub page_retries: u32,
+    pub retry_delay: Duration,
+    /// The longest wait between failed polls.
+    pub max_backoff: Duration,
+}
+
+impl PollerSettings {
+    pub fn new(interval: Duration) -> Self {
+        PollerSettings {
+            interval,
+            overlap: Duration::from_secs(5 * 60),
+            chunk: Duration::from_secs(24 * 3600),
+            max_pages: 250,
+            first_lookback: Duration::from_secs(24 * 3600),
+            page_retries: 2,
+            retry_delay: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollReport {
+    pub pages: usize,
+    pub stats: IngestStats,
+    pub unreadable: usize,
+}
+
+pub struct Poller {
+    source: Arc<dyn OrderSource>,
+    store: Store,
+    settings: PollerSettings,
+    alerts: Option<Alerts>,
+    wake: Arc<Notify>,
+}
+
+pub fn china_time(unix: i64) -> String {
+    let tz = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    tz.timestamp_opt(unix, 0)
+        .single()
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS` in China time.
+pub fn parse_china_time(s: &str) -> Option<i64> {
+    let naive = chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
+    let tz = FixedOffset::east_opt(8 * 3600)?;
+    tz.from_local_datetime(&naive)
+        .single()
+        .map(|t| t.timestamp())
+}
+
+/// The messages an order's current state calls for; the dedupe keys make each one happen
+/// once. CONFIRM (received) is recorded but not announced: nothing changes for the user
+/// until settlement.
+pub fn notices(order: &Order) -> Vec<Notice> {
+    let key = |state: &str| format!("order:{}:{state}", order.order_id);
+    let mut out = vec![Notice {
+        dedupe_key: key("NEW"),
+        text: texts::order_new(order),
+    }];
+    match order.flow() {
+        FlowPoint::Refunded => out.push(Notice {
+            dedupe_key: key("REFUND"),
+            text: texts::order_refunded(order),
+        }),
+        FlowPoint::Settled => out.push(Notice {
+            dedupe_key: key("SETTLE"),
+            text: texts::order_settled(order),
+        }),
+        FlowPoint::Paid | FlowPoint::Confirmed | FlowPoint::Unknown => {}
+    }
+    out
+}
+
+impl Poller {
+    pub fn new(
+        source: Arc<dyn OrderSource>,
+        store: Store,
+        settings: PollerSettings,
+        alerts: Option<Alerts>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Poller {
+            source,
+            store,
+            settings,
+            alerts,
+            wake,
+        }
+    }
+
+    pub async fn watermark(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .store
+            .kv_get(WATERMARK_KEY)
+            .await?
+            .and_then(|v| v.parse().ok()))
+    }
+
+    /// Polls until `shutdown` turns true; failures back off and never stop the loop.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut failures: u32 = 0;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            // Dropping a poll midway is safe: pages are stored in transactions and the
+            // watermark only moves after a whole chunk.
+            let outcome = tokio::select! {
+                r = self.poll_once(Utc::now()) => r,
+                _ = shutdown.changed() => break,
+            };
+            let delay = match outcome {
+                Ok(report) => {
+                    if failures > 0 {
+                        tracing::info!(after_failures = failures, "order polling recovered");
+                    }
+                    failures = 0;
+                    tracing::debug!(?report, "orders polled");
+                    if let Some(a) = &self.alerts {
+                        if let Err(e) = a.succeeded(Source::Orders).await {
+                            tracing::error!(error = %e, "could not record the recovery");
+                        }
+                    }
+                    self.settings.interval
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, failures, "order poll failed; will retry");
+                    if let (Some(a), PollError::Upstream(up)) = (&self.alerts, &e) {
+                        if let Err(e) = a.failed(Source::Orders, up, failures).await {
+                            tracing::error!(error = %e, "could not record the incident");
+                        }
+                    }
+                    self.backoff(failures)
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!("order poller stopped");
+    }
+
+    /// Doubling from the poll interval, capped.
+    fn backoff(&self, failures: u32) -> Duration {
+        let factor = 1u32 << failures.min(10);
+        (self.settings.interval * factor / 2)
+            .max(self.settings.interval)
+            .min(self.settings.max_backoff.max(self.settings.interval))
+    }
+
+    /// One poll: from the watermark (minus the overlap) to `now`, chunk by chunk.
+    pub async fn poll_once(&self, now: DateTime<Utc>) -> Result<PollReport, PollError> {
+        let now = now.timestamp();
+        let oldest = now - MAX_LOOKBACK_SECS;
+        let from = match self.watermark().await? {
+            Some(w) => w - self.settings.overlap.as_secs() as i64,
+            None => {
+                let first = now - self.settings.first_lookback.as_secs() as i64;
+                let converted = self.store.earliest_conversion_at().await?.unwrap_or(first);
+                first.min(converted)
+            }
+        }
+        .max(oldest);
+
+        let mut report = PollReport::default();
+        let mut start = from;
+        let chunk = self.settings.chunk.as_secs().max(60) as i64;
+        while start < now {
+            let mut end = (start + chunk).min(now);
+            loop {
+                match self.poll_window(start, end, &mut report).await? {
+                    WindowOutcome::Done => break,
+                    // Too many pages for one window: halve it, down to a minute.
+                    WindowOutcome::TooManyPages if end - start > 60 => {
+                        end = start + (end - start) / 2;
+                    }
+                    WindowOutcome::TooManyPages => {
+                        tracing::error!(start = %china_time(start), end = %china_time(end), "page cap reached in a one-minute window; moving on");
+                        break;
+                    }
+                }
+            }
+            self.store
+                .kv_set(WATERMARK_KEY, &end.to_string(), Utc::now().timestamp())
+                .await?;
+            start = end;
+        }
+        if report.stats.new_notices > 0 {
+            self.wake.notify_one();
+        }
+        Ok(report)
+    }
+
+    async fn poll_window(
+        &self,
+        start: i64,
+        end: i64,
+        report: &mut PollReport,
+    ) -> Result<WindowOutcome, PollError> {
+        let window = Window {
+            start: china_time(start),
+            end: china_time(end),
+        };
+        let mut pager = Pager::new(&*self.source, &self.settings, &window);
+        loop {
+            let page = match pager.next().await? {
+                Next::Page(page) => page,
+                Next::Done => return Ok(WindowOutcome::Done),
+                Next::TooManyPages => return Ok(WindowOutcome::TooManyPages),
+            };
+            report.pages += 1;
+            report.unreadable += page.unreadable.len();
+            let items: Vec<IngestOrder<'_>> = page
+                .orders
+                .iter()
+                .map(|o| {
+                    let user_id = o.attribution().and_then(|v| tracking::decode(v).ok());
+                    IngestOrder {
+                        order: o,
+                        user_id,
+                        notices: if user_id.is_some() {
+                            notices(o)
+                        } else {
+                            Vec::new()
+                        },
+                    }
+                })
+                .collect();
+            let stats = self
+                .store
+                .ingest_page(&items, Utc::now().timestamp())
+                .await?;
+            report.stats.orders += stats.orders;
+            report.stats.new_orders += stats.new_orders;
+            report.stats.new_notices += stats.new_notices;
+        }
+    }
+}
+
+/// What [`Pager::next`] found.
+#[derive(Debug)]
+pub enum Next {
+    Page(OrdersPage),
+    Done,
+    TooManyPages,
+}
+
+/// Walks every page of a window: the first page without a cursor, then each returned cursor
+/// until none, `"0"`, or one already seen; more than `max_pages` pages is reported so the
+/// caller can split the window.
+pub struct Pager<'a> {
+    source: &'a dyn OrderSource,
+    settings: &'a PollerSettings,
+    window: &'a Window,
+    cursor: Option<String>,
+    seen: HashSet<String>,
+    pages: usize,
+    done: bool,
+}
+
+impl<'a> Pager<'a> {
+    pub fn new(
+        source: &'a dyn OrderSource,
+        settings: &'a PollerSettings,
+        window: &'a Window,
+    ) -> Self {
+        Pager {
+            source,
+            settings,
+            window,
+            cursor: None,
+            seen: HashSet::new(),
+            pages: 0,
+            done: false,
+        }
+    }
+
+    pub async fn next(&mut self) -> Result<Next, VeapiError> {
+        if self.done {
+            return Ok(Next::Done);
+        }
+        if self.pages >= self.settings.max_pages {
+            return Ok(Next::TooManyPages);
+        }
+        let page = page_with_retries(
+            self.source,
+            self.settings,
+            self.window,
+            self.cursor.as_deref(),
+        )
+        .await?;
+        self.pages += 1;
+        for bad in &page.unreadable {
+            tracing::error!(window = ?self.window, problem = %bad, "an order could not be read");
+        }
+        match &page.cursor {
+            None => self.done = true,
+            Some(next) if !self.seen.insert(next.clone()) => {
+                tracing::warn!(cursor = %next, "cursor repeated; ending the window here");
+                self.done = true;
+            }
+            Some(next) => self.cursor = Some(next.clone()),
+        }
+        Ok(Next::Page(page))
+    }
+}
+
+async fn page_with_retries(
+    source: &dyn OrderSource,
+    settings: &PollerSettings,
+    window: &Window,
+    cursor: Option<&str>,
+) -> Result<OrdersPage, VeapiError> {
+    let mut attempt = 0;
+    loop {
+        match source.page(window, cursor).await {
+            Err(e) if e.class().is_transient() && attempt < settings.page_retries => {
+                attempt += 1;
+                let wait = settings.retry_delay
+                    * if e.class() == ErrorClass::Throttled {
+                        2 * attempt
+                    } else {
+                        attempt
+                    };
+                tracing::debug!(error = %e, attempt, "orders page failed; retrying");
+                tokio::time::sleep(wait).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowOutcome {
+    Done,
+    TooManyPages,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn china_time_round_trips() {
+        assert_eq!(china_time(0), "1970-01-01 08:00:00");
+        assert_eq!(parse_china_time("1970-01-01 08:00:00"), Some(0));
+        assert_eq!(parse_china_time("2024-02-30 00:00:00"), None);
+    }
+}
