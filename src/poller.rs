@@ -201,19 +201,27 @@ impl Poller {
     pub async fn poll_once(&self, now: DateTime<Utc>) -> Result<PollReport, PollError> {
         let now = now.timestamp();
         let oldest = now - MAX_LOOKBACK_SECS;
+        let overlap = self.settings.overlap.as_secs() as i64;
         let from = match self.watermark().await? {
-            Some(w) => w - self.settings.overlap.as_secs() as i64,
+            Some(w) => w - overlap,
             None => {
+                // The very first poll reaches back to the first conversion (or a day). Its
+                // start is stored now, so a failure cannot let it drift with the clock.
                 let first = now - self.settings.first_lookback.as_secs() as i64;
                 let converted = self.store.earliest_conversion_at().await?.unwrap_or(first);
-                first.min(converted)
+                let start = first.min(converted).max(oldest);
+                self.store
+                    .kv_set(WATERMARK_KEY, &(start + overlap).to_string(), now)
+                    .await?;
+                start
             }
         }
         .max(oldest);
 
         let mut report = PollReport::default();
         let mut start = from;
-        let chunk = self.settings.chunk.as_secs().max(60) as i64;
+        // Shrinks when a window needs too many pages, for the rest of this poll.
+        let mut chunk = self.settings.chunk.as_secs().max(60) as i64;
         while start < now {
             let mut end = (start + chunk).min(now);
             loop {
@@ -222,6 +230,7 @@ impl Poller {
                     // Too many pages for one window: halve it, down to a minute.
                     WindowOutcome::TooManyPages if end - start > 60 => {
                         end = start + (end - start) / 2;
+                        chunk = end - start;
                     }
                     WindowOutcome::TooManyPages => {
                         tracing::error!(start = %china_time(start), end = %china_time(end), "page cap reached in a one-minute window; moving on");

@@ -40,6 +40,63 @@ impl Match for FormParam {
     }
 }
 
+/// Matches a veapi call whose form lacks `key` (the first orders page has no cursor).
+pub struct NoParam(pub &'static str);
+
+impl Match for NoParam {
+    fn matches(&self, req: &Request) -> bool {
+        !form(req).contains_key(self.0)
+    }
+}
+
+/// An order as alliance_kol_orders returns it.
+pub fn order_json(
+    order_id: &str,
+    external_info: &str,
+    flow_point: &str,
+    update_time: &str,
+) -> Value {
+    json!({
+        "order_id": order_id, "product_id": "3583117383482622604", "product_name": "卡宾熊猫耳酥 130g*10袋",
+        "total_pay_amount": 2100, "commission_rate": 2000, "flow_point": flow_point, "app": "抖音",
+        "update_time": update_time, "pay_success_time": "2026-11-22 10:00:00",
+        "settle_time": if flow_point == "SETTLE" { update_time } else { "" },
+        "pay_goods_amount": 2100, "settled_goods_amount": if flow_point == "SETTLE" { 2100 } else { 0 },
+        "estimated_commission": 420, "real_commission": if flow_point == "SETTLE" { 415 } else { 0 },
+        "item_num": 1, "shop_id": 12345, "shop_name": "卡宾熊旗舰店",
+        "pid_info": {"pid": "dy_1_2_3", "external_info": external_info, "media_type_name": "站外"},
+        "media_type": "others"
+    })
+}
+
+pub fn orders_body(orders: Vec<Value>, cursor: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "error": "0", "msg": "查询成功!", "data": {"orders": orders, "cursor": cursor}, "request_id": "o1"
+    }))
+}
+
+/// Answers the orders page reached with `cursor` (None: the first page).
+pub async fn orders_page(server: &MockServer, cursor: Option<&str>, body: ResponseTemplate) {
+    let m = Mock::given(method("POST")).and(path("/douyin/alliance_kol_orders"));
+    let m = match cursor {
+        Some(c) => m.and(FormParam("cursor", c.to_string())),
+        None => m.and(NoParam("cursor")),
+    };
+    m.respond_with(body).mount(server).await;
+}
+
+/// The orders calls veapi received, as form maps.
+pub async fn orders_calls(server: &MockServer) -> Vec<HashMap<String, String>> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/douyin/alliance_kol_orders")
+        .map(form)
+        .collect()
+}
+
 pub async fn share_reply(server: &MockServer, product_url: Option<&str>, body: ResponseTemplate) {
     let mut m = Mock::given(method("POST")).and(path("/douke/kol_ProductShare"));
     if let Some(p) = product_url {
@@ -65,13 +122,25 @@ pub async fn share_calls(server: &MockServer) -> Vec<HashMap<String, String>> {
 }
 
 pub fn config(tg: &FakeTelegram, veapi: &MockServer, db: &Path) -> Config {
-    let vars: HashMap<&str, String> = HashMap::from([
+    config_with(tg, veapi, db, &[])
+}
+
+pub fn config_with(
+    tg: &FakeTelegram,
+    veapi: &MockServer,
+    db: &Path,
+    extra: &[(&str, &str)],
+) -> Config {
+    let mut vars: HashMap<&str, String> = HashMap::from([
         ("TELEGRAM_BOT_TOKEN", BOT_TOKEN.to_string()),
         ("TELEGRAM_API_URL", tg.server.uri()),
         ("VEAPI_KEY", VEKEY.to_string()),
         ("VEAPI_BASE_URL", veapi.uri()),
         ("DATABASE_URL", format!("sqlite://{}", db.display())),
     ]);
+    for (k, v) in extra {
+        vars.insert(k, v.to_string());
+    }
     Config::from_lookup(
         |k| vars.get(k).cloned(),
         Needs {
@@ -90,6 +159,7 @@ struct TgState {
     sent: Vec<Value>,
     send_attempts: usize,
     scripted_send_failures: VecDeque<ResponseTemplate>,
+    failing_chats: HashMap<i64, ResponseTemplate>,
 }
 
 /// A fake Bot API server: queue updates with [`FakeTelegram::push`], read what the bot sent
@@ -144,8 +214,11 @@ impl Respond for TgResponder {
                 if let Some(failure) = st.scripted_send_failures.pop_front() {
                     return failure;
                 }
-                st.next_message_id += 1;
                 let chat_id = body["chat_id"].as_i64().unwrap_or_default();
+                if let Some(failure) = st.failing_chats.get(&chat_id) {
+                    return failure.clone();
+                }
+                st.next_message_id += 1;
                 let chat = if chat_id > 0 {
                     json!({"id": chat_id, "type": "private", "first_name": "U"})
                 } else {
@@ -238,6 +311,27 @@ impl FakeTelegram {
             .extend(replies);
     }
 
+    /// Every sendMessage to `chat_id` fails with `reply` until [`FakeTelegram::heal_chat`].
+    pub fn fail_chat(&self, chat_id: i64, reply: ResponseTemplate) {
+        self.state
+            .lock()
+            .unwrap()
+            .failing_chats
+            .insert(chat_id, reply);
+    }
+
+    pub fn heal_chat(&self, chat_id: i64) {
+        self.state.lock().unwrap().failing_chats.remove(&chat_id);
+    }
+
+    /// Messages sent to one chat.
+    pub fn sent_to(&self, chat_id: i64) -> Vec<Value> {
+        self.sent()
+            .into_iter()
+            .filter(|m| m["chat_id"] == chat_id)
+            .collect()
+    }
+
     pub fn send_attempts(&self) -> usize {
         self.state.lock().unwrap().send_attempts
     }
@@ -248,9 +342,14 @@ impl FakeTelegram {
 
     /// Waits until at least `n` messages were sent (panics after 20 s), returns them all.
     pub async fn wait_sent(&self, n: usize) -> Vec<Value> {
+        self.wait_for(n, |_| true).await
+    }
+
+    /// Waits until at least `n` sent messages satisfy `pred` (panics after 20 s).
+    pub async fn wait_for(&self, n: usize, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let sent = self.sent();
+            let sent: Vec<Value> = self.sent().into_iter().filter(|m| pred(m)).collect();
             if sent.len() >= n {
                 return sent;
             }
@@ -270,8 +369,20 @@ pub struct RunningBot {
     task: tokio::task::JoinHandle<Result<(), douyin_link_bot::app::AppError>>,
 }
 
+/// Telegram's answer when a user blocked the bot.
+pub fn blocked() -> ResponseTemplate {
+    ResponseTemplate::new(403).set_body_json(json!({
+        "ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"
+    }))
+}
+
 impl RunningBot {
     pub fn start(config: Config) -> RunningBot {
+        let tuning = douyin_link_bot::app::Tuning::from_config(&config);
+        Self::start_tuned(config, tuning)
+    }
+
+    pub fn start_tuned(config: Config, tuning: douyin_link_bot::app::Tuning) -> RunningBot {
         if std::env::var_os("TEST_LOG").is_some() {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::from_env("TEST_LOG"))
@@ -279,9 +390,13 @@ impl RunningBot {
                 .try_init();
         }
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(douyin_link_bot::app::run(config, async move {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(douyin_link_bot::app::run_tuned(
+            config,
+            tuning,
+            async move {
+                let _ = rx.await;
+            },
+        ));
         RunningBot {
             stop: Some(tx),
             task,

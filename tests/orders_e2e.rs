@@ -1,0 +1,206 @@
+//! End to end for order news: the real dispatcher, poller and notifier against loopback
+//! fakes, across a restart on the same SQLite file.
+
+mod support;
+
+use douyin_link_bot::app::Tuning;
+use douyin_link_bot::notify::NotifierSettings;
+use douyin_link_bot::poller::PollerSettings;
+use douyin_link_bot::tracking;
+use serde_json::Value;
+use std::time::Duration;
+use support::*;
+use wiremock::MockServer;
+
+fn tuning() -> Tuning {
+    Tuning {
+        poller: PollerSettings {
+            page_retries: 0,
+            max_backoff: Duration::from_millis(300),
+            ..PollerSettings::new(Duration::from_millis(150))
+        },
+        notifier: NotifierSettings {
+            base_backoff: Duration::from_millis(100),
+            idle_poll: Duration::from_millis(200),
+            ..NotifierSettings::default()
+        },
+    }
+}
+
+fn text(m: &Value) -> &str {
+    m["text"].as_str().unwrap_or_default()
+}
+
+fn is(word: &'static str) -> impl Fn(&Value) -> bool {
+    move |m| text(m).contains(word)
+}
+
+async fn orders_now(veapi: &MockServer, orders: Vec<Value>) {
+    veapi.reset().await;
+    share_reply(veapi, None, json_body("veapi/share_ok.json")).await;
+    orders_page(veapi, None, orders_body(orders, "")).await;
+}
+
+/// Lets several poll cycles pass.
+async fn some_polls(veapi: &MockServer) {
+    let before = orders_calls(veapi).await.len();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while orders_calls(veapi).await.len() < before + 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the poller stopped polling"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_order_is_announced_once_across_a_restart_and_its_refund_once() {
+    let tg = FakeTelegram::start().await;
+    let veapi = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bot.db");
+    orders_now(&veapi, vec![]).await;
+
+    let bot = RunningBot::start_tuned(config(&tg, &veapi, &db), tuning());
+    tg.push_text(&ALICE, "https://v.douyin.com/i2wDMRRN/");
+    tg.wait_for(1, is("已转换")).await;
+    let external_info = share_calls(&veapi).await[0]["external_info"].clone();
+    assert_eq!(tracking::decode(&external_info), Ok(ALICE.user_id));
+
+    // Upstream now reports an order bought through Alice's link.
+    let order = "4737996432465788974";
+    orders_now(
+        &veapi,
+        vec![order_json(
+            order,
+            &external_info,
+            "PAY_SUCC",
+            "2026-11-22 10:00:00",
+        )],
+    )
+    .await;
+    let news = tg.wait_for(1, is("新订单")).await;
+    assert_eq!(news[0]["chat_id"], ALICE.chat_id);
+    let t = text(&news[0]);
+    assert!(t.contains("卡宾熊猫耳酥"), "{t}");
+    assert!(t.contains("实付金额：¥21.00"), "{t}");
+    assert!(t.contains("预估佣金：¥4.20"), "{t}");
+    some_polls(&veapi).await;
+    bot.stop().await;
+
+    // Restart on the same store: the order is still reported upstream, nobody hears twice.
+    let bot = RunningBot::start_tuned(config(&tg, &veapi, &db), tuning());
+    some_polls(&veapi).await;
+    some_polls(&veapi).await;
+    assert_eq!(tg.sent().iter().filter(|m| is("新订单")(m)).count(), 1);
+
+    // The order is refunded: one refund message, however many polls see it.
+    orders_now(
+        &veapi,
+        vec![order_json(
+            order,
+            &external_info,
+            "REFUND",
+            "2026-11-22 12:00:00",
+        )],
+    )
+    .await;
+    tg.wait_for(1, is("订单已退款")).await;
+    some_polls(&veapi).await;
+    assert_eq!(tg.sent().iter().filter(|m| is("订单已退款")(m)).count(), 1);
+    assert_eq!(tg.sent().iter().filter(|m| is("新订单")(m)).count(), 1);
+
+    // And /orders shows it.
+    tg.push_text(&ALICE, "/orders");
+    let listing = tg.wait_for(1, is("我的订单")).await;
+    let t = text(&listing[0]);
+    assert!(t.contains("共 1 单，退款 1 单"), "{t}");
+    assert!(t.contains("已退款"), "{t}");
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn orders_of_other_channels_notify_nobody() {
+    let tg = FakeTelegram::start().await;
+    let veapi = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    orders_now(
+        &veapi,
+        vec![
+            order_json(
+                "4737996432465780001",
+                "111_222",
+                "PAY_SUCC",
+                "2026-11-22 10:00:00",
+            ),
+            order_json(
+                "4737996432465780002",
+                "dlb_zzzz",
+                "PAY_SUCC",
+                "2026-11-22 10:00:00",
+            ),
+        ],
+    )
+    .await;
+    let bot = RunningBot::start_tuned(config(&tg, &veapi, &dir.path().join("bot.db")), tuning());
+    some_polls(&veapi).await;
+    tg.push_text(&ALICE, "/start");
+    tg.wait_sent(1).await;
+    assert_eq!(tg.sent().len(), 1, "{:#?}", tg.sent());
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn expired_authorization_is_told_to_admins_once_and_recovery_once() {
+    let tg = FakeTelegram::start().await;
+    let veapi = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    const ADMIN: i64 = 9001;
+    veapi.reset().await;
+    orders_page(&veapi, None, json_body("veapi/share_auth_expired.json")).await;
+    let cfg = config_with(
+        &tg,
+        &veapi,
+        &dir.path().join("bot.db"),
+        &[("ADMIN_USER_IDS", "9001")],
+    );
+    let bot = RunningBot::start_tuned(cfg, tuning());
+
+    let alert = tg.wait_for(1, |m| m["chat_id"] == ADMIN).await;
+    assert!(
+        text(&alert[0]).contains("授权已失效"),
+        "{}",
+        text(&alert[0])
+    );
+    some_polls(&veapi).await;
+    some_polls(&veapi).await;
+    assert_eq!(
+        tg.sent_to(ADMIN).len(),
+        1,
+        "one alert per incident, not one per poll"
+    );
+
+    // Re-authorized: polling resumes by itself, the order bought meanwhile is announced.
+    let info = tracking::encode(ALICE.user_id);
+    orders_now(
+        &veapi,
+        vec![order_json(
+            "4737996432465789999",
+            &info,
+            "PAY_SUCC",
+            "2026-11-22 10:00:00",
+        )],
+    )
+    .await;
+    let recovered = tg.wait_for(2, |m| m["chat_id"] == ADMIN).await;
+    assert!(
+        text(&recovered[1]).contains("已恢复"),
+        "{}",
+        text(&recovered[1])
+    );
+    tg.wait_for(1, is("新订单")).await;
+    some_polls(&veapi).await;
+    assert_eq!(tg.sent_to(ADMIN).len(), 2);
+    bot.stop().await;
+}

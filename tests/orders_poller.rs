@@ -1,0 +1,401 @@
+//! The order poller against a loopback fake of alliance_kol_orders: pages, overlapping
+//! windows, repeated cursors, failures mid-window, later refunds. Asserts the watermark and
+//! the outbox.
+
+mod support;
+
+use chrono::Utc;
+use douyin_link_bot::poller::{china_time, parse_china_time, Poller, PollerSettings};
+use douyin_link_bot::store::Store;
+use douyin_link_bot::tracking;
+use douyin_link_bot::veapi::{OrderSource, VeapiClient};
+use std::sync::Arc;
+use std::time::Duration;
+use support::*;
+use tokio::sync::Notify;
+use wiremock::{MockServer, ResponseTemplate};
+
+struct Setup {
+    veapi: MockServer,
+    store: Store,
+    poller: Poller,
+    _dir: tempfile::TempDir,
+}
+
+fn settings() -> PollerSettings {
+    PollerSettings {
+        page_retries: 0,
+        retry_delay: Duration::from_millis(10),
+        ..PollerSettings::new(Duration::from_millis(100))
+    }
+}
+
+async fn setup_with(settings: PollerSettings) -> Setup {
+    let veapi = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let tg = FakeTelegram::start().await;
+    let cfg = config(&tg, &veapi, &dir.path().join("bot.db"));
+    let store = Store::open(&cfg.database_url).await.unwrap();
+    let source: Arc<dyn OrderSource> =
+        Arc::new(VeapiClient::new(cfg.veapi.as_ref().unwrap()).unwrap());
+    let poller = Poller::new(
+        source,
+        store.clone(),
+        settings,
+        None,
+        Arc::new(Notify::new()),
+    );
+    Setup {
+        veapi,
+        store,
+        poller,
+        _dir: dir,
+    }
+}
+
+async fn setup() -> Setup {
+    setup_with(settings()).await
+}
+
+fn alice() -> String {
+    tracking::encode(ALICE.user_id)
+}
+
+#[tokio::test]
+async fn all_pages_are_followed_and_only_our_orders_notify() {
+    let s = setup().await;
+    orders_page(
+        &s.veapi,
+        None,
+        orders_body(
+            vec![
+                order_json(
+                    "4900000000000000001",
+                    &alice(),
+                    "PAY_SUCC",
+                    "2026-11-22 10:00:00",
+                ),
+                order_json(
+                    "4900000000000000002",
+                    "someone_else",
+                    "PAY_SUCC",
+                    "2026-11-22 10:00:00",
+                ),
+            ],
+            "c1",
+        ),
+    )
+    .await;
+    orders_page(
+        &s.veapi,
+        Some("c1"),
+        orders_body(
+            vec![order_json(
+                "4900000000000000003",
+                &alice(),
+                "SETTLE",
+                "2026-11-22 10:01:00",
+            )],
+            "c2",
+        ),
+    )
+    .await;
+    orders_page(&s.veapi, Some("c2"), orders_body(vec![], "")).await;
+
+    let before = Utc::now();
+    let report = s.poller.poll_once(before).await.unwrap();
+    assert_eq!(report.pages, 3);
+    assert_eq!(report.stats.orders, 3);
+    // Order 1: new. Order 2: not ours. Order 3: new and settled.
+    assert_eq!(report.stats.new_notices, 3);
+    assert_eq!(s.store.outbox_counts().await.unwrap().pending, 3);
+    assert!(s
+        .store
+        .outbox_status("order:4900000000000000002:NEW")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .store
+        .outbox_status("order:4900000000000000003:SETTLE")
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        s.poller.watermark().await.unwrap(),
+        Some(before.timestamp())
+    );
+
+    let calls = orders_calls(&s.veapi).await;
+    assert_eq!(calls.len(), 3);
+    assert!(!calls[0].contains_key("cursor"));
+    assert_eq!(calls[1]["cursor"], "c1");
+    assert_eq!(calls[2]["cursor"], "c2");
+    for c in &calls {
+        assert_eq!(c["time_type"], "update");
+        assert_eq!(c["size"], "20");
+        assert_eq!(c["vekey"], VEKEY);
+        assert_eq!(c["end_time"], china_time(before.timestamp()));
+    }
+    // A first poll reaches back a day.
+    let start = parse_china_time(&calls[0]["start_time"]).unwrap();
+    assert_eq!(before.timestamp() - start, 24 * 3600);
+}
+
+#[tokio::test]
+async fn the_next_window_overlaps_and_a_repeat_sighting_notifies_nobody_again() {
+    let s = setup().await;
+    orders_page(
+        &s.veapi,
+        None,
+        orders_body(
+            vec![order_json(
+                "4900000000000000011",
+                &alice(),
+                "PAY_SUCC",
+                "2026-11-22 10:00:00",
+            )],
+            "",
+        ),
+    )
+    .await;
+    let t1 = Utc::now();
+    s.poller.poll_once(t1).await.unwrap();
+    let t2 = t1 + chrono::Duration::seconds(60);
+    let report = s.poller.poll_once(t2).await.unwrap();
+    assert_eq!(report.stats.orders, 1);
+    assert_eq!(report.stats.new_orders, 0);
+    assert_eq!(report.stats.new_notices, 0);
+    assert_eq!(s.store.outbox_counts().await.unwrap().pending, 1);
+
+    let calls = orders_calls(&s.veapi).await;
+    let second_start = parse_china_time(&calls[1]["start_time"]).unwrap();
+    assert_eq!(
+        second_start,
+        t1.timestamp() - 5 * 60,
+        "window starts at the watermark minus the overlap"
+    );
+    assert_eq!(s.poller.watermark().await.unwrap(), Some(t2.timestamp()));
+}
+
+#[tokio::test]
+async fn a_repeating_cursor_ends_the_window() {
+    let s = setup().await;
+    orders_page(
+        &s.veapi,
+        None,
+        orders_body(
+            vec![order_json(
+                "4900000000000000021",
+                &alice(),
+                "PAY_SUCC",
+                "2026-11-22 10:00:00",
+            )],
+            "same",
+        ),
+    )
+    .await;
+    orders_page(
+        &s.veapi,
+        Some("same"),
+        orders_body(
+            vec![order_json(
+                "4900000000000000022",
+                &alice(),
+                "PAY_SUCC",
+                "2026-11-22 10:00:00",
+            )],
+            "same",
+        ),
+    )
+    .await;
+    let report = s.poller.poll_once(Utc::now()).await.unwrap();
+    assert_eq!(report.pages, 2);
+    assert_eq!(orders_calls(&s.veapi).await.len(), 2);
+    assert_eq!(report.stats.orders, 2);
+}
+
+#[tokio::test]
+async fn a_page_failing_mid_window_keeps_the_watermark_and_the_next_poll_covers_it() {
+    let s = setup().await;
+    orders_page(
+        &s.veapi,
+        None,
+        orders_body(
+            vec![order_json(
+                "4900000000000000031",
+                &alice(),
+                "PAY_SUCC",
+                "2026-11-22 10:00:00",
+            )],
+            "p2",
+        ),
+    )
+    .await;
+    // Page two is down for the first poll only.
+    wiremock::Mock::given(wiremock::matchers::path("/douyin/alliance_kol_orders"))
+        .and(FormParam("cursor", "p2".into()))
+        .respond_with(ResponseTemplate::new(502))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&s.veapi)
+        .await;
+    orders_page(
+        &s.veapi,
+        Some("p2"),
+        orders_body(
+            vec![order_json(
+                "4900000000000000032",
+                &alice(),
+                "PAY_SUCC",
+                "2026-11-22 10:02:00",
+            )],
+            "",
+        ),
+    )
+    .await;
+
+    let t1 = Utc::now();
+    assert!(s.poller.poll_once(t1).await.is_err());
+    let first_start = t1.timestamp() - 24 * 3600;
+    assert_eq!(
+        s.poller.watermark().await.unwrap(),
+        Some(first_start + 5 * 60),
+        "a failed window must not move the watermark past its start"
+    );
+    // What was read before the failure is kept (and will not be notified twice).
+    assert_eq!(s.store.outbox_counts().await.unwrap().pending, 1);
+
+    let t2 = t1 + chrono::Duration::seconds(90);
+    let report = s.poller.poll_once(t2).await.unwrap();
+    assert_eq!(report.stats.new_notices, 1);
+    assert_eq!(s.store.outbox_counts().await.unwrap().pending, 2);
+    assert_eq!(s.poller.watermark().await.unwrap(), Some(t2.timestamp()));
+    // The retry started where the failed one did: nothing in between was skipped.
+    let calls = orders_calls(&s.veapi).await;
+    let firsts: Vec<&String> = calls
+        .iter()
+        .filter(|c| !c.contains_key("cursor"))
+        .map(|c| &c["start_time"])
+        .collect();
+    // (The retry spans a day and 90 s, so it takes two day-sized chunks.)
+    assert_eq!(firsts.len(), 3);
+    assert_eq!(firsts[0], firsts[1]);
+    assert_eq!(parse_china_time(firsts[0]), Some(first_start));
+}
+
+#[tokio::test]
+async fn a_refund_arriving_later_writes_exactly_one_refund_row() {
+    let s = setup().await;
+    orders_page(
+        &s.veapi,
+        None,
+        orders_body(
+            vec![order_json(
+                "4900000000000000041",
+                &alice(),
+                "PAY_SUCC",
+                "2026-11-22 10:00:00",
+            )],
+            "",
+        ),
+    )
+    .await;
+    let t = Utc::now();
+    s.poller.poll_once(t).await.unwrap();
+    s.veapi.reset().await;
+    orders_page(
+        &s.veapi,
+        None,
+        orders_body(
+            vec![order_json(
+                "4900000000000000041",
+                &alice(),
+                "REFUND",
+                "2026-11-22 11:00:00",
+            )],
+            "",
+        ),
+    )
+    .await;
+    for i in 1..=3 {
+        s.poller
+            .poll_once(t + chrono::Duration::seconds(60 * i))
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.store.outbox_counts().await.unwrap().pending, 2);
+    assert!(s
+        .store
+        .outbox_status("order:4900000000000000041:REFUND")
+        .await
+        .unwrap()
+        .is_some());
+    let (recent, totals) = s.store.user_orders(ALICE.user_id, 10).await.unwrap();
+    assert_eq!(recent[0].flow_point, "REFUND");
+    assert_eq!((totals.orders, totals.refunded, totals.paid), (1, 1, 0));
+}
+
+#[tokio::test]
+async fn a_stale_snapshot_never_overwrites_a_newer_state() {
+    let s = setup().await;
+    orders_page(
+        &s.veapi,
+        None,
+        orders_body(
+            vec![
+                order_json(
+                    "4900000000000000051",
+                    &alice(),
+                    "SETTLE",
+                    "2026-11-22 12:00:00",
+                ),
+                order_json(
+                    "4900000000000000051",
+                    &alice(),
+                    "PAY_SUCC",
+                    "2026-11-22 10:00:00",
+                ),
+            ],
+            "",
+        ),
+    )
+    .await;
+    s.poller.poll_once(Utc::now()).await.unwrap();
+    let (recent, _) = s.store.user_orders(ALICE.user_id, 10).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].flow_point, "SETTLE");
+}
+
+#[tokio::test]
+async fn a_window_with_too_many_pages_is_split_and_still_fully_read() {
+    let s = setup_with(PollerSettings {
+        max_pages: 2,
+        first_lookback: Duration::from_secs(240),
+        ..settings()
+    })
+    .await;
+    // Every window answers with three pages: the poller halves down to a minute, then
+    // accepts what it has rather than looping.
+    orders_page(
+        &s.veapi,
+        None,
+        orders_body(
+            vec![order_json(
+                "4900000000000000061",
+                &alice(),
+                "PAY_SUCC",
+                "2026-11-22 10:00:00",
+            )],
+            "a",
+        ),
+    )
+    .await;
+    orders_page(&s.veapi, Some("a"), orders_body(vec![], "b")).await;
+    orders_page(&s.veapi, Some("b"), orders_body(vec![], "")).await;
+    let now = Utc::now();
+    let report = s.poller.poll_once(now).await.unwrap();
+    assert_eq!(s.poller.watermark().await.unwrap(), Some(now.timestamp()));
+    assert_eq!(s.store.outbox_counts().await.unwrap().pending, 1);
+    assert!(report.pages > 2);
+}
