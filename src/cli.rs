@@ -323,6 +323,8 @@ async fn run_orders(config: Config, since: Option<String>) -> Result<(), String>
     }
     let settings = PollerSettings::new(config.poll_interval);
     let (mut count, mut ours) = (0usize, 0usize);
+    // An order updated again later may show up in two windows: print it once.
+    let mut printed = std::collections::HashSet::new();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     // Day-sized windows, as the poller asks for them.
@@ -346,7 +348,11 @@ async fn run_orders(config: Config, since: Option<String>) -> Result<(), String>
                     break;
                 }
             };
-            for order in &page.orders {
+            for order in page
+                .orders
+                .iter()
+                .filter(|o| printed.insert(o.order_id.clone()))
+            {
                 let telegram_user_id = order.attribution().and_then(|v| tracking::decode(v).ok());
                 count += 1;
                 ours += usize::from(telegram_user_id.is_some());

@@ -128,6 +128,8 @@ mod tests {
     #[test]
     fn extremes_and_known_values() {
         assert_eq!(encode(0), "dlb_00");
+        // The README's example.
+        assert_eq!(encode(1001), "dlb_rtd");
         assert_eq!(decode(&encode(u64::MAX)), Ok(u64::MAX));
         assert_eq!(encode(u64::MAX).len(), MAX_LEN);
     }

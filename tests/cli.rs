@@ -1,0 +1,298 @@
+//! The binary as other programs and operators use it: `detect`, `convert`, `orders`, `run`,
+//! configuration errors, and what reaches its logs.
+
+mod support;
+
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use support::*;
+use wiremock::MockServer;
+
+const BIN: &str = env!("CARGO_BIN_EXE_douyin-link-bot");
+
+/// Runs the binary in an empty folder (no stray `.env`) with only `env` set.
+fn run(args: &[&str], env: &[(&str, String)], stdin: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn detect_reads_the_whole_input_as_one_message() {
+    let o = run(
+        &["detect"],
+        &[],
+        "看看 3583117383482622604\n和 v.douyin.com/Ay1Q2QU",
+    );
+    assert!(o.status.success());
+    let v: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"refs": [
+            {"kind": "product_id", "value": "3583117383482622604", "start": 7, "end": 26},
+            {"kind": "short_link", "value": "https://v.douyin.com/Ay1Q2QU/", "start": 31, "end": 51}
+        ]})
+    );
+}
+
+#[test]
+fn detect_jsonl_answers_each_line_in_order() {
+    let corpus = fixture("messages.jsonl");
+    let o = run(&["detect", "--jsonl"], &[], &corpus);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let inputs: Vec<&str> = corpus.lines().filter(|l| !l.trim().is_empty()).collect();
+    let outputs: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(outputs.len(), inputs.len());
+    for (input, output) in inputs.iter().zip(&outputs) {
+        let input: Value = serde_json::from_str(input).unwrap();
+        let expected = input["expect"].as_array().unwrap();
+        let refs = output["refs"].as_array().unwrap();
+        assert_eq!(refs.len(), expected.len(), "{input}");
+        for r in refs {
+            let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+            assert_eq!(keys, ["end", "kind", "start", "value"]);
+        }
+    }
+}
+
+#[test]
+fn detect_jsonl_flags_a_bad_line_and_keeps_going() {
+    let o = run(
+        &["detect", "--jsonl"],
+        &[],
+        "{\"text\": \"3583117383482622604\"}\nnot json\n{\"text\": \"hi\"}\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let lines: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["refs"].as_array().unwrap().len(), 1);
+    assert!(lines[1]["error"].is_string());
+    assert_eq!(lines[2]["refs"], serde_json::json!([]));
+    assert!(stderr(&o).contains("line 2"));
+}
+
+#[test]
+fn missing_or_malformed_configuration_is_one_line_and_exit_2() {
+    for (args, env, var) in [
+        (
+            vec!["run"],
+            vec![("VEAPI_KEY", "k".to_string())],
+            "TELEGRAM_BOT_TOKEN",
+        ),
+        (
+            vec![],
+            vec![("TELEGRAM_BOT_TOKEN", "1:a".to_string())],
+            "VEAPI_KEY",
+        ),
+        (vec!["convert", "--user-id", "1", "x"], vec![], "VEAPI_KEY"),
+        (vec!["orders"], vec![], "VEAPI_KEY"),
+        (
+            vec!["run"],
+            vec![
+                ("TELEGRAM_BOT_TOKEN", "1:a".to_string()),
+                ("VEAPI_KEY", "k".to_string()),
+                ("ADMIN_USER_IDS", "me".to_string()),
+            ],
+            "ADMIN_USER_IDS",
+        ),
+    ] {
+        let o = run(&args, &env, "");
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("error: ") && err.contains(var), "{err}");
+        assert!(!err.contains("panicked"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn convert_prints_json_and_never_the_key_even_at_trace() {
+    let veapi = MockServer::start().await;
+    share_reply(&veapi, None, json_body("veapi/share_ok.json")).await;
+    let env = vec![
+        ("VEAPI_KEY", VEKEY.to_string()),
+        ("VEAPI_BASE_URL", veapi.uri()),
+        ("RUST_LOG", "trace".to_string()),
+    ];
+    let o = tokio::task::spawn_blocking(move || {
+        run(
+            &[
+                "convert",
+                "--user-id",
+                "1001",
+                "【抖音商城】https://v.douyin.com/i2wDMRRN/ 好物",
+            ],
+            &env,
+            "",
+        )
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["external_info"], douyin_link_bot::tracking::encode(1001));
+    assert_eq!(v["results"][0]["ok"], true);
+    assert_eq!(v["results"][0]["kind"], "short_link");
+    assert!(v["results"][0]["dy_password"]
+        .as_str()
+        .unwrap()
+        .contains("ko4RythQX4B8"));
+    assert!(
+        !stderr(&o).is_empty(),
+        "trace logging produced nothing to check"
+    );
+    assert!(!stdout(&o).contains(VEKEY) && !stderr(&o).contains(VEKEY));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn orders_prints_one_poll_without_touching_anything() {
+    let veapi = MockServer::start().await;
+    let ours = douyin_link_bot::tracking::encode(ALICE.user_id);
+    orders_page(
+        &veapi,
+        None,
+        orders_body(
+            vec![
+                order_json(
+                    "4737996432465788974",
+                    &ours,
+                    "PAY_SUCC",
+                    "2026-11-22 10:00:00",
+                ),
+                order_json(
+                    "4737996432465788975",
+                    "other",
+                    "SETTLE",
+                    "2026-11-22 10:00:00",
+                ),
+            ],
+            "",
+        ),
+    )
+    .await;
+    let env = vec![
+        ("VEAPI_KEY", VEKEY.to_string()),
+        ("VEAPI_BASE_URL", veapi.uri()),
+    ];
+    let o = tokio::task::spawn_blocking(move || {
+        run(&["orders", "--since", "2026-11-21 00:00:00"], &env, "")
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["order_id"], "4737996432465788974");
+    assert_eq!(lines[0]["telegram_user_id"], ALICE.user_id);
+    assert_eq!(lines[0]["total_pay_amount"], 2100);
+    assert_eq!(lines[1]["telegram_user_id"], Value::Null);
+    let first = &orders_calls(&veapi).await[0];
+    assert_eq!(first["start_time"], "2026-11-21 00:00:00");
+    assert_eq!(first["time_type"], "update");
+
+    let bad = tokio::task::spawn_blocking(|| {
+        run(
+            &["orders", "--since", "yesterday"],
+            &[("VEAPI_KEY", "k".into())],
+            "",
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("--since"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_serves_until_sigterm_and_its_debug_logs_hold_no_secret() {
+    let tg = FakeTelegram::start().await;
+    let veapi = MockServer::start().await;
+    share_reply(&veapi, None, json_body("veapi/share_ok.json")).await;
+    orders_page(&veapi, None, json_body("veapi/share_auth_expired.json")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("TELEGRAM_BOT_TOKEN", BOT_TOKEN)
+        .env("TELEGRAM_API_URL", tg.server.uri())
+        .env("VEAPI_KEY", VEKEY)
+        .env("VEAPI_BASE_URL", veapi.uri())
+        .env("ADMIN_USER_IDS", "9001")
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    tg.push_text(&ALICE, "3583117383482622604");
+    tg.wait_sent(1).await;
+    // The failing order poll alerts the admin: a failed call has been logged too.
+    tg.wait_for(1, |m| m["chat_id"] == 9001).await;
+    assert!(
+        dir.path().join("data/bot.db").exists(),
+        "the default store is created on first run"
+    );
+
+    let started = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no graceful stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let out = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(status.success(), "{logs}");
+    assert!(logs.contains("shutting down"));
+    assert!(
+        logs.contains("GetUpdates") || logs.contains("getUpdates") || logs.contains("bot started")
+    );
+    assert!(!logs.contains(VEKEY), "the vekey reached the logs");
+    assert!(!logs.contains(BOT_TOKEN), "the bot token reached the logs");
+    assert!(
+        !logs.contains("TEST-bot-token-secret"),
+        "part of the bot token reached the logs"
+    );
+}
