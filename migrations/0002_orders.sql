@@ -14,7 +14,7 @@ CREATE TABLE orders (
     update_time          TEXT    NOT NULL,
     settle_time          TEXT    NOT NULL,
     refund_time          TEXT    NOT NULL,
-    -- The order as received, every field.
+    -- The order as parsed: every field of veapi's order table (unknown keys are not kept).
     raw                  TEXT    NOT NULL,
     first_seen_at        INTEGER NOT NULL,
     updated_at           INTEGER NOT NULL

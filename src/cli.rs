@@ -164,6 +164,11 @@ struct InputLine {
     text: String,
 }
 
+fn write_refs(out: &mut impl Write, refs: &[Reference], error: Option<String>) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &RefsLine { refs, error })?;
+    out.write_all(b"\n")
+}
+
 fn run_detect(jsonl: bool) -> ExitCode {
     let stdin = io::stdin();
     let mut out = BufWriter::new(io::stdout().lock());
@@ -172,16 +177,7 @@ fn run_detect(jsonl: bool) -> ExitCode {
         if !jsonl {
             let mut text = String::new();
             stdin.lock().read_to_string(&mut text)?;
-            let refs = detect(&text);
-            serde_json::to_writer(
-                &mut out,
-                &RefsLine {
-                    refs: &refs,
-                    error: None,
-                },
-            )?;
-            out.write_all(b"\n")?;
-            return Ok(());
+            return write_refs(&mut out, &detect(&text), None);
         }
         for (n, line) in stdin.lock().lines().enumerate() {
             let line = line?;
@@ -189,24 +185,13 @@ fn run_detect(jsonl: bool) -> ExitCode {
                 continue;
             }
             match serde_json::from_str::<InputLine>(&line) {
-                Ok(input) => {
-                    let refs = detect(&input.text);
-                    serde_json::to_writer(
-                        &mut out,
-                        &RefsLine {
-                            refs: &refs,
-                            error: None,
-                        },
-                    )?;
-                }
+                Ok(input) => write_refs(&mut out, &detect(&input.text), None)?,
                 Err(e) => {
                     bad_lines += 1;
                     eprintln!("line {}: not a {{\"text\": ...}} object: {e}", n + 1);
-                    let error = Some(format!("invalid input line: {e}"));
-                    serde_json::to_writer(&mut out, &RefsLine { refs: &[], error })?;
+                    write_refs(&mut out, &[], Some(format!("invalid input line: {e}")))?;
                 }
             }
-            out.write_all(b"\n")?;
         }
         Ok(())
     })();

@@ -104,7 +104,7 @@ pub fn detect_with_links(text: &str, hidden: &[HiddenLink<'_>]) -> Vec<Reference
 // the first non-ASCII character ends the URL.
 static URL_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(
-        r"(?i)\bhttps?://[!-~]+|(?:^|[^!-~])((?:[a-z0-9-]+\.)+(?:com|cn|net|org|io|me|cc|top|xyz|info|co)(?::\d+)?/[!-~]*)",
+        r"(?i)\bhttps?://[!-~]+|(?:^|[^a-z0-9._/@:-]|[:：])((?:[a-z0-9-]+\.)+(?:com|cn|net|org|io|me|cc|top|xyz|info|co)(?::\d+)?/[!-~]*)",
     )
     .unwrap()
 });
@@ -645,6 +645,23 @@ mod tests {
             kinds("http://V.DOUYIN.COM/Ay1Q2QU"),
             vec![(Kind::ShortLink, "https://v.douyin.com/Ay1Q2QU/".into())]
         );
+    }
+
+    #[test]
+    fn scheme_less_links_after_ascii_punctuation() {
+        assert_eq!(
+            kinds("链接:v.douyin.com/Ay1Q2QU,快抢(haohuo.jinritemai.com/views/product/detail?id=3583117383482622604)"),
+            vec![
+                (Kind::ShortLink, "https://v.douyin.com/Ay1Q2QU/".into()),
+                (
+                    Kind::ProductUrl,
+                    "https://haohuo.jinritemai.com/views/product/detail?id=3583117383482622604".into()
+                )
+            ]
+        );
+        // Not the tail of another host.
+        assert_eq!(kinds("https://iv.douyin.com/Ay1Q2QU/"), vec![]);
+        assert_eq!(kinds("user@v.douyin.com/Ay1Q2QU"), vec![]);
     }
 
     #[test]

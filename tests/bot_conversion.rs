@@ -269,7 +269,7 @@ async fn a_429_from_telegram_is_retried_after_retry_after() {
 #[tokio::test]
 async fn start_and_help_answer_in_chinese() {
     let h = start().await;
-    h.tg.push_text(&ALICE, "/start");
+    h.tg.push_text(&ALICE, "/start from_channel_42");
     h.tg.push_text(&ALICE_IN_GROUP, "/help@dy_link_bot");
     let sent = h.tg.wait_sent(2).await;
     let by_chat = |id: i64| sent.iter().find(|m| m["chat_id"] == id).unwrap();

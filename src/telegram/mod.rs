@@ -27,8 +27,9 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
 #[command(rename_rule = "lowercase", description = "可用命令：")]
 pub enum Command {
+    /// The text after it is a deep-link payload (`t.me/bot?start=…`), ignored.
     #[command(description = "开始使用")]
-    Start,
+    Start(String),
     #[command(description = "使用说明")]
     Help,
     #[command(description = "我的订单")]
@@ -66,7 +67,7 @@ async fn on_command(
     store: Store,
 ) -> Result<(), HandlerError> {
     let text = match cmd {
-        Command::Start => texts::START.to_string(),
+        Command::Start(_) => texts::START.to_string(),
         Command::Help => texts::HELP.to_string(),
         // Orders and commissions are nobody else's business: private chat only.
         Command::Orders if !msg.chat.is_private() => texts::ORDERS_IN_PRIVATE.to_string(),
