@@ -152,9 +152,9 @@ static MARKERS: Lazy<Vec<(Regex, Marker)>> = Lazy::new(|| {
             r"(?i)看ta直播|正在直播|的直播间|直播间】|(?:观看|觀看)直播|直播中",
             Marker::NotProduct,
         ),
-        // Profiles, shop windows and shops: not one product.
+        // Profiles, shop windows, shops and local-services deals: not one alliance product.
         m(
-            r"(?i)更多作品|ta的主页|的主页|个人主页|关注我|抖音号是|橱窗|的店铺】|查看店铺|进店",
+            r"(?i)更多作品|ta的主页|的主页|个人主页|关注我|抖音号是|橱窗|的店铺】|查看店铺|进店|团购详情|【抖音团购】",
             Marker::NotProduct,
         ),
     ]
@@ -438,7 +438,12 @@ fn find_product_ids(text: &str, urls: &[UrlSpan], refs: &mut Vec<Reference>) {
         let glued = |b: Option<u8>| {
             b.is_some_and(|b| b.is_ascii_alphanumeric() || b"_-+./@#&%".contains(&b))
         };
-        if glued(before) || glued(after) || in_any(urls, &r) {
+        // "商品ID3583…": an `id` label typed without a separator still stands alone.
+        let id_glued = before.is_some_and(|b| b.is_ascii_alphabetic())
+            && r.start >= 2
+            && text[..r.start].to_ascii_lowercase().ends_with("id")
+            && !(r.start >= 3 && bytes[r.start - 3].is_ascii_alphanumeric());
+        if (glued(before) && !id_glued) || glued(after) || in_any(urls, &r) {
             continue;
         }
         let digits = m.as_str();
@@ -705,7 +710,8 @@ mod tests {
 
     #[test]
     fn product_ids_need_to_stand_alone() {
-        assert_eq!(kinds("id3583117383482622604"), vec![]);
+        assert_eq!(kinds("sku3583117383482622604"), vec![]);
+        assert_eq!(kinds("paid3583117383482622604"), vec![]);
         assert_eq!(kinds("3583117383482622604.5"), vec![]);
         assert_eq!(kinds("dy_107213597798095225100_20865_2675084869"), vec![]);
         assert_eq!(kinds("+8613812345678"), vec![]);
@@ -772,6 +778,52 @@ mod tests {
                 Kind::ProductUrl,
                 "https://haohuo.jinritemai.com/views/product/item/3455938529937469044".into()
             )]
+        );
+    }
+
+    #[test]
+    fn an_id_label_glued_to_the_number_still_counts() {
+        assert_eq!(
+            kinds("商品ID3583117383482622604"),
+            vec![(Kind::ProductId, "3583117383482622604".into())]
+        );
+        assert_eq!(kinds("uid3583117383482622604"), vec![]);
+        assert_eq!(kinds("订单id3583117383482622604"), vec![]);
+    }
+
+    #[test]
+    fn a_promoter_post_with_several_products_yields_each() {
+        let text = "🔥今日好物\n1️⃣ 卡宾熊猫耳酥 券后9.9\n【抖音商城】https://v.douyin.com/i2wDMRRN/\n\
+                    2️⃣ 抽纸 券后19.9\nhttps://v.douyin.com/iUqwFX7b/\n\
+                    3️⃣ 商品ID：3583117383482622604\n\
+                    4️⃣ https://haohuo.jinritemai.com/ecommerce/trade/detail/index.html?id=3605331890120301327&ins_activity_param=A7b3DEe\n\
+                    5️⃣ 长按覆[呲牙]zhi此条消息,咑[玫瑰]搜[烟花],查看商品详情Ig9FOHrrl8";
+        let got: Vec<Kind> = detect(text).into_iter().map(|r| r.kind).collect();
+        assert_eq!(
+            got,
+            vec![
+                Kind::ShortLink,
+                Kind::ShortLink,
+                Kind::ProductId,
+                Kind::ColonelLink,
+                Kind::Password
+            ]
+        );
+    }
+
+    #[test]
+    fn local_services_deals_are_not_products() {
+        assert_eq!(
+            kinds("【抖音团购】海底捞双人餐 https://v.douyin.com/abcD126/ 复制此条消息，打开抖音搜索，查看团购详情"),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn a_title_mentioning_a_live_room_does_not_hide_a_product_share() {
+        assert_eq!(
+            kinds("【抖音商城】https://v.douyin.com/iUqwFX7d/ 李佳琦的直播间同款面膜 长按复制此条消息，打开抖音搜索，查看商品详情！"),
+            vec![(Kind::ShortLink, "https://v.douyin.com/iUqwFX7d/".into())]
         );
     }
 
