@@ -37,6 +37,8 @@ CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
     dedupe_key      TEXT    NOT NULL UNIQUE,
     user_id         INTEGER NOT NULL,
+    -- The product an order message is about: its group fallback is where it was converted.
+    product_id      TEXT,
     text            TEXT    NOT NULL,
     -- Operator alerts go to the admin's private chat only.
     allow_fallback  INTEGER NOT NULL DEFAULT 1,
@@ -57,5 +59,8 @@ CREATE TABLE kv (
     updated_at INTEGER NOT NULL
 );
 
--- A user's display name, for mentions in the fallback chat.
+-- A user's display name, for mentions in the fallback chat, and the product a conversion
+-- resolved to (read from veapi's share_link), to find the chat an order's link came from.
 ALTER TABLE conversions ADD COLUMN user_name TEXT;
+ALTER TABLE conversions ADD COLUMN product_id TEXT;
+CREATE INDEX conversions_by_user_product_id ON conversions (user_id, product_id);

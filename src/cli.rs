@@ -45,8 +45,11 @@ enum Cmd {
     /// notifications and writes nothing to the store.
     Orders {
         /// Start of the window, China time "YYYY-MM-DD HH:MM:SS" (default: 24 hours ago).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "order_id")]
         since: Option<String>,
+        /// Look these orders up by id instead (repeatable, at most 10).
+        #[arg(long = "order-id", num_args = 1)]
+        order_id: Vec<String>,
     },
 }
 
@@ -83,12 +86,12 @@ pub fn main() -> ExitCode {
             },
             |config| runtime()?.block_on(run_convert(config, user_id, text.join(" "))),
         ),
-        Cmd::Orders { since } => with_config(
+        Cmd::Orders { since, order_id } => with_config(
             Needs {
                 telegram: false,
                 veapi: true,
             },
-            |config| runtime()?.block_on(run_orders(config, since)),
+            |config| runtime()?.block_on(run_orders(config, since, order_id)),
         ),
     }
 }
@@ -294,9 +297,44 @@ struct OrderLine<'a> {
     telegram_user_id: Option<u64>,
 }
 
-async fn run_orders(config: Config, since: Option<String>) -> Result<(), String> {
+fn print_order(out: &mut impl Write, order: &Order) -> Result<bool, String> {
+    let telegram_user_id = order.attribution().and_then(|v| tracking::decode(v).ok());
+    serde_json::to_writer(
+        &mut *out,
+        &OrderLine {
+            order,
+            telegram_user_id,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    out.write_all(b"\n").map_err(|e| e.to_string())?;
+    Ok(telegram_user_id.is_some())
+}
+
+async fn run_orders(
+    config: Config,
+    since: Option<String>,
+    order_ids: Vec<String>,
+) -> Result<(), String> {
     let veapi_cfg = config.veapi.as_ref().ok_or("VEAPI_KEY is not set")?;
     let client = VeapiClient::new(veapi_cfg).map_err(|e| e.to_string())?;
+    if !order_ids.is_empty() {
+        if order_ids.len() > 10 {
+            return Err("at most 10 --order-id at once (upstream's limit)".into());
+        }
+        let ids: Vec<&str> = order_ids.iter().map(String::as_str).collect();
+        let page = client
+            .orders_by_ids(&ids)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = BufWriter::new(io::stdout().lock());
+        for order in &page.orders {
+            print_order(&mut out, order)?;
+        }
+        out.flush().map_err(|e| e.to_string())?;
+        eprintln!("{} of {} orders found", page.orders.len(), ids.len());
+        return Ok(());
+    }
     let now = chrono::Utc::now().timestamp();
     let start = match since {
         Some(s) => parse_china_time(&s)
@@ -338,18 +376,8 @@ async fn run_orders(config: Config, since: Option<String>) -> Result<(), String>
                 .iter()
                 .filter(|o| printed.insert(o.order_id.clone()))
             {
-                let telegram_user_id = order.attribution().and_then(|v| tracking::decode(v).ok());
                 count += 1;
-                ours += usize::from(telegram_user_id.is_some());
-                serde_json::to_writer(
-                    &mut out,
-                    &OrderLine {
-                        order,
-                        telegram_user_id,
-                    },
-                )
-                .map_err(|e| e.to_string())?;
-                out.write_all(b"\n").map_err(|e| e.to_string())?;
+                ours += usize::from(print_order(&mut out, order)?);
             }
         }
         from = to;

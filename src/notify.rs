@@ -245,7 +245,11 @@ impl Notifier {
     }
 
     async fn deliver_in_group(&self, row: &OutboxRow, private_failure: &str) -> Delivery {
-        let (mut chat, name) = match self.store.fallback_chat(row.user_id).await {
+        let (mut chat, name) = match self
+            .store
+            .fallback_chat(row.user_id, row.product_id.as_deref())
+            .await
+        {
             Ok(Some(found)) => found,
             Ok(None) => {
                 return Delivery::Parked {

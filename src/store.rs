@@ -72,6 +72,7 @@ pub struct IngestStats {
 pub struct OutboxRow {
     pub id: i64,
     pub user_id: u64,
+    pub product_id: Option<String>,
     pub text: String,
     pub allow_fallback: bool,
     pub attempts: i64,
@@ -185,13 +186,14 @@ impl Store {
         let Backend::Sqlite(pool) = &self.backend;
         sqlx::query(
             "INSERT INTO conversions
-             (user_id, user_name, chat_id, product_key, external_info, dy_password, coupon_command, share_link, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             (user_id, user_name, chat_id, product_key, product_id, external_info, dy_password, coupon_command, share_link, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(c.user_id as i64)
         .bind(c.user_name)
         .bind(c.chat_id)
         .bind(c.product_key)
+        .bind(c.link.product_id())
         .bind(c.external_info)
         .bind(&c.link.dy_password)
         .bind(c.link.coupon.as_ref().map(|c| c.share_command.as_str()))
@@ -287,8 +289,12 @@ impl Store {
             .await?;
             if let Some(user_id) = item.user_id {
                 for n in &item.notices {
-                    stats.new_notices +=
-                        enqueue(&mut tx, &n.dedupe_key, user_id, &n.text, true, now).await?;
+                    let target = Target {
+                        user_id,
+                        product_id: Some(&o.product_id),
+                        allow_fallback: true,
+                    };
+                    stats.new_notices += enqueue(&mut tx, n, &target, now).await?;
                 }
             }
             stats.orders += 1;
@@ -308,23 +314,19 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let Backend::Sqlite(pool) = &self.backend;
         let mut conn = pool.acquire().await?;
-        Ok(enqueue(
-            &mut conn,
-            &notice.dedupe_key,
+        let target = Target {
             user_id,
-            &notice.text,
-            false,
-            now,
-        )
-        .await?
-            > 0)
+            product_id: None,
+            allow_fallback: false,
+        };
+        Ok(enqueue(&mut conn, notice, &target, now).await? > 0)
     }
 
     /// Pending messages due by `now`, oldest first.
     pub async fn due_outbox(&self, now: i64, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let Backend::Sqlite(pool) = &self.backend;
         let rows = sqlx::query(
-            "SELECT id, user_id, text, allow_fallback, attempts FROM outbox
+            "SELECT id, user_id, product_id, text, allow_fallback, attempts FROM outbox
              WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
         )
         .bind(now)
@@ -336,6 +338,7 @@ impl Store {
             .map(|r| OutboxRow {
                 id: r.get("id"),
                 user_id: r.get::<i64, _>("user_id") as u64,
+                product_id: r.get("product_id"),
                 text: r.get("text"),
                 allow_fallback: r.get::<i64, _>("allow_fallback") != 0,
                 attempts: r.get("attempts"),
@@ -432,17 +435,21 @@ impl Store {
         Ok(row.map(|r| (r.get("status"), r.get("last_error"), r.get("sent_chat_id"))))
     }
 
-    /// The group chat where `user_id` last converted a link, and how to name them there.
+    /// The group chat where `user_id` converted `product_id` (else any link, latest first),
+    /// and how to name them there.
     pub async fn fallback_chat(
         &self,
         user_id: u64,
+        product_id: Option<&str>,
     ) -> Result<Option<(i64, Option<String>)>, StoreError> {
         let Backend::Sqlite(pool) = &self.backend;
         let row = sqlx::query(
             "SELECT chat_id, user_name FROM conversions WHERE user_id = ? AND chat_id != user_id
-             ORDER BY created_at DESC, id DESC LIMIT 1",
+             ORDER BY (product_id IS NOT NULL AND product_id = ?) DESC, created_at DESC, id DESC
+             LIMIT 1",
         )
         .bind(user_id as i64)
+        .bind(product_id)
         .fetch_optional(pool)
         .await?;
         Ok(row.map(|r| (r.get("chat_id"), r.get("user_name"))))
@@ -552,103 +559,31 @@ impl Store {
     }
 }
 
+/// Who an outbox row is for.
+struct Target<'a> {
+    user_id: u64,
+    product_id: Option<&'a str>,
+    allow_fallback: bool,
+}
+
 async fn enqueue(
     conn: &mut sqlx::SqliteConnection,
-    dedupe_key: &str,
-    user_id: u64,
-    text: &str,
-    allow_fallback: bool,
+    notice: &Notice,
+    target: &Target<'_>,
     now: i64,
 ) -> Result<usize, StoreError> {
     let done = sqlx::query(
-        "INSERT OR IGNORE INTO outbox (dedupe_key, user_id, text, allow_fallback, next_attempt_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO outbox (dedupe_key, user_id, product_id, text, allow_fallback, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(dedupe_key)
-    .bind(user_id as i64)
-    .bind(text)
-    .bind(i64::from(allow_fallback))
+    .bind(&notice.dedupe_key)
+    .bind(target.user_id as i64)
+    .bind(target.product_id)
+    .bind(&notice.text)
+    .bind(i64::from(target.allow_fallback))
     .bind(now)
     .bind(now)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() as usize)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn link(p: &str) -> ShareLink {
-        ShareLink {
-            dy_password: p.into(),
-            share_link: Some("https://haohuo.jinritemai.com/x".into()),
-            dy_deeplink: None,
-            dy_zlink: None,
-            coupon: Some(Coupon {
-                share_command: "券".into(),
-                share_link: None,
-            }),
-        }
-    }
-
-    #[tokio::test]
-    async fn creates_the_file_and_its_folder_and_caches_by_user_product_and_age() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nested/deeper/bot.db");
-        let store = Store::open(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
-        assert!(path.exists());
-        let l = link("口令A");
-        store
-            .record_conversion(&NewConversion {
-                user_id: 7,
-                chat_id: -100,
-                product_key: "3583117383482622604",
-                user_name: Some("Alice"),
-                external_info: "dlb_7x",
-                link: &l,
-                created_at: 1_000,
-            })
-            .await
-            .unwrap();
-        let hit = store
-            .cached_conversion(7, "3583117383482622604", 1_000)
-            .await
-            .unwrap();
-        assert_eq!(hit.unwrap().dy_password, "口令A");
-        assert!(store
-            .cached_conversion(7, "3583117383482622604", 1_001)
-            .await
-            .unwrap()
-            .is_none());
-        assert!(store
-            .cached_conversion(8, "3583117383482622604", 0)
-            .await
-            .unwrap()
-            .is_none());
-        assert_eq!(store.last_conversion_chat(7).await.unwrap(), Some(-100));
-        store.close().await;
-
-        // Reopening runs migrations again without harm and keeps the data.
-        let store = Store::open(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
-        assert_eq!(store.conversion_count().await.unwrap(), 1);
-    }
-
-    #[tokio::test]
-    async fn an_unusable_path_is_a_clear_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("plainfile");
-        std::fs::write(&file, b"x").unwrap();
-        let err = Store::open(&format!("sqlite://{}/sub/bot.db", file.display()))
-            .await
-            .unwrap_err();
-        assert!(
-            err.to_string().starts_with("cannot open the database"),
-            "{err}"
-        );
-    }
 }

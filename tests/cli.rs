@@ -224,6 +224,19 @@ async fn orders_prints_one_poll_without_touching_anything() {
     assert_eq!(first["start_time"], "2026-11-21 00:00:00");
     assert_eq!(first["time_type"], "update");
 
+    let by_id = tokio::task::spawn_blocking({
+        let env = vec![
+            ("VEAPI_KEY", VEKEY.to_string()),
+            ("VEAPI_BASE_URL", veapi.uri()),
+        ];
+        move || run(&["orders", "--order-id", "4737996432465788974"], &env, "")
+    })
+    .await
+    .unwrap();
+    assert!(by_id.status.success(), "{}", stderr(&by_id));
+    let last = orders_calls(&veapi).await.pop().unwrap();
+    assert_eq!(last["order_ids"], "4737996432465788974");
+
     let bad = tokio::task::spawn_blocking(|| {
         run(
             &["orders", "--since", "yesterday"],

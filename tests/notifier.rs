@@ -85,9 +85,22 @@ async fn enqueue(store: &Store, key: &str, user_id: u64, text: &str, fallback: b
 }
 
 async fn converted_in_group(store: &Store, user_id: u64, chat_id: i64, name: &str) {
+    converted_product_in_group(store, user_id, chat_id, name, "3583117383482622604", 1).await
+}
+
+async fn converted_product_in_group(
+    store: &Store,
+    user_id: u64,
+    chat_id: i64,
+    name: &str,
+    product_id: &str,
+    at: i64,
+) {
     let link = ShareLink {
         dy_password: "口令".into(),
-        share_link: None,
+        share_link: Some(format!(
+            "https://haohuo.jinritemai.com/ecommerce/trade/detail/index.html?id={product_id}"
+        )),
         dy_deeplink: None,
         dy_zlink: None,
         coupon: None,
@@ -100,7 +113,7 @@ async fn converted_in_group(store: &Store, user_id: u64, chat_id: i64, name: &st
             product_key: "3583117383482622604",
             external_info: "x",
             link: &link,
-            created_at: 1,
+            created_at: at,
         })
         .await
         .unwrap();
@@ -159,6 +172,36 @@ async fn a_blocked_user_is_told_in_the_group_where_they_converted() {
         (status.as_str(), chat),
         ("sent", Some(ALICE_IN_GROUP.chat_id))
     );
+}
+
+#[tokio::test]
+async fn the_fallback_is_the_group_where_that_product_was_converted() {
+    let s = setup(fast()).await;
+    // order_json's product is 3583117383482622604, converted in group -1; a later, other
+    // product in group -2.
+    converted_product_in_group(
+        &s.store,
+        ALICE.user_id,
+        -1,
+        "Alice",
+        "3583117383482622604",
+        10,
+    )
+    .await;
+    converted_product_in_group(
+        &s.store,
+        ALICE.user_id,
+        -2,
+        "Alice",
+        "3605331890120301327",
+        20,
+    )
+    .await;
+    s.tg.fail_chat(ALICE.chat_id, blocked());
+    enqueue(&s.store, "kp", ALICE.user_id, "news", true).await;
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+    assert_eq!(s.tg.sent_to(-1).len(), 1);
+    assert!(s.tg.sent_to(-2).is_empty());
 }
 
 #[tokio::test]
@@ -291,7 +334,7 @@ async fn a_group_migrated_to_a_supergroup_is_followed() {
     assert_eq!(s.tg.sent_to(-1_009_999).len(), 1);
     assert_eq!(
         s.store
-            .fallback_chat(ALICE.user_id)
+            .fallback_chat(ALICE.user_id, None)
             .await
             .unwrap()
             .unwrap()

@@ -204,3 +204,55 @@ async fn an_upstream_message_echoing_the_key_is_scrubbed() {
     assert_eq!(err.class(), ErrorClass::KeyOrQuota);
     assert!(!format!("{err} {err:?}").contains(VEKEY));
 }
+
+#[tokio::test]
+async fn order_pages_carry_the_window_cursor_and_account_parameters() {
+    let server = MockServer::start().await;
+    let order = order_json(
+        "4737996432465788974",
+        "dlb_x",
+        "PAY_SUCC",
+        "2026-11-22 10:00:00",
+    );
+    orders_page(&server, Some("c9"), orders_body(vec![order], "")).await;
+    let cfg = veapi_config(
+        &server.uri(),
+        &[
+            ("VEAPI_SESSIONKEY", "sess-7002"),
+            ("VEAPI_OPEN_ID", "_000Qh4imrY0VhyMOUgxxJb9qK2hW9BW9YWx"),
+        ],
+    );
+    let window = douyin_link_bot::veapi::Window {
+        start: "2026-11-22 00:00:00".into(),
+        end: "2026-11-22 01:00:00".into(),
+    };
+    let page = VeapiClient::new(&cfg)
+        .unwrap()
+        .kol_orders(&window, Some("c9"))
+        .await
+        .unwrap();
+    assert_eq!(page.orders.len(), 1);
+    assert_eq!(page.cursor, None);
+    let f = form(&server.received_requests().await.unwrap()[0]);
+    assert_eq!(f["time_type"], "update");
+    assert_eq!(f["start_time"], "2026-11-22 00:00:00");
+    assert_eq!(f["end_time"], "2026-11-22 01:00:00");
+    assert_eq!(f["size"], "20");
+    assert_eq!(f["cursor"], "c9");
+    assert_eq!(f["sessionkey"], "sess-7002");
+    assert_eq!(f["open_id"], "_000Qh4imrY0VhyMOUgxxJb9qK2hW9BW9YWx");
+}
+
+#[tokio::test]
+async fn orders_are_looked_up_by_id_at_most_ten_at_a_time() {
+    let server = MockServer::start().await;
+    orders_page(&server, None, orders_body(vec![], "")).await;
+    let ids: Vec<String> = (0..12)
+        .map(|i| format!("47379964324657889{i:02}"))
+        .collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    client(&server).orders_by_ids(&refs).await.unwrap();
+    let f = form(&server.received_requests().await.unwrap()[0]);
+    assert_eq!(f["order_ids"], ids[..10].join(","));
+    assert!(!f.contains_key("start_time") && !f.contains_key("time_type"));
+}

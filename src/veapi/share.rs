@@ -23,6 +23,18 @@ pub struct ShareLink {
     pub coupon: Option<Coupon>,
 }
 
+impl ShareLink {
+    /// The product the link resolved to, read from `share_link`'s `id` parameter. (Never
+    /// from a deeplink: its `promotion_id` is not the product id.)
+    pub fn product_id(&self) -> Option<String> {
+        let url = url::Url::parse(self.share_link.as_deref()?).ok()?;
+        url.query_pairs()
+            .find(|(k, _)| k == "id")
+            .map(|(_, v)| v.into_owned())
+            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coupon {
     pub share_command: String,
@@ -128,6 +140,18 @@ mod tests {
         let v = json!({"error":0,"dy_password":"口令","coupon_link":{"share_command":"券口令"}});
         let s = parse_share(v).unwrap();
         assert_eq!(s.coupon.unwrap().share_command, "券口令");
+    }
+
+    #[test]
+    fn the_product_id_comes_from_the_share_link() {
+        let v = json!({"error":"0","data":{"dy_password":"p","dy_deeplink":"snssdk1128://ec_goods_detail/?promotion_id=3471556980941674",
+            "share_link":"https://haohuo.jinritemai.com/ecommerce/trade/detail/index.html?id=3583117383482622604&origin_type=product_distribution"}});
+        assert_eq!(
+            parse_share(v).unwrap().product_id().as_deref(),
+            Some("3583117383482622604")
+        );
+        let v = json!({"error":"0","data":{"dy_password":"p"}});
+        assert_eq!(parse_share(v).unwrap().product_id(), None);
     }
 
     #[test]
