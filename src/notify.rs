@@ -7,14 +7,14 @@
 //! keeps failing is parked with its reason and stops occupying the queue.
 
 use crate::store::{OutboxRow, Store, StoreError};
-use crate::telegram::{texts, TgBot};
+use crate::telegram::{self, texts, TgBot};
 use chrono::Utc;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
 use teloxide::payloads::SendMessageSetters;
 use teloxide::prelude::Requester;
-use teloxide::types::{ChatId, LinkPreviewOptions, ParseMode};
+use teloxide::types::{ChatId, ParseMode};
 use teloxide::{ApiError, RequestError};
 use thiserror::Error;
 use tokio::sync::{watch, Notify};
@@ -46,13 +46,7 @@ impl Messenger for TgBot {
             let sent = self
                 .send_message(ChatId(chat_id), html)
                 .parse_mode(ParseMode::Html)
-                .link_preview_options(LinkPreviewOptions {
-                    is_disabled: true,
-                    url: None,
-                    prefer_small_media: false,
-                    prefer_large_media: false,
-                    show_above_text: false,
-                })
+                .link_preview_options(telegram::no_preview())
                 .await;
             sent.map(|_| ()).map_err(classify)
         })

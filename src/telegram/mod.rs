@@ -89,7 +89,8 @@ async fn on_command(
     Ok(())
 }
 
-fn no_preview() -> LinkPreviewOptions {
+/// Replies carry links only as text to copy: a preview card would be noise.
+pub fn no_preview() -> LinkPreviewOptions {
     LinkPreviewOptions {
         is_disabled: true,
         url: None,
