@@ -110,7 +110,7 @@ static URL_RE: Lazy<Regex> = Lazy::new(|| {
 });
 
 static SHORT_RE: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(r"(?i)^(?:https?://)?v\.douyin\.com/([A-Za-z0-9_-]{4,32})(?:/|$)").unwrap()
+    Regex::new(r"(?i)^(?:https?://)?v\.douyin\.com/([A-Za-z0-9_-]{3,32})(?:/|$)").unwrap()
 });
 
 static DIGITS_RE: Lazy<Regex> = Lazy::new(|| Regex::new(r"[0-9]{12,20}").unwrap());
@@ -122,7 +122,8 @@ static PRODUCT_ANCHOR_RE: Lazy<Regex> =
 
 static SHARE_HEADER_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(
-        r"(?m)(?:^|\s)(?:\d{1,2}(?:\.\d{1,2})?\s+(?:\d{2}/\d{2}\s+)?[A-Za-z@.]{2,8}:/|\d{1,2}[A-Za-z]{0,2}-\s|#在抖音，记录美好生活#)",
+        // "9.28 08/16 bNW:/", "2.33 02/11 M@W.Mw QKw:/", "6.97 y@T.LJ 07/23 fOk:/", "6i- ", "3- ".
+        r"(?m)(?:^|\s)(?:\d{1,2}(?:\.\d{1,2})?\s+(?:[A-Za-z@.]{2,8}:/|[A-Za-z]@[A-Za-z]\.[A-Za-z]{2}\s|\d{2}/\d{2}\s)|\d{1,2}[A-Za-z]{0,2}-\s|#在抖音，记录美好生活#)",
     )
     .unwrap()
 });
