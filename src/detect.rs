@@ -145,7 +145,7 @@ static MARKERS: Lazy<Vec<(Regex, Marker)>> = Lazy::new(|| {
         ),
         // Videos and photo posts, including homoglyph spellings (觀看視頻, 矗接观看).
         m(
-            r"(?:观看|觀看)(?:视频|視頻|作品|图文|圖文)|看看【[^】\n]{0,40}的(?:图文)?作品】|打开【抖音短视频】",
+            r"(?:观看|觀看)(?:视频|視頻|作品|图文|圖文)|看看【[^】\n]{0,40}(?:的(?:图文)?作品】|】的(?:图文)?作品)|复制打开抖音[，,]?\s*看看|打开【抖音短视频】",
             Marker::NotProduct,
         ),
         // Live rooms.
@@ -218,7 +218,19 @@ static ID_NEGATIVE: &[&str] = &[
     "工号",
     "学号",
 ];
-static ID_POSITIVE: &[&str] = &["商品", "宝贝", "产品", "货品", "product", "goods", "item"];
+// Compounds ("商品编号") end where their negative part ("编号") does; ties go positive.
+static ID_POSITIVE: &[&str] = &[
+    "商品",
+    "宝贝",
+    "产品",
+    "货品",
+    "product",
+    "goods",
+    "item",
+    "商品编号",
+    "商品号",
+    "宝贝编号",
+];
 
 struct UrlSpan {
     range: Range<usize>,
@@ -495,7 +507,7 @@ fn nearest_label(ctx: &str) -> Option<bool> {
             .max()
     };
     match (last(ID_POSITIVE), last(ID_NEGATIVE)) {
-        (Some(p), Some(n)) => Some(p > n),
+        (Some(p), Some(n)) => Some(p >= n),
         (Some(_), None) => Some(true),
         (None, Some(_)) => Some(false),
         (None, None) => None,
@@ -780,6 +792,16 @@ mod tests {
                 "https://haohuo.jinritemai.com/views/product/item/3455938529937469044".into()
             )]
         );
+    }
+
+    #[test]
+    fn compound_product_labels_win_over_their_parts() {
+        assert_eq!(
+            kinds("商品编号：3583117383482622604"),
+            vec![(Kind::ProductId, "3583117383482622604".into())]
+        );
+        assert_eq!(kinds("编号：3583117383482622604"), vec![]);
+        assert_eq!(kinds("商品订单号 3583117383482622604"), vec![]);
     }
 
     #[test]
