@@ -128,6 +128,11 @@ static SHARE_HEADER_RE: Lazy<Regex> = Lazy::new(|| {
     .unwrap()
 });
 
+// Where a 抖口令 begins: "3M长按:/", "97:/", "8.92 HgV:/", or its "长按…" boilerplate.
+static PASSWORD_START_RE: Lazy<Regex> = Lazy::new(|| {
+    Regex::new(r"\d{1,3}(?:\.\d{1,2})?\s*[A-Za-z]{0,4}\s*(?:长按|:/|：/)|长按").unwrap()
+});
+
 static BLANK_LINE_RE: Lazy<Regex> = Lazy::new(|| Regex::new(r"\n[ \t\r\u3000]*\n").unwrap());
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -626,8 +631,12 @@ fn find_passwords(text: &str, urls: &[UrlSpan], refs: &mut Vec<Reference>) {
             }
             end = core.end + n + c.len_utf8();
         }
-        let raw = &text[prev_end..end];
-        let trimmed_start = prev_end + (raw.len() - raw.trim_start().len());
+        // Chatter before the password ("复制这条口令 3M长按…") is not part of it.
+        let head = PASSWORD_START_RE
+            .find(&text[prev_end..core.start])
+            .map_or(prev_end, |m| prev_end + m.start());
+        let raw = &text[head..end];
+        let trimmed_start = head + (raw.len() - raw.trim_start().len());
         if trimmed_start < end {
             found.push(trimmed_start..end);
         }
@@ -906,6 +915,24 @@ mod tests {
         assert_eq!(
             r[0].value,
             "3M长按:/ 緮墆此条消息,da幵ƊƟưƴƖƞ瞍?,查看商品详情ŠŠko4RythQX4B8▽▽"
+        );
+    }
+
+    #[test]
+    fn chatter_before_a_password_is_left_out_of_it() {
+        let r = detect(
+            "帮我转一下这个 3M长按:/ 緮墆此条消息,da幵ƊƟưƴƖƞ瞍?,查看商品详情ŠŠko4RythQX4B8▽▽ 谢谢",
+        );
+        assert_eq!(
+            r[0].value,
+            "3M长按:/ 緮墆此条消息,da幵ƊƟưƴƖƞ瞍?,查看商品详情ŠŠko4RythQX4B8▽▽"
+        );
+        let r = detect("口令：8.92 HgV:/ ##Xk9sd8JhDb## 复制打开抖音");
+        assert_eq!(r[0].value, "8.92 HgV:/ ##Xk9sd8JhDb##");
+        let r = detect("好物 长按覆[呲牙]zhi此条消息,咑[玫瑰]搜[烟花],查看商品详情Ig9FOHrrl8");
+        assert_eq!(
+            r[0].value,
+            "长按覆[呲牙]zhi此条消息,咑[玫瑰]搜[烟花],查看商品详情Ig9FOHrrl8"
         );
     }
 
