@@ -27,8 +27,11 @@ pub const NO_REFERENCE: &str = "🤔 没有在这条消息里找到抖音商品�
 /// The reply for one message: successes as tap-to-copy blocks, failures explained (private
 /// chats only; groups never see failures).
 pub fn reply(results: &[Result<ShareLink, ConvertError>], private: bool) -> Option<String> {
+    // Groups hear about successes only: refusals there would be noise.
+    let results: Vec<&Result<ShareLink, ConvertError>> =
+        results.iter().filter(|r| private || r.is_ok()).collect();
     let ok = results.iter().filter(|r| r.is_ok()).count();
-    if ok == 0 && !private {
+    if results.is_empty() {
         return None;
     }
     let many = results.len() > 1;
@@ -53,10 +56,7 @@ pub fn reply(results: &[Result<ShareLink, ConvertError>], private: bool) -> Opti
                     ));
                 }
             }
-            Err(e) if private => {
-                out.push_str(&format!("❌ {}\n", escape(&failure(e))));
-            }
-            Err(_) => out.push_str("❌ 暂时无法转换\n"),
+            Err(e) => out.push_str(&format!("❌ {}\n", escape(&failure(e)))),
         }
     }
     if ok > 0 {
@@ -259,6 +259,22 @@ mod tests {
             "❌ 这个商品没有加入抖音精选联盟，暂时不能推广。"
         );
         assert_eq!(reply(&r, false), None);
+    }
+
+    #[test]
+    fn groups_see_only_the_successes_of_a_mixed_message() {
+        let ok = Ok(ShareLink {
+            dy_password: "口令A".into(),
+            share_link: None,
+            dy_deeplink: None,
+            dy_zlink: None,
+            coupon: None,
+        });
+        let text = reply(&[refused("商品没有加入精选联盟"), ok.clone()], false).unwrap();
+        assert!(text.contains("<code>口令A</code>"));
+        assert!(!text.contains("❌") && !text.contains("商品 2"), "{text}");
+        let text = reply(&[refused("商品没有加入精选联盟"), ok], true).unwrap();
+        assert!(text.contains("❌") && text.contains("商品 2"), "{text}");
     }
 
     #[test]
