@@ -587,3 +587,93 @@ async fn enqueue(
     .await?;
     Ok(done.rows_affected() as usize)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(p: &str) -> ShareLink {
+        ShareLink {
+            dy_password: p.into(),
+            share_link: Some("https://haohuo.jinritemai.com/x".into()),
+            dy_deeplink: None,
+            dy_zlink: None,
+            coupon: Some(Coupon {
+                share_command: "券".into(),
+                share_link: None,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn creates_the_file_and_its_folder_and_caches_by_user_product_and_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/deeper/bot.db");
+        let store = Store::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        assert!(path.exists());
+        let l = link("口令A");
+        store
+            .record_conversion(&NewConversion {
+                user_id: 7,
+                chat_id: -100,
+                product_key: "3583117383482622604",
+                user_name: Some("Alice"),
+                external_info: "dlb_7x",
+                link: &l,
+                created_at: 1_000,
+            })
+            .await
+            .unwrap();
+        let hit = store
+            .cached_conversion(7, "3583117383482622604", 1_000)
+            .await
+            .unwrap();
+        assert_eq!(hit.unwrap().dy_password, "口令A");
+        assert!(store
+            .cached_conversion(7, "3583117383482622604", 1_001)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .cached_conversion(8, "3583117383482622604", 0)
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(store.last_conversion_chat(7).await.unwrap(), Some(-100));
+        store.close().await;
+
+        // Reopening runs migrations again without harm and keeps the data.
+        let store = Store::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        assert_eq!(store.conversion_count().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_corrupted_database_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bot.db");
+        std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+        let err = Store::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("not a database"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn an_unusable_path_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plainfile");
+        std::fs::write(&file, b"x").unwrap();
+        let err = Store::open(&format!("sqlite://{}/sub/bot.db", file.display()))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot open the database"),
+            "{err}"
+        );
+    }
+}
