@@ -104,12 +104,30 @@ impl Converter for ConversionService {
 }
 
 impl Inner {
+    /// Attribution rides on external_info, not on this row: a failed write costs only the
+    /// cache entry and the group fallback, so the user still gets the link.
+    async fn remember(&self, req: &ConvertRequest, link: &ShareLink, created_at: i64) {
+        let external_info = tracking::encode(req.user_id);
+        let row = NewConversion {
+            user_id: req.user_id,
+            user_name: req.user_name.as_deref(),
+            chat_id: req.chat_id,
+            product_key: &req.reference.value,
+            external_info: &external_info,
+            link,
+            created_at,
+        };
+        if let Err(e) = self.store.record_conversion(&row).await {
+            tracing::warn!(error = %e, "could not remember a conversion");
+        }
+    }
+
     async fn convert_once(self: Arc<Self>, req: ConvertRequest) -> Result<Converted, ConvertError> {
         let now = chrono::Utc::now().timestamp();
         let key = req.reference.value.as_str();
         if !self.ttl.is_zero() {
             let not_before = now - self.ttl.as_secs() as i64;
-            if let Some(link) = self
+            if let Some(hit) = self
                 .store
                 .cached_conversion(req.user_id, key, not_before)
                 .await?
@@ -119,7 +137,15 @@ impl Inner {
                     kind = req.reference.kind.as_str(),
                     "conversion served from cache"
                 );
-                return Ok(Converted { link, cached: true });
+                // Remember this chat too (order news may have to go there), dated as the
+                // original so the cache never outlives the password.
+                if hit.chat_id != req.chat_id {
+                    self.remember(&req, &hit.link, hit.created_at).await;
+                }
+                return Ok(Converted {
+                    link: hit.link,
+                    cached: true,
+                });
             }
         }
         let external_info = tracking::encode(req.user_id);
@@ -141,23 +167,7 @@ impl Inner {
             }
         }
         let link = result?;
-        // Attribution rides on external_info, not on this row: a failed write costs only the
-        // cache entry, so the user still gets the link.
-        if let Err(e) = self
-            .store
-            .record_conversion(&NewConversion {
-                user_id: req.user_id,
-                user_name: req.user_name.as_deref(),
-                chat_id: req.chat_id,
-                product_key: key,
-                external_info: &external_info,
-                link: &link,
-                created_at: now,
-            })
-            .await
-        {
-            tracing::warn!(error = %e, "could not remember a conversion");
-        }
+        self.remember(&req, &link, now).await;
         tracing::info!(
             user_id = req.user_id,
             chat_id = req.chat_id,

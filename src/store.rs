@@ -44,6 +44,14 @@ pub struct NewConversion<'a> {
     pub created_at: i64,
 }
 
+/// A remembered conversion: the link, where and when it was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedConversion {
+    pub link: ShareLink,
+    pub chat_id: i64,
+    pub created_at: i64,
+}
+
 /// One order of a page to store, with the messages its states call for.
 #[derive(Debug, Clone)]
 pub struct IngestOrder<'a> {
@@ -156,10 +164,10 @@ impl Store {
         user_id: u64,
         product_key: &str,
         not_before: i64,
-    ) -> Result<Option<ShareLink>, StoreError> {
+    ) -> Result<Option<CachedConversion>, StoreError> {
         let Backend::Sqlite(pool) = &self.backend;
         let row = sqlx::query(
-            "SELECT dy_password, coupon_command, share_link FROM conversions
+            "SELECT dy_password, coupon_command, share_link, chat_id, created_at FROM conversions
              WHERE user_id = ? AND product_key = ? AND created_at >= ?
              ORDER BY created_at DESC, id DESC LIMIT 1",
         )
@@ -168,17 +176,21 @@ impl Store {
         .bind(not_before)
         .fetch_optional(pool)
         .await?;
-        Ok(row.map(|r| ShareLink {
-            dy_password: r.get("dy_password"),
-            share_link: r.get("share_link"),
-            dy_deeplink: None,
-            dy_zlink: None,
-            coupon: r
-                .get::<Option<String>, _>("coupon_command")
-                .map(|share_command| Coupon {
-                    share_command,
-                    share_link: None,
-                }),
+        Ok(row.map(|r| CachedConversion {
+            link: ShareLink {
+                dy_password: r.get("dy_password"),
+                share_link: r.get("share_link"),
+                dy_deeplink: None,
+                dy_zlink: None,
+                coupon: r
+                    .get::<Option<String>, _>("coupon_command")
+                    .map(|share_command| Coupon {
+                        share_command,
+                        share_link: None,
+                    }),
+            },
+            chat_id: r.get("chat_id"),
+            created_at: r.get("created_at"),
         }))
     }
 
@@ -629,8 +641,10 @@ mod tests {
         let hit = store
             .cached_conversion(7, "3583117383482622604", 1_000)
             .await
+            .unwrap()
             .unwrap();
-        assert_eq!(hit.unwrap().dy_password, "口令A");
+        assert_eq!(hit.link.dy_password, "口令A");
+        assert_eq!((hit.chat_id, hit.created_at), (-100, 1_000));
         assert!(store
             .cached_conversion(7, "3583117383482622604", 1_001)
             .await

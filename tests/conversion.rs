@@ -78,6 +78,53 @@ async fn concurrent_identical_failures_are_shared_too_and_not_cached() {
 }
 
 #[tokio::test]
+async fn a_cache_hit_in_another_chat_records_that_chat_without_extending_the_cache() {
+    let veapi = MockServer::start().await;
+    share_reply(&veapi, None, json_body("veapi/share_ok.json")).await;
+    let (svc, dir) = service(&veapi, Duration::from_secs(3600)).await;
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("bot.db").display()))
+        .await
+        .unwrap();
+    // Converted privately 1000 s ago.
+    let made = chrono::Utc::now().timestamp() - 1000;
+    let link = douyin_link_bot::veapi::ShareLink {
+        dy_password: "旧口令".into(),
+        share_link: None,
+        dy_deeplink: None,
+        dy_zlink: None,
+        coupon: None,
+    };
+    store
+        .record_conversion(&douyin_link_bot::store::NewConversion {
+            user_id: 7,
+            user_name: None,
+            chat_id: 7,
+            product_key: "3583117383482622604",
+            external_info: "dlb_x",
+            link: &link,
+            created_at: made,
+        })
+        .await
+        .unwrap();
+
+    let in_group = ConvertRequest {
+        chat_id: -500,
+        ..request(7, "3583117383482622604")
+    };
+    let got = svc.convert(in_group).await.unwrap();
+    assert!(got.cached);
+    assert_eq!(got.link.dy_password, "旧口令");
+    assert!(share_calls(&veapi).await.is_empty());
+    assert_eq!(store.fallback_chat(7, None).await.unwrap().unwrap().0, -500);
+    // The group's row is dated like the original: nothing newer than the real call exists.
+    assert!(store
+        .cached_conversion(7, "3583117383482622604", made + 1)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
 async fn a_zero_cache_window_always_calls_upstream() {
     let veapi = MockServer::start().await;
     share_reply(&veapi, None, json_body("veapi/share_ok.json")).await;
