@@ -203,6 +203,13 @@ impl Poller {
         let oldest = now - MAX_LOOKBACK_SECS;
         let overlap = self.settings.overlap.as_secs() as i64;
         let from = match self.watermark().await? {
+            Some(w) if w - overlap < oldest => {
+                tracing::error!(
+                    since = %china_time(w),
+                    "polling was down longer than upstream keeps orders (90 days); older updates cannot be read"
+                );
+                oldest
+            }
             Some(w) => w - overlap,
             None => {
                 // The very first poll reaches back to the first conversion (or a day). Its
@@ -242,9 +249,6 @@ impl Poller {
                 .kv_set(WATERMARK_KEY, &end.to_string(), Utc::now().timestamp())
                 .await?;
             start = end;
-        }
-        if report.stats.new_notices > 0 {
-            self.wake.notify_one();
         }
         Ok(report)
     }
@@ -291,6 +295,10 @@ impl Poller {
             report.stats.orders += stats.orders;
             report.stats.new_orders += stats.new_orders;
             report.stats.new_notices += stats.new_notices;
+            // Deliver as soon as a page is stored, not after a long catch-up.
+            if stats.new_notices > 0 {
+                self.wake.notify_one();
+            }
         }
     }
 }
