@@ -84,6 +84,21 @@ pub async fn run_tuned(
         .map_err(|e| AppError::Telegram(e.without_url().to_string()))?;
     let bot = telegram::throttled(bot);
 
+    // Fail fast and clearly on a wrong token or an unreachable Bot API, before anything runs.
+    let me = bot.get_me().await.map_err(|e| match e {
+        teloxide::RequestError::Api(teloxide::ApiError::InvalidToken) => {
+            AppError::Config(ConfigError::Invalid {
+                var: "TELEGRAM_BOT_TOKEN",
+                value: "***".into(),
+                hint: "Telegram rejected it; copy the token from @BotFather again",
+            })
+        }
+        other => AppError::Telegram(format!(
+            "cannot reach the Bot API at {} (check TELEGRAM_API_URL and the network): {other}",
+            config.telegram_api_url
+        )),
+    })?;
+
     // The command menu is a convenience: a failure here must not stop the bot.
     if let Err(e) = bot.set_my_commands(Command::bot_commands()).await {
         tracing::warn!(error = %e, "could not set the command menu");
@@ -127,7 +142,7 @@ pub async fn run_tuned(
         .delete_webhook()
         .await
         .build();
-    tracing::info!("bot started, polling for updates");
+    tracing::info!(bot = %me.username(), "bot started, polling for updates");
     let result = dispatcher
         .try_dispatch_with_listener(
             listener,

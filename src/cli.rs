@@ -1,6 +1,6 @@
 //! The command line: `run` (default), `detect`, `convert`.
 
-use crate::app;
+use crate::app::{self, AppError};
 use crate::config::{Config, ConfigError, Needs};
 use crate::detect::{detect, Reference};
 use crate::logging;
@@ -72,11 +72,13 @@ pub fn main() -> ExitCode {
                 veapi: true,
             },
             |config| {
-                runtime()?.block_on(async {
-                    app::run(config, shutdown_signal())
-                        .await
-                        .map_err(|e| e.to_string())
-                })
+                runtime()
+                    .map_err(Failure::Other)?
+                    .block_on(app::run(config, shutdown_signal()))
+                    .map_err(|e| match e {
+                        AppError::Config(c) => Failure::Config(c.to_string()),
+                        other => Failure::Other(other.to_string()),
+                    })
             },
         ),
         Cmd::Convert { user_id, text } => with_config(
@@ -84,19 +86,35 @@ pub fn main() -> ExitCode {
                 telegram: false,
                 veapi: true,
             },
-            |config| runtime()?.block_on(run_convert(config, user_id, text.join(" "))),
+            |config| {
+                runtime()
+                    .map_err(Failure::Other)?
+                    .block_on(run_convert(config, user_id, text.join(" ")))
+                    .map_err(Failure::Other)
+            },
         ),
         Cmd::Orders { since, order_id } => with_config(
             Needs {
                 telegram: false,
                 veapi: true,
             },
-            |config| runtime()?.block_on(run_orders(config, since, order_id)),
+            |config| {
+                runtime()
+                    .map_err(Failure::Other)?
+                    .block_on(run_orders(config, since, order_id))
+                    .map_err(Failure::Other)
+            },
         ),
     }
 }
 
-fn with_config(needs: Needs, f: impl FnOnce(Config) -> Result<(), String>) -> ExitCode {
+/// How a command failed: configuration problems exit 2, like usage errors.
+enum Failure {
+    Config(String),
+    Other(String),
+}
+
+fn with_config(needs: Needs, f: impl FnOnce(Config) -> Result<(), Failure>) -> ExitCode {
     let config = match Config::from_env(needs) {
         Ok(c) => c,
         Err(e) => return config_error(&e),
@@ -113,7 +131,11 @@ fn with_config(needs: Needs, f: impl FnOnce(Config) -> Result<(), String>) -> Ex
     logging::init(secrets);
     match f(config) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Failure::Config(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(Failure::Other(e)) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }

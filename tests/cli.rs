@@ -309,3 +309,52 @@ async fn run_serves_until_sigterm_and_its_debug_logs_hold_no_secret() {
         "part of the bot token reached the logs"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_token_or_an_unreachable_bot_api_is_one_clear_line() {
+    let tg = FakeTelegram::start().await;
+    let veapi = MockServer::start().await;
+    let wrong = vec![
+        ("TELEGRAM_BOT_TOKEN", "999:WRONG-token-value".to_string()),
+        ("TELEGRAM_API_URL", tg.server.uri()),
+        ("VEAPI_KEY", VEKEY.to_string()),
+        ("VEAPI_BASE_URL", veapi.uri()),
+    ];
+    let o = tokio::task::spawn_blocking(move || run(&["run"], &wrong, ""))
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.starts_with("error: TELEGRAM_BOT_TOKEN is invalid"),
+        "{err}"
+    );
+    assert!(!err.contains("WRONG-token-value"), "{err}");
+
+    // Nothing listens on the port of a dropped listener.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = vec![
+        ("TELEGRAM_BOT_TOKEN", BOT_TOKEN.to_string()),
+        ("TELEGRAM_API_URL", format!("http://127.0.0.1:{port}")),
+        ("VEAPI_KEY", VEKEY.to_string()),
+        ("VEAPI_BASE_URL", veapi.uri()),
+    ];
+    let o = tokio::task::spawn_blocking(move || run(&["run"], &down, ""))
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.lines()
+            .last()
+            .unwrap()
+            .starts_with("error: Telegram: cannot reach the Bot API"),
+        "{err}"
+    );
+    assert!(!err.contains("TEST-bot-token-secret"), "{err}");
+}
