@@ -222,6 +222,13 @@ static ID_NEGATIVE: &[&str] = &[
     "编号",
     "工号",
     "学号",
+    "库存",
+    "销量",
+    "数量",
+    "价格",
+    "金额",
+    "时间",
+    "timestamp",
 ];
 // Compounds ("商品编号") end where their negative part ("编号") does; ties go positive.
 static ID_POSITIVE: &[&str] = &[
@@ -464,6 +471,15 @@ fn find_product_ids(text: &str, urls: &[UrlSpan], refs: &mut Vec<Reference>) {
         if (glued(before) && !id_glued) || glued(after) || in_any(urls, &r) {
             continue;
         }
+        // "100000000000 件", "1299000000000元": a quantity, not an id.
+        if text[r.end..]
+            .trim_start_matches([' ', '\u{3000}'])
+            .starts_with([
+                '元', '件', '个', '次', '人', '万', '亿', '秒', '份', '单', '条', '张',
+            ])
+        {
+            continue;
+        }
         let digits = m.as_str();
         let ctx = context_before(text, r.start, 12);
         let label = nearest_label(&ctx);
@@ -495,6 +511,19 @@ fn looks_like_other_number(d: &str) -> bool {
         || (len == 13 && d.starts_with("861") && (b'3'..=b'9').contains(&b[3]))
         // Resident id numbers: region, then a birth date 19xx/20xx MM DD.
         || (len == 18 && is_birth_date(&d[6..14]))
+        // Millisecond timestamps, 2015 to 2035.
+        || (len == 13 && d.parse::<u64>().is_ok_and(|ms| (1_420_070_400_000..2_051_222_400_000).contains(&ms)))
+        // Ids are random-looking; round figures and repeated digits are counts or filler.
+        || longest_run(b) >= 7
+}
+
+fn longest_run(b: &[u8]) -> usize {
+    let (mut best, mut run) = (0, 0);
+    for (i, c) in b.iter().enumerate() {
+        run = if i > 0 && b[i - 1] == *c { run + 1 } else { 1 };
+        best = best.max(run);
+    }
+    best
 }
 
 fn is_birth_date(s: &str) -> bool {
@@ -768,6 +797,20 @@ mod tests {
         assert_eq!(kinds("PID: 1072135977980952251001"), vec![]);
         assert_eq!(kinds("快递单号 773012345678901"), vec![]);
         assert_eq!(kinds("身份证 11010119900307123X"), vec![]);
+    }
+
+    #[test]
+    fn counts_timestamps_and_quantities_are_not_products() {
+        assert_eq!(kinds("库存 100000000000 件"), vec![]);
+        assert_eq!(kinds("1700000000123"), vec![]);
+        assert_eq!(kinds("时间戳 1799999999999"), vec![]);
+        assert_eq!(kinds("卖了 358311738348 单"), vec![]);
+        assert_eq!(kinds("888888888888"), vec![]);
+        // A real id with a repeated pair still counts.
+        assert_eq!(
+            kinds("3583117383482622604"),
+            vec![(Kind::ProductId, "3583117383482622604".into())]
+        );
     }
 
     #[test]
