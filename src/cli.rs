@@ -64,48 +64,40 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     }
+    let both = Needs {
+        telegram: true,
+        veapi: true,
+    };
+    let veapi_only = Needs {
+        telegram: false,
+        veapi: true,
+    };
     match cli.command.unwrap_or(Cmd::Run) {
         Cmd::Detect { jsonl } => run_detect(jsonl),
-        Cmd::Run => with_config(
-            Needs {
-                telegram: true,
-                veapi: true,
-            },
-            |config| {
-                runtime()
-                    .map_err(Failure::Other)?
-                    .block_on(app::run(config, shutdown_signal()))
-                    .map_err(|e| match e {
-                        AppError::Config(c) => Failure::Config(c.to_string()),
-                        other => Failure::Other(other.to_string()),
-                    })
-            },
-        ),
-        Cmd::Convert { user_id, text } => with_config(
-            Needs {
-                telegram: false,
-                veapi: true,
-            },
-            |config| {
-                runtime()
-                    .map_err(Failure::Other)?
-                    .block_on(run_convert(config, user_id, text.join(" ")))
-                    .map_err(Failure::Other)
-            },
-        ),
-        Cmd::Orders { since, order_id } => with_config(
-            Needs {
-                telegram: false,
-                veapi: true,
-            },
-            |config| {
-                runtime()
-                    .map_err(Failure::Other)?
-                    .block_on(run_orders(config, since, order_id))
-                    .map_err(Failure::Other)
-            },
-        ),
+        Cmd::Run => with_config(both, |config| {
+            block_on(app::run(config, shutdown_signal()), |e| match e {
+                AppError::Config(c) => Failure::Config(c.to_string()),
+                other => Failure::Other(other.to_string()),
+            })
+        }),
+        Cmd::Convert { user_id, text } => with_config(veapi_only, |config| {
+            block_on(run_convert(config, user_id, text.join(" ")), Failure::Other)
+        }),
+        Cmd::Orders { since, order_id } => with_config(veapi_only, |config| {
+            block_on(run_orders(config, since, order_id), Failure::Other)
+        }),
     }
+}
+
+/// Runs `work` on a fresh multi-threaded runtime.
+fn block_on<E>(
+    work: impl std::future::Future<Output = Result<(), E>>,
+    failure: impl FnOnce(E) -> Failure,
+) -> Result<(), Failure> {
+    runtime()
+        .map_err(Failure::Other)?
+        .block_on(work)
+        .map_err(failure)
 }
 
 /// How a command failed: configuration problems exit 2, like usage errors.

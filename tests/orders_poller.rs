@@ -61,6 +61,23 @@ fn alice() -> String {
     tracking::encode(ALICE.user_id)
 }
 
+/// Serves one of Alice's orders, `(id, state, update_time)`, on the page at `cursor`,
+/// pointing to `next`.
+async fn alice_order(
+    server: &MockServer,
+    cursor: Option<&str>,
+    order: (&str, &str, &str),
+    next: &str,
+) {
+    let (id, state, updated) = order;
+    orders_page(
+        server,
+        cursor,
+        orders_body(vec![order_json(id, &alice(), state, updated)], next),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn all_pages_are_followed_and_only_our_orders_notify() {
     let s = setup().await;
@@ -86,18 +103,11 @@ async fn all_pages_are_followed_and_only_our_orders_notify() {
         ),
     )
     .await;
-    orders_page(
+    alice_order(
         &s.veapi,
         Some("c1"),
-        orders_body(
-            vec![order_json(
-                "4900000000000000003",
-                &alice(),
-                "SETTLE",
-                "2026-11-22 10:01:00",
-            )],
-            "c2",
-        ),
+        ("4900000000000000003", "SETTLE", "2026-11-22 10:01:00"),
+        "c2",
     )
     .await;
     orders_page(&s.veapi, Some("c2"), orders_body(vec![], "")).await;
@@ -145,18 +155,11 @@ async fn all_pages_are_followed_and_only_our_orders_notify() {
 #[tokio::test]
 async fn the_next_window_overlaps_and_a_repeat_sighting_notifies_nobody_again() {
     let s = setup().await;
-    orders_page(
+    alice_order(
         &s.veapi,
         None,
-        orders_body(
-            vec![order_json(
-                "4900000000000000011",
-                &alice(),
-                "PAY_SUCC",
-                "2026-11-22 10:00:00",
-            )],
-            "",
-        ),
+        ("4900000000000000011", "PAY_SUCC", "2026-11-22 10:00:00"),
+        "",
     )
     .await;
     let t1 = Utc::now();
@@ -181,32 +184,18 @@ async fn the_next_window_overlaps_and_a_repeat_sighting_notifies_nobody_again() 
 #[tokio::test]
 async fn a_repeating_cursor_ends_the_window() {
     let s = setup().await;
-    orders_page(
+    alice_order(
         &s.veapi,
         None,
-        orders_body(
-            vec![order_json(
-                "4900000000000000021",
-                &alice(),
-                "PAY_SUCC",
-                "2026-11-22 10:00:00",
-            )],
-            "same",
-        ),
+        ("4900000000000000021", "PAY_SUCC", "2026-11-22 10:00:00"),
+        "same",
     )
     .await;
-    orders_page(
+    alice_order(
         &s.veapi,
         Some("same"),
-        orders_body(
-            vec![order_json(
-                "4900000000000000022",
-                &alice(),
-                "PAY_SUCC",
-                "2026-11-22 10:00:00",
-            )],
-            "same",
-        ),
+        ("4900000000000000022", "PAY_SUCC", "2026-11-22 10:00:00"),
+        "same",
     )
     .await;
     let report = s.poller.poll_once(Utc::now()).await.unwrap();
@@ -218,18 +207,11 @@ async fn a_repeating_cursor_ends_the_window() {
 #[tokio::test]
 async fn a_page_failing_mid_window_keeps_the_watermark_and_the_next_poll_covers_it() {
     let s = setup().await;
-    orders_page(
+    alice_order(
         &s.veapi,
         None,
-        orders_body(
-            vec![order_json(
-                "4900000000000000031",
-                &alice(),
-                "PAY_SUCC",
-                "2026-11-22 10:00:00",
-            )],
-            "p2",
-        ),
+        ("4900000000000000031", "PAY_SUCC", "2026-11-22 10:00:00"),
+        "p2",
     )
     .await;
     // Page two is down for the first poll only.
@@ -240,18 +222,11 @@ async fn a_page_failing_mid_window_keeps_the_watermark_and_the_next_poll_covers_
         .with_priority(1)
         .mount(&s.veapi)
         .await;
-    orders_page(
+    alice_order(
         &s.veapi,
         Some("p2"),
-        orders_body(
-            vec![order_json(
-                "4900000000000000032",
-                &alice(),
-                "PAY_SUCC",
-                "2026-11-22 10:02:00",
-            )],
-            "",
-        ),
+        ("4900000000000000032", "PAY_SUCC", "2026-11-22 10:02:00"),
+        "",
     )
     .await;
 
@@ -287,35 +262,21 @@ async fn a_page_failing_mid_window_keeps_the_watermark_and_the_next_poll_covers_
 #[tokio::test]
 async fn a_refund_arriving_later_writes_exactly_one_refund_row() {
     let s = setup().await;
-    orders_page(
+    alice_order(
         &s.veapi,
         None,
-        orders_body(
-            vec![order_json(
-                "4900000000000000041",
-                &alice(),
-                "PAY_SUCC",
-                "2026-11-22 10:00:00",
-            )],
-            "",
-        ),
+        ("4900000000000000041", "PAY_SUCC", "2026-11-22 10:00:00"),
+        "",
     )
     .await;
     let t = Utc::now();
     s.poller.poll_once(t).await.unwrap();
     s.veapi.reset().await;
-    orders_page(
+    alice_order(
         &s.veapi,
         None,
-        orders_body(
-            vec![order_json(
-                "4900000000000000041",
-                &alice(),
-                "REFUND",
-                "2026-11-22 11:00:00",
-            )],
-            "",
-        ),
+        ("4900000000000000041", "REFUND", "2026-11-22 11:00:00"),
+        "",
     )
     .await;
     for i in 1..=3 {
@@ -377,18 +338,11 @@ async fn a_window_with_too_many_pages_is_split_and_still_fully_read() {
     .await;
     // Every window answers with three pages: the poller halves down to a minute, then
     // accepts what it has rather than looping.
-    orders_page(
+    alice_order(
         &s.veapi,
         None,
-        orders_body(
-            vec![order_json(
-                "4900000000000000061",
-                &alice(),
-                "PAY_SUCC",
-                "2026-11-22 10:00:00",
-            )],
-            "a",
-        ),
+        ("4900000000000000061", "PAY_SUCC", "2026-11-22 10:00:00"),
+        "a",
     )
     .await;
     orders_page(&s.veapi, Some("a"), orders_body(vec![], "b")).await;
