@@ -192,16 +192,27 @@ fn run_detect(jsonl: bool) -> ExitCode {
     let mut bad_lines = 0usize;
     let result: io::Result<()> = (|| {
         if !jsonl {
-            let mut text = String::new();
-            stdin.lock().read_to_string(&mut text)?;
-            return write_refs(&mut out, &detect(&text), None);
+            let mut raw = Vec::new();
+            stdin.lock().read_to_end(&mut raw)?;
+            // Offsets are into the text as decoded: invalid bytes become U+FFFD.
+            return write_refs(&mut out, &detect(&String::from_utf8_lossy(&raw)), None);
         }
-        for (n, line) in stdin.lock().lines().enumerate() {
+        for (n, line) in stdin.lock().split(b'\n').enumerate() {
             let line = line?;
+            let line = match String::from_utf8(line) {
+                Ok(l) => l,
+                Err(e) => {
+                    bad_lines += 1;
+                    eprintln!("line {}: not UTF-8", n + 1);
+                    write_refs(&mut out, &[], Some(format!("invalid input line: {e}")))?;
+                    continue;
+                }
+            };
+            let line = line.trim_end_matches('\r');
             if line.trim().is_empty() {
                 continue;
             }
-            match serde_json::from_str::<InputLine>(&line) {
+            match serde_json::from_str::<InputLine>(line) {
                 Ok(input) => write_refs(&mut out, &detect(&input.text), None)?,
                 Err(e) => {
                     bad_lines += 1;

@@ -103,6 +103,34 @@ fn detect_jsonl_flags_a_bad_line_and_keeps_going() {
 }
 
 #[test]
+fn detect_jsonl_survives_invalid_utf8_and_crlf() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["detect", "--jsonl"])
+        .current_dir(dir.path())
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = b"{\"text\": \"3583117383482622604\"}\r\n".to_vec();
+    input.extend_from_slice(b"{\"text\": \"\xff\xfe\"}\n");
+    input.extend_from_slice(b"{\"text\": \"v.douyin.com/Ay1Q2QU\"}\n");
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let lines: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", stderr(&o));
+    assert_eq!(lines[0]["refs"][0]["kind"], "product_id");
+    assert!(lines[1]["error"].is_string());
+    assert_eq!(lines[2]["refs"][0]["kind"], "short_link");
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
 fn missing_or_malformed_configuration_is_one_line_and_exit_2() {
     for (args, env, var) in [
         (
