@@ -250,21 +250,28 @@ struct UrlSpan {
 
 fn scan(text: &str) -> Vec<Reference> {
     let urls = find_urls(text);
+    // Share markers only matter around short links; most messages have none.
+    let verdicts = if urls
+        .iter()
+        .any(|u| SHORT_RE.is_match(&text[u.range.clone()]))
+    {
+        classify_shares(text, &urls)
+    } else {
+        vec![None; urls.len()]
+    };
     let mut refs = Vec::new();
-    let mut short_links = Vec::new();
-
-    for (idx, u) in urls.iter().enumerate() {
+    for (u, verdict) in urls.iter().zip(verdicts) {
         let s = &text[u.range.clone()];
         if let Some(c) = SHORT_RE.captures(s) {
-            let code = c.get(1).unwrap();
-            let end = u.range.start + c.get(0).unwrap().end();
+            if verdict == Some(Marker::NotProduct) {
+                continue;
+            }
             refs.push(Reference {
                 kind: Kind::ShortLink,
-                value: format!("https://v.douyin.com/{}/", code.as_str()),
+                value: format!("https://v.douyin.com/{}/", &c[1]),
                 start: u.range.start,
-                end,
+                end: u.range.start + c[0].len(),
             });
-            short_links.push((refs.len() - 1, idx));
         } else if let Some((kind, value)) = classify_product_url(s) {
             refs.push(Reference {
                 kind,
@@ -273,21 +280,6 @@ fn scan(text: &str) -> Vec<Reference> {
                 end: u.range.end,
             });
         }
-    }
-
-    if !short_links.is_empty() {
-        let verdicts = classify_shares(text, &urls);
-        let drop: Vec<usize> = short_links
-            .iter()
-            .filter(|(_, url_idx)| verdicts[*url_idx] == Some(Marker::NotProduct))
-            .map(|(ref_idx, _)| *ref_idx)
-            .collect();
-        let mut i = 0;
-        refs.retain(|_| {
-            let keep = !drop.contains(&i);
-            i += 1;
-            keep
-        });
     }
 
     find_product_ids(text, &urls, &mut refs);
@@ -613,9 +605,9 @@ fn find_passwords(text: &str, urls: &[UrlSpan], refs: &mut Vec<Reference>) {
             continue;
         }
         if !line.as_ref().is_some_and(|l| l.range.contains(&core.start)) {
-            line = Some(line_facts(text, urls, core.start));
+            line = None;
         }
-        let facts = line.as_ref().unwrap();
+        let facts = line.get_or_insert_with(|| line_facts(text, urls, core.start));
         if facts.blocked {
             continue;
         }
@@ -643,14 +635,9 @@ fn find_passwords(text: &str, urls: &[UrlSpan], refs: &mut Vec<Reference>) {
         // on it) to the end of the delimiters closing its core.
         let prev_end = found
             .iter()
-            .chain(
-                refs.iter()
-                    .map(|r| r.start..r.end)
-                    .collect::<Vec<_>>()
-                    .iter(),
-            )
-            .filter(|r| r.end <= core.start && r.end >= facts.range.start)
             .map(|r| r.end)
+            .chain(refs.iter().map(|r| r.end))
+            .filter(|&end| end <= core.start && end >= facts.range.start)
             .max()
             .unwrap_or(facts.range.start);
         let mut end = core.end;

@@ -216,23 +216,6 @@ impl Store {
         Ok(())
     }
 
-    /// The chat where `user_id` most recently converted a link.
-    pub async fn last_conversion_chat(&self, user_id: u64) -> Result<Option<i64>, StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
-        Ok(sqlx::query_scalar(
-            "SELECT chat_id FROM conversions WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT 1",
-        )
-        .bind(user_id as i64)
-        .fetch_optional(pool)
-        .await?)
-    }
-
-    pub async fn conversion_count(&self) -> Result<i64, StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM conversions")
-            .fetch_one(pool)
-            .await?)
-    }
     /// Stores a page of orders in one transaction: each order upserted (a stale snapshot
     /// never overwrites a newer one), each state seen recorded once as a fact, each notice
     /// enqueued unless its dedupe key was ever enqueued before.
@@ -655,14 +638,21 @@ mod tests {
             .await
             .unwrap()
             .is_none());
-        assert_eq!(store.last_conversion_chat(7).await.unwrap(), Some(-100));
+        assert_eq!(
+            store.fallback_chat(7, None).await.unwrap(),
+            Some((-100, Some("Alice".to_string())))
+        );
         store.close().await;
 
         // Reopening runs migrations again without harm and keeps the data.
         let store = Store::open(&format!("sqlite://{}", path.display()))
             .await
             .unwrap();
-        assert_eq!(store.conversion_count().await.unwrap(), 1);
+        assert!(store
+            .cached_conversion(7, "3583117383482622604", 0)
+            .await
+            .unwrap()
+            .is_some());
     }
 
     #[tokio::test]

@@ -311,17 +311,13 @@ impl FakeTelegram {
             .extend(replies);
     }
 
-    /// Every sendMessage to `chat_id` fails with `reply` until [`FakeTelegram::heal_chat`].
+    /// Every sendMessage to `chat_id` fails with `reply`.
     pub fn fail_chat(&self, chat_id: i64, reply: ResponseTemplate) {
         self.state
             .lock()
             .unwrap()
             .failing_chats
             .insert(chat_id, reply);
-    }
-
-    pub fn heal_chat(&self, chat_id: i64) {
-        self.state.lock().unwrap().failing_chats.remove(&chat_id);
     }
 
     /// Messages sent to one chat.
