@@ -18,7 +18,8 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{watch, Notify};
 
-const WATERMARK_KEY: &str = "orders_watermark";
+/// Where the end of the last fully stored window is kept (unix seconds).
+pub const WATERMARK_KEY: &str = "orders_watermark";
 /// Upstream accepts `start_time` at most 90 days back; keep a day's margin.
 const MAX_LOOKBACK_SECS: i64 = 89 * 24 * 3600;
 

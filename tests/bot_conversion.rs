@@ -20,10 +20,14 @@ struct Harness {
 }
 
 async fn start() -> Harness {
+    start_with(&[]).await
+}
+
+async fn start_with(extra: &[(&str, &str)]) -> Harness {
     let tg = FakeTelegram::start().await;
     let veapi = MockServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let bot = RunningBot::start(config(&tg, &veapi, &dir.path().join("bot.db")));
+    let bot = RunningBot::start(config_with(&tg, &veapi, &dir.path().join("bot.db"), extra));
     Harness {
         tg,
         veapi,
@@ -104,6 +108,31 @@ async fn operator_side_failures_tell_the_user_nothing_about_the_operator() {
     let t = text(&h.tg.wait_sent(1).await[0]).to_string();
     assert!(t.contains("需要管理员处理"), "{t}");
     assert!(!t.contains("授权已过期") && !t.contains("10008"), "{t}");
+    h.bot.stop().await;
+}
+
+#[tokio::test]
+async fn expired_authorization_on_conversion_alerts_admins_once_and_recovery_once() {
+    const ADMIN: i64 = 9001;
+    let h = start_with(&[("ADMIN_USER_IDS", "9001")]).await;
+    share_reply(&h.veapi, None, json_body("veapi/share_auth_expired.json")).await;
+    h.tg.push_text(&ALICE, "3583117383482622604");
+    h.tg.push_text(&ALICE, "3605331890120301327");
+    h.tg.wait_for(2, |m| m["chat_id"] == ALICE.chat_id).await;
+    let alert = h.tg.wait_for(1, |m| m["chat_id"] == ADMIN).await;
+    assert!(
+        text(&alert[0]).contains("授权已失效"),
+        "{}",
+        text(&alert[0])
+    );
+
+    // Re-authorized: the next conversion works and the admin hears it is over.
+    h.veapi.reset().await;
+    share_reply(&h.veapi, None, json_body("veapi/share_ok.json")).await;
+    h.tg.push_text(&ALICE, "3583117383482622604");
+    let admin = h.tg.wait_for(2, |m| m["chat_id"] == ADMIN).await;
+    assert!(text(&admin[1]).contains("已恢复"), "{}", text(&admin[1]));
+    assert_eq!(h.tg.sent_to(ADMIN).len(), 2, "two failures, one alert");
     h.bot.stop().await;
 }
 

@@ -5,7 +5,9 @@
 mod support;
 
 use chrono::Utc;
-use douyin_link_bot::poller::{china_time, parse_china_time, Poller, PollerSettings};
+use douyin_link_bot::poller::{
+    china_time, parse_china_time, Poller, PollerSettings, WATERMARK_KEY,
+};
 use douyin_link_bot::store::Store;
 use douyin_link_bot::tracking;
 use douyin_link_bot::veapi::{OrderSource, VeapiClient};
@@ -352,4 +354,50 @@ async fn a_window_with_too_many_pages_is_split_and_still_fully_read() {
     assert_eq!(s.poller.watermark().await.unwrap(), Some(now.timestamp()));
     assert_eq!(s.store.outbox_counts().await.unwrap().pending, 1);
     assert!(report.pages > 2);
+}
+
+#[tokio::test]
+async fn a_transient_page_failure_is_retried_within_the_same_poll() {
+    let s = setup_with(PollerSettings {
+        page_retries: 1,
+        ..settings()
+    })
+    .await;
+    wiremock::Mock::given(wiremock::matchers::path("/douyin/alliance_kol_orders"))
+        .respond_with(ResponseTemplate::new(502))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&s.veapi)
+        .await;
+    alice_order(
+        &s.veapi,
+        None,
+        ("4900000000000000071", "PAY_SUCC", "2026-11-22 10:00:00"),
+        "",
+    )
+    .await;
+    let now = Utc::now();
+    let report = s.poller.poll_once(now).await.unwrap();
+    assert_eq!(report.stats.new_notices, 1);
+    assert_eq!(orders_calls(&s.veapi).await.len(), 2);
+    assert_eq!(s.poller.watermark().await.unwrap(), Some(now.timestamp()));
+}
+
+#[tokio::test]
+async fn after_an_outage_longer_than_upstream_keeps_orders_the_window_starts_89_days_back() {
+    let s = setup().await;
+    orders_page(&s.veapi, None, orders_body(vec![], "")).await;
+    let now = Utc::now().timestamp();
+    s.store
+        .kv_set(WATERMARK_KEY, &(now - 100 * 24 * 3600).to_string(), now)
+        .await
+        .unwrap();
+    s.poller.poll_once(Utc::now()).await.unwrap();
+    let first = &orders_calls(&s.veapi).await[0];
+    let start = parse_china_time(&first["start_time"]).unwrap();
+    assert!(
+        (start - (now - 89 * 24 * 3600)).abs() <= 2,
+        "{}",
+        first["start_time"]
+    );
 }
