@@ -69,6 +69,11 @@ impl Alerts {
         })
     }
 
+    /// Whether any incident is open (for `/stats`).
+    pub fn any_open(&self) -> bool {
+        self.open.iter().any(|f| f.load(Ordering::Relaxed))
+    }
+
     fn flag(&self, source: Source) -> &AtomicBool {
         &self.open[source as usize]
     }

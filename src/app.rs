@@ -110,7 +110,7 @@ pub async fn run_tuned(
         source,
         store.clone(),
         tuning.poller,
-        Some(alerts),
+        Some(alerts.clone()),
         wake.clone(),
     );
     let messenger: Arc<dyn Messenger> = Arc::new(bot.clone());
@@ -119,7 +119,12 @@ pub async fn run_tuned(
     let notifier_task = tokio::spawn(notifier.run(stop_rx));
 
     let mut dispatcher = Dispatcher::builder(bot.clone(), telegram::schema())
-        .dependencies(dptree::deps![converter, store.clone()])
+        .dependencies(dptree::deps![
+            converter,
+            store.clone(),
+            Arc::new(telegram::Policy::new(&config)),
+            alerts
+        ])
         .default_handler(|_| async {})
         .build();
     let stop = dispatcher.shutdown_token();

@@ -37,6 +37,8 @@ pub struct VeapiConfig {
     pub sessionkey: Option<Secret>,
     pub open_id: Option<String>,
     pub max_in_flight: usize,
+    /// Ceiling on one veapi call, connection included.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +49,10 @@ pub struct Config {
     pub database_url: String,
     pub poll_interval: Duration,
     pub admin_user_ids: Vec<u64>,
+    /// Chats the bot works in; empty means every chat. Admins' private chats always count.
+    pub allowed_chat_ids: Vec<i64>,
+    /// Conversions one user may ask for per minute; 0 means no limit.
+    pub user_rate_limit: u32,
     pub cache_ttl: Duration,
 }
 
@@ -108,6 +114,12 @@ impl Config {
                     16,
                     1..=1024,
                 )? as usize,
+                timeout: Duration::from_secs(num_var(
+                    "VEAPI_TIMEOUT_SECS",
+                    var("VEAPI_TIMEOUT_SECS"),
+                    15,
+                    1..=300,
+                )?),
             }),
             None if needs.veapi => {
                 return Err(ConfigError::Missing {
@@ -140,22 +152,18 @@ impl Config {
             0..=7 * 24 * 3600,
         )?);
 
-        let admin_user_ids = match var("ADMIN_USER_IDS") {
-            None => Vec::new(),
-            Some(list) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| {
-                    s.parse::<u64>().map_err(|_| ConfigError::Invalid {
-                        var: "ADMIN_USER_IDS",
-                        value: list.clone(),
-                        hint:
-                            "expected comma-separated numeric Telegram user ids, e.g. 12345,67890",
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-        };
+        let admin_user_ids = id_list(
+            "ADMIN_USER_IDS",
+            var("ADMIN_USER_IDS"),
+            "expected comma-separated numeric Telegram user ids, e.g. 12345,67890",
+        )?;
+        let allowed_chat_ids = id_list(
+            "ALLOWED_CHAT_IDS",
+            var("ALLOWED_CHAT_IDS"),
+            "expected comma-separated Telegram chat ids, e.g. 12345,-1001234567890",
+        )?;
+        let user_rate_limit =
+            num_var("USER_RATE_LIMIT", var("USER_RATE_LIMIT"), 30, 0..=10_000)? as u32;
 
         Ok(Config {
             bot_token,
@@ -164,6 +172,8 @@ impl Config {
             database_url,
             poll_interval,
             admin_user_ids,
+            allowed_chat_ids,
+            user_rate_limit,
             cache_ttl,
         })
     }
@@ -184,6 +194,27 @@ fn url_var(var: &'static str, value: Option<String>, default: &str) -> Result<Ur
             hint: "expected an http(s) URL such as http://127.0.0.1:8081",
         }),
     }
+}
+
+fn id_list<T: std::str::FromStr>(
+    var: &'static str,
+    value: Option<String>,
+    hint: &'static str,
+) -> Result<Vec<T>, ConfigError> {
+    let Some(list) = value else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<T>().map_err(|_| ConfigError::Invalid {
+                var,
+                value: list.clone(),
+                hint,
+            })
+        })
+        .collect()
 }
 
 fn num_var(
@@ -278,5 +309,30 @@ mod tests {
     fn admin_ids_are_parsed() {
         let c = load(&[("ADMIN_USER_IDS", " 12, 34 ,")], Needs::default()).unwrap();
         assert_eq!(c.admin_user_ids, vec![12, 34]);
+    }
+
+    #[test]
+    fn abuse_limits_have_defaults_and_are_checked() {
+        let c = load(&[], Needs::default()).unwrap();
+        assert_eq!(c.user_rate_limit, 30);
+        assert!(c.allowed_chat_ids.is_empty());
+        let c = load(
+            &[
+                ("ALLOWED_CHAT_IDS", "-1001234567890, 42"),
+                ("USER_RATE_LIMIT", "0"),
+            ],
+            Needs::default(),
+        )
+        .unwrap();
+        assert_eq!(c.allowed_chat_ids, vec![-1_001_234_567_890, 42]);
+        assert_eq!(c.user_rate_limit, 0);
+        let e = load(&[("ALLOWED_CHAT_IDS", "deals")], Needs::default()).unwrap_err();
+        assert!(e.to_string().starts_with("ALLOWED_CHAT_IDS is invalid"));
+        let e = load(
+            &[("VEAPI_KEY", "V"), ("VEAPI_TIMEOUT_SECS", "0")],
+            Needs::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("VEAPI_TIMEOUT_SECS is invalid"));
     }
 }

@@ -15,6 +15,7 @@ pub mod detect;
 pub mod logging;
 pub mod notify;
 pub mod poller;
+pub mod ratelimit;
 pub mod secret;
 pub mod store;
 pub mod telegram;

@@ -105,7 +105,7 @@ pub struct OrderSummary {
     pub pay_success_time: String,
 }
 
-/// A user's totals over all their orders. Refunded orders count in `orders` only.
+/// Totals over a set of orders. Refunded orders count in `orders` and `refunded` only.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OrderTotals {
     pub orders: i64,
@@ -113,6 +113,17 @@ pub struct OrderTotals {
     pub paid: i64,
     pub estimated_commission: i64,
     pub settled_commission: i64,
+}
+
+/// The operator's overview (`/stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub users: i64,
+    pub conversions: i64,
+    pub recent_conversions: i64,
+    /// Attributed orders only (ours), not other channels'.
+    pub orders: OrderTotals,
+    pub outbox: OutboxCounts,
 }
 
 impl Store {
@@ -530,28 +541,51 @@ impl Store {
                 pay_success_time: r.get("pay_success_time"),
             })
             .collect();
-        let t = sqlx::query(
-            "SELECT COUNT(*) AS orders,
-                    COALESCE(SUM(flow_point = 'REFUND'), 0) AS refunded,
-                    COALESCE(SUM(CASE WHEN flow_point != 'REFUND' THEN total_pay_amount END), 0) AS paid,
-                    COALESCE(SUM(CASE WHEN flow_point != 'REFUND' THEN estimated_commission END), 0) AS est,
-                    COALESCE(SUM(CASE WHEN flow_point = 'SETTLE' THEN real_commission END), 0) AS settled
-             FROM orders WHERE user_id = ?",
+        Ok((recent, order_totals(pool, Some(user_id)).await?))
+    }
+
+    /// The operator's overview for `/stats`; `since` bounds the "recent" counts.
+    pub async fn stats(&self, since: i64) -> Result<Stats, StoreError> {
+        let Backend::Sqlite(pool) = &self.backend;
+        let c = sqlx::query(
+            "SELECT COUNT(DISTINCT user_id) AS users, COUNT(*) AS conversions,
+                    COALESCE(SUM(created_at >= ?), 0) AS recent
+             FROM conversions",
         )
-        .bind(user_id as i64)
+        .bind(since)
         .fetch_one(pool)
         .await?;
-        Ok((
-            recent,
-            OrderTotals {
-                orders: t.get("orders"),
-                refunded: t.get("refunded"),
-                paid: t.get("paid"),
-                estimated_commission: t.get("est"),
-                settled_commission: t.get("settled"),
-            },
-        ))
+        Ok(Stats {
+            users: c.get("users"),
+            conversions: c.get("conversions"),
+            recent_conversions: c.get("recent"),
+            orders: order_totals(pool, None).await?,
+            outbox: self.outbox_counts().await?,
+        })
     }
+}
+
+/// Order totals of one user, or of every attributed order. Refunded orders count in
+/// `orders` and `refunded` only.
+async fn order_totals(pool: &SqlitePool, user_id: Option<u64>) -> Result<OrderTotals, StoreError> {
+    let t = sqlx::query(
+        "SELECT COUNT(*) AS orders,
+                COALESCE(SUM(flow_point = 'REFUND'), 0) AS refunded,
+                COALESCE(SUM(CASE WHEN flow_point != 'REFUND' THEN total_pay_amount END), 0) AS paid,
+                COALESCE(SUM(CASE WHEN flow_point != 'REFUND' THEN estimated_commission END), 0) AS est,
+                COALESCE(SUM(CASE WHEN flow_point = 'SETTLE' THEN real_commission END), 0) AS settled
+         FROM orders WHERE user_id IS NOT NULL AND (?1 IS NULL OR user_id = ?1)",
+    )
+    .bind(user_id.map(|u| u as i64))
+    .fetch_one(pool)
+    .await?;
+    Ok(OrderTotals {
+        orders: t.get("orders"),
+        refunded: t.get("refunded"),
+        paid: t.get("paid"),
+        estimated_commission: t.get("est"),
+        settled_commission: t.get("settled"),
+    })
 }
 
 /// Who an outbox row is for.

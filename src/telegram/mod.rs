@@ -7,8 +7,12 @@
 
 pub mod texts;
 
+use crate::alerts::Alerts;
+use crate::config::Config;
 use crate::convert::{ConvertRequest, Converter};
 use crate::detect::{detect_with_links, HiddenLink, Reference};
+use crate::poller::WATERMARK_KEY;
+use crate::ratelimit::RateLimiter;
 use crate::secret::Secret;
 use crate::store::Store;
 use futures::future::join_all;
@@ -17,7 +21,7 @@ use teloxide::adaptors::throttle::Limits;
 use teloxide::adaptors::Throttle;
 use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
-use teloxide::types::{LinkPreviewOptions, MessageEntityKind, ParseMode, ReplyParameters};
+use teloxide::types::{LinkPreviewOptions, MessageEntityKind, ParseMode, ReplyParameters, User};
 use teloxide::utils::command::BotCommands;
 use url::Url;
 
@@ -34,6 +38,53 @@ pub enum Command {
     Help,
     #[command(description = "我的订单")]
     Orders,
+    /// Operators only; not in the command menu.
+    #[command(hide)]
+    Stats,
+}
+
+/// Telegram's limit on one message, in UTF-16 code units after entity parsing.
+pub const MAX_MESSAGE_UTF16: usize = 4096;
+
+/// Who the bot serves and how much: the chat allow-list, the operators, the per-user limit.
+#[derive(Debug)]
+pub struct Policy {
+    admins: Vec<u64>,
+    allowed_chats: Vec<i64>,
+    limiter: RateLimiter,
+}
+
+impl Policy {
+    pub fn new(config: &Config) -> Self {
+        Policy {
+            admins: config.admin_user_ids.clone(),
+            allowed_chats: config.allowed_chat_ids.clone(),
+            limiter: RateLimiter::new(config.user_rate_limit),
+        }
+    }
+
+    pub fn is_admin(&self, user_id: u64) -> bool {
+        self.admins.contains(&user_id)
+    }
+
+    /// With an allow-list, other chats are ignored entirely (no reply, no upstream call);
+    /// an operator's own private chat always counts, so `/stats` keeps working.
+    pub fn chat_allowed(&self, msg: &Message) -> bool {
+        self.allowed_chats.is_empty()
+            || self.allowed_chats.contains(&msg.chat.id.0)
+            || (msg.chat.is_private() && self.is_admin(msg.chat.id.0 as u64))
+    }
+}
+
+/// The person a message is from, if it is from one. Other bots (no loops), anonymous admins
+/// and posts made on behalf of a channel or group (`sender_chat`), and a linked channel's
+/// automatic forwards (sent as Telegram's service account) have nobody to attribute an order
+/// to, so the bot ignores them.
+pub fn person(msg: &Message) -> Option<&User> {
+    if msg.sender_chat.is_some() || msg.is_automatic_forward() {
+        return None;
+    }
+    msg.from.as_ref().filter(|u| !u.is_bot)
 }
 
 /// Orders listed by `/orders`.
@@ -51,7 +102,12 @@ pub fn throttled(bot: Bot) -> TgBot {
 }
 
 pub fn schema() -> UpdateHandler<HandlerError> {
+    // Edited messages and channel posts are other update kinds: not handled, on purpose (an
+    // edit would convert a link twice; a channel has no person to attribute orders to).
     Update::filter_message()
+        .filter(|msg: Message, policy: Arc<Policy>| {
+            person(&msg).is_some() && policy.chat_allowed(&msg)
+        })
         .branch(
             dptree::entry()
                 .filter_command::<Command>()
@@ -65,8 +121,11 @@ async fn on_command(
     msg: Message,
     cmd: Command,
     store: Store,
+    policy: Arc<Policy>,
+    alerts: Alerts,
 ) -> Result<(), HandlerError> {
     let text = match cmd {
+        Command::Stats => return stats(&bot, &msg, &store, &policy, &alerts).await,
         Command::Start(_) => texts::START.to_string(),
         Command::Help => texts::HELP.to_string(),
         // Orders and commissions are nobody else's business: private chat only.
@@ -87,6 +146,62 @@ async fn on_command(
         .link_preview_options(no_preview())
         .await?;
     Ok(())
+}
+
+/// `/stats`: answered in the operator's private chat wherever they asked (the figures are
+/// not the group's business); anyone else is ignored, as if the command did not exist.
+async fn stats(
+    bot: &TgBot,
+    msg: &Message,
+    store: &Store,
+    policy: &Policy,
+    alerts: &Alerts,
+) -> Result<(), HandlerError> {
+    let Some(user) = person(msg).filter(|u| policy.is_admin(u.id.0)) else {
+        return Ok(());
+    };
+    let since = chrono::Utc::now().timestamp() - 24 * 3600;
+    let text = match store.stats(since).await {
+        Ok(s) => {
+            let watermark = store.kv_get(WATERMARK_KEY).await.ok().flatten();
+            let shown = watermark
+                .as_deref()
+                .and_then(|w| w.parse::<i64>().ok())
+                .map(crate::poller::china_time);
+            texts::stats(&s, shown.as_deref(), alerts.any_open())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not read the stats");
+            texts::INTERNAL_ERROR.to_string()
+        }
+    };
+    bot.send_message(UserId(user.id.0), text)
+        .parse_mode(ParseMode::Html)
+        .await?;
+    Ok(())
+}
+
+/// Splits a reply at line ends into messages Telegram accepts. Every tag the bot writes
+/// opens and closes on one line, so a split never breaks the markup.
+pub fn split_message(text: &str, max_utf16: usize) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut len) = (0, 0);
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        let n: usize = line.chars().map(char::len_utf16).sum();
+        if len > 0 && len + n > max_utf16 {
+            parts.push(text[start..pos].trim_end());
+            start = pos;
+            len = 0;
+        }
+        len += n;
+        pos += line.len();
+    }
+    if start < text.len() {
+        parts.push(text[start..].trim_end());
+    }
+    parts.retain(|p| !p.is_empty());
+    parts
 }
 
 /// Replies carry links only as text to copy: a preview card would be noise.
@@ -125,11 +240,10 @@ async fn on_message(
     bot: TgBot,
     msg: Message,
     converter: Arc<dyn Converter>,
+    policy: Arc<Policy>,
 ) -> Result<(), HandlerError> {
     let private = msg.chat.is_private();
-    // Other bots (and anonymous admins, who post as a bot) get no conversions: no loops, and
-    // no user to attribute orders to.
-    let Some(user) = msg.from.as_ref().filter(|u| !u.is_bot) else {
+    let Some(user) = person(&msg) else {
         return Ok(());
     };
     let mut refs = references(&msg);
@@ -141,6 +255,11 @@ async fn on_message(
     }
     let mut seen = std::collections::HashSet::new();
     refs.retain(|r| seen.insert(r.value.clone()));
+    let grant = policy.limiter.take(user.id.0, refs.len());
+    refs.truncate(grant.granted);
+    let note = grant
+        .tell
+        .then(|| texts::rate_limited(grant.retry_after, grant.granted > 0));
 
     let calls = refs.into_iter().map(|reference| {
         converter.convert(ConvertRequest {
@@ -162,12 +281,54 @@ async fn on_message(
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         tracing::warn!(chat_id = msg.chat.id.0, error = %e, "conversion failed");
     }
-    if let Some(text) = texts::reply(&results, private) {
-        bot.send_message(msg.chat.id, text)
+    let text = match (texts::reply(&results, private), note) {
+        (Some(reply), Some(note)) => format!("{reply}\n\n{note}"),
+        (Some(text), None) | (None, Some(text)) => text,
+        (None, None) => return Ok(()),
+    };
+    for part in split_message(&text, MAX_MESSAGE_UTF16) {
+        bot.send_message(msg.chat.id, part)
             .parse_mode(ParseMode::Html)
             .link_preview_options(no_preview())
             .reply_parameters(ReplyParameters::new(msg.id).allow_sending_without_reply())
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_is_not_in_the_command_menu_but_is_understood() {
+        let menu: Vec<String> = Command::bot_commands()
+            .into_iter()
+            .map(|c| c.command)
+            .collect();
+        assert!(menu.iter().any(|c| c.contains("orders")));
+        assert!(!menu.iter().any(|c| c.contains("stats")), "{menu:?}");
+        assert!(matches!(
+            Command::parse("/stats", "bot"),
+            Ok(Command::Stats)
+        ));
+    }
+
+    #[test]
+    fn long_replies_are_split_at_line_ends_within_the_limit() {
+        let block = "<b>商品</b>\n<code>长按复制此条消息口令</code>\n";
+        let text = block.repeat(200);
+        let parts = split_message(&text, MAX_MESSAGE_UTF16);
+        assert!(parts.len() > 1);
+        for p in &parts {
+            assert!(p.encode_utf16().count() <= MAX_MESSAGE_UTF16);
+            assert_eq!(p.matches("<code>").count(), p.matches("</code>").count());
+        }
+        let joined: String = parts.iter().map(|p| format!("{p}\n")).collect();
+        assert_eq!(joined, text, "nothing lost or reordered");
+        // Astral characters (emoji) count twice, as Telegram counts them.
+        let emoji = "😀".repeat(3000) + "\n" + &"😀".repeat(3000);
+        assert_eq!(split_message(&emoji, MAX_MESSAGE_UTF16).len(), 2);
+        assert_eq!(split_message("short", MAX_MESSAGE_UTF16), vec!["short"]);
+    }
 }

@@ -1,7 +1,7 @@
 //! Every text the bot sends, in one place. Chinese by default; HTML parse mode.
 
 use crate::convert::ConvertError;
-use crate::store::{OrderSummary, OrderTotals};
+use crate::store::{OrderSummary, OrderTotals, Stats};
 use crate::veapi::{ErrorClass, Order, ShareLink};
 
 pub const START: &str = "👋 你好！把抖音商品链接、分享口令或商品ID发给我，我会帮你转换成专属抖口令。\n\n\
@@ -220,6 +220,49 @@ pub fn alert_recovered(what: &str) -> String {
     format!(
         "✅ <b>{}已恢复</b>\n期间的订单会在下一次轮询中补上。",
         escape(what)
+    )
+}
+
+/// The one answer a user gets when they ask for more conversions than the limit allows.
+pub fn rate_limited(retry_after: std::time::Duration, some_converted: bool) -> String {
+    let secs = retry_after.as_secs().max(1);
+    if some_converted {
+        format!("⏳ 发得太快了，其余的商品没有转换，请 {secs} 秒后再发。")
+    } else {
+        format!("⏳ 发得太快了，请 {secs} 秒后再发。")
+    }
+}
+
+/// `/stats`, for the operator only.
+pub fn stats(s: &Stats, watermark: Option<&str>, incident: bool) -> String {
+    format!(
+        "📊 <b>运行概况</b>
+用户：{}
+转链：{}（24 小时内 {}）
+订单：{}（退款 {}）
+实付合计：{}
+预估佣金：{}
+已结算佣金：{}
+通知：已发送 {}，待发送 {}，无法送达 {}
+订单已同步到：{}
+上游状态：{}",
+        s.users,
+        s.conversions,
+        s.recent_conversions,
+        s.orders.orders,
+        s.orders.refunded,
+        yuan(s.orders.paid),
+        yuan(s.orders.estimated_commission),
+        yuan(s.orders.settled_commission),
+        s.outbox.sent,
+        s.outbox.pending,
+        s.outbox.parked,
+        watermark.map_or_else(|| "尚未轮询".to_string(), escape),
+        if incident {
+            "⚠️ 有未恢复的故障"
+        } else {
+            "正常"
+        },
     )
 }
 

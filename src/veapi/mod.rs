@@ -21,8 +21,8 @@ use thiserror::Error;
 use tokio::sync::Semaphore;
 use url::Url;
 
+/// Connecting takes one round trip; waiting longer than this means veapi is unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What a failure means for whoever has to act on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +133,7 @@ impl std::fmt::Debug for VeapiClient {
 
 impl VeapiClient {
     pub fn new(cfg: &VeapiConfig) -> Result<Self, VeapiError> {
-        Self::with_timeouts(cfg, CONNECT_TIMEOUT, TOTAL_TIMEOUT)
+        Self::with_timeouts(cfg, CONNECT_TIMEOUT.min(cfg.timeout), cfg.timeout)
     }
 
     pub fn with_timeouts(

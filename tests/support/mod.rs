@@ -160,6 +160,9 @@ struct TgState {
     send_attempts: usize,
     scripted_send_failures: VecDeque<ResponseTemplate>,
     failing_chats: HashMap<i64, ResponseTemplate>,
+    /// How long sendMessage takes to answer. A message counts as sent when it arrives: a
+    /// bot killed while waiting for the answer has still delivered it.
+    send_delay: Duration,
 }
 
 /// A fake Bot API server: queue updates with [`FakeTelegram::push`], read what the bot sent
@@ -232,7 +235,7 @@ impl Respond for TgResponder {
                     "text": body["text"].clone(),
                 });
                 st.sent.push(body);
-                ok(reply)
+                ok(reply).set_delay(st.send_delay)
             }
             _ => ok(json!(true)),
         }
@@ -279,27 +282,50 @@ impl FakeTelegram {
 
     /// Queues a message with `extra` fields (text, caption, entities, …).
     pub fn push_message(&self, from: &Sender, extra: Value) -> i64 {
+        let message = self.message(from, extra);
+        self.push_update("message", message)
+    }
+
+    /// Queues an update of any kind (`message`, `edited_message`, `channel_post`, …) carrying
+    /// `message`; returns the message's id.
+    pub fn push_update(&self, kind: &str, mut message: Value) -> i64 {
         let mut st = self.state.lock().unwrap();
         let update_id = st.next_update_id;
         st.next_update_id += 1;
         let message_id = 500 + update_id;
+        message["message_id"] = json!(message_id);
+        st.updates
+            .push(json!({"update_id": update_id, kind: message}));
+        message_id
+    }
+
+    /// A message from `from` with `extra` fields; a field set to null is removed.
+    pub fn message(&self, from: &Sender, extra: Value) -> Value {
         let chat = if from.chat_id > 0 {
             json!({"id": from.chat_id, "type": "private", "first_name": "U"})
         } else {
             json!({"id": from.chat_id, "type": "supergroup", "title": "Deals"})
         };
         let mut message = json!({
-            "message_id": message_id,
+            "message_id": 0,
             "date": 1_700_000_000,
             "chat": chat,
             "from": {"id": from.user_id, "is_bot": false, "first_name": "U"},
         });
+        let fields = message.as_object_mut().unwrap();
         for (k, v) in extra.as_object().unwrap() {
-            message[k] = v.clone();
+            if v.is_null() {
+                fields.remove(k);
+            } else {
+                fields.insert(k.clone(), v.clone());
+            }
         }
-        st.updates
-            .push(json!({"update_id": update_id, "message": message}));
-        message_id
+        message
+    }
+
+    /// Makes every sendMessage answer only after `delay`.
+    pub fn set_send_delay(&self, delay: Duration) {
+        self.state.lock().unwrap().send_delay = delay;
     }
 
     /// Makes the next sendMessage calls fail with these replies, in order.

@@ -1,0 +1,133 @@
+//! Abuse controls end to end: the per-user conversion limit, the chat allow-list, and the
+//! operator-only `/stats`.
+
+mod support;
+
+use douyin_link_bot::tracking;
+use serde_json::Value;
+use std::time::Duration;
+use support::*;
+use wiremock::MockServer;
+
+const ADMIN: Sender = Sender {
+    user_id: 9001,
+    chat_id: 9001,
+};
+
+fn text(m: &Value) -> &str {
+    m["text"].as_str().unwrap_or_default()
+}
+
+async fn start(
+    extra: &[(&str, &str)],
+) -> (FakeTelegram, MockServer, RunningBot, tempfile::TempDir) {
+    let tg = FakeTelegram::start().await;
+    let veapi = MockServer::start().await;
+    share_reply(&veapi, None, json_body("veapi/share_ok.json")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bot = RunningBot::start(config_with(&tg, &veapi, &dir.path().join("bot.db"), extra));
+    (tg, veapi, bot, dir)
+}
+
+/// Distinct product ids, so the conversion cache never answers in the limiter's place.
+fn product(n: u64) -> String {
+    (3_583_117_383_482_622_000 + n).to_string()
+}
+
+async fn calls_by(veapi: &MockServer, user_id: u64) -> usize {
+    let ours = tracking::encode(user_id);
+    share_calls(veapi)
+        .await
+        .iter()
+        .filter(|c| c["external_info"] == ours)
+        .count()
+}
+
+#[tokio::test]
+async fn a_flooding_user_gets_one_polite_answer_then_silence_and_others_are_unaffected() {
+    let (tg, veapi, bot, _dir) = start(&[("USER_RATE_LIMIT", "3")]).await;
+    // Two products, then two more (only one fits), then more messages over the limit.
+    tg.push_text(&ALICE, &format!("{} {}", product(1), product(2)));
+    tg.push_text(&ALICE, &format!("{} {}", product(3), product(4)));
+    tg.push_text(&ALICE, &product(5));
+    tg.push_text(&ALICE, &product(6));
+    tg.push_text(&BOB, &product(7));
+
+    let to_alice = tg.wait_for(2, |m| m["chat_id"] == ALICE.chat_id).await;
+    tg.wait_for(1, |m| m["chat_id"] == BOB.chat_id).await;
+    // A wrong answer to a refused message would come a throttled second after the last one.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let to_alice_now = tg.sent_to(ALICE.chat_id);
+    assert_eq!(
+        to_alice_now.len(),
+        2,
+        "silence after the one answer: {to_alice_now:#?}"
+    );
+    assert_eq!(text(&to_alice[0]).matches("<code>").count(), 2);
+    let second = text(&to_alice[1]);
+    assert_eq!(second.matches("<code>").count(), 1, "{second}");
+    assert!(
+        second.contains("发得太快了，其余的商品没有转换"),
+        "{second}"
+    );
+    assert_eq!(
+        calls_by(&veapi, ALICE.user_id).await,
+        3,
+        "no upstream call over the limit"
+    );
+    assert_eq!(calls_by(&veapi, BOB.user_id).await, 1);
+    assert!(text(&tg.sent_to(BOB.chat_id)[0]).contains("<code>"));
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn with_an_allow_list_other_chats_get_nothing_and_cost_nothing() {
+    let (tg, veapi, bot, _dir) = start(&[
+        ("ALLOWED_CHAT_IDS", &ALICE_IN_GROUP.chat_id.to_string()),
+        ("ADMIN_USER_IDS", "9001"),
+    ])
+    .await;
+    tg.push_text(&BOB, &product(1));
+    tg.push_text(&BOB, "/start");
+    tg.push_text(&BOB, "hello");
+    tg.push_text(&ALICE_IN_GROUP, &product(2));
+    // The operator's own private chat always works, allow-list or not.
+    tg.push_text(&ADMIN, "/stats");
+
+    tg.wait_for(1, |m| m["chat_id"] == ALICE_IN_GROUP.chat_id)
+        .await;
+    let stats = tg.wait_for(1, |m| m["chat_id"] == ADMIN.chat_id).await;
+    assert!(text(&stats[0]).contains("运行概况"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(tg.sent_to(BOB.chat_id).is_empty(), "{:#?}", tg.sent());
+    assert_eq!(calls_by(&veapi, BOB.user_id).await, 0);
+    assert_eq!(calls_by(&veapi, ALICE.user_id).await, 1);
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn stats_answer_operators_in_private_and_nobody_else() {
+    let (tg, _veapi, bot, _dir) = start(&[("ADMIN_USER_IDS", "9001")]).await;
+    tg.push_text(&ALICE, &product(1));
+    tg.wait_sent(1).await;
+    tg.push_text(&ALICE, "/stats");
+    tg.push_text(&ALICE_IN_GROUP, "/stats");
+    // The operator asking in a group is answered privately: the figures are not the group's.
+    let admin_in_group = Sender {
+        user_id: ADMIN.user_id,
+        chat_id: ALICE_IN_GROUP.chat_id,
+    };
+    tg.push_text(&admin_in_group, "/stats@dy_link_bot");
+    let stats = tg.wait_for(1, |m| m["chat_id"] == ADMIN.chat_id).await;
+    let t = text(&stats[0]);
+    assert!(
+        t.contains("用户：1") && t.contains("转链：1（24 小时内 1）"),
+        "{t}"
+    );
+    assert!(t.contains("上游状态：正常"), "{t}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(tg.sent_to(ALICE.chat_id).len(), 1, "only the conversion");
+    assert!(tg.sent_to(ALICE_IN_GROUP.chat_id).is_empty());
+    assert_eq!(tg.sent().len(), 2);
+    bot.stop().await;
+}
