@@ -2,7 +2,7 @@
 //! secret masked in the formatted output as a last line of defence: the bot token is part of
 //! every Bot API URL, and nothing upstream promises never to print one.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
@@ -15,7 +15,17 @@ pub struct Redacting<W> {
 
 impl<W> Redacting<W> {
     pub fn new(secrets: Vec<String>, inner: W) -> Self {
-        let secrets = secrets.into_iter().filter(|s| s.len() >= 4).collect();
+        // A URL or a form may carry a secret percent-encoded (a token's `:` becomes `%3A`).
+        let mut secrets: Vec<String> = secrets
+            .into_iter()
+            .filter(|s| s.len() >= 4)
+            .flat_map(|s| {
+                let encoded: String = url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
+                [s, encoded]
+            })
+            .collect();
+        secrets.sort();
+        secrets.dedup();
         Redacting {
             secrets: Arc::new(secrets),
             inner,
@@ -69,6 +79,8 @@ pub fn init(secrets: Vec<String>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour codes only for a person at a terminal, not in journald or a log file.
+        .with_ansi(io::stderr().is_terminal())
         .with_writer(Redacting::new(secrets, io::stderr))
         .try_init();
 }
@@ -108,6 +120,17 @@ mod tests {
         });
         let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert!(out.contains("failed with vekey=***"), "{out}");
+        tracing::subscriber::with_default(
+            tracing_subscriber::fmt()
+                .with_writer(Redacting::new(vec!["123456:SECRET-TOKEN".into()], {
+                    let sink = buf.clone();
+                    move || sink.clone()
+                }))
+                .finish(),
+            || tracing::error!("GET /bot123456%3ASECRET-TOKEN/getMe"),
+        );
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(out.contains("GET /bot***/getMe"), "{out}");
         assert!(!out.contains("SECRET-TOKEN") && !out.contains("VEKEY42"));
     }
 }

@@ -282,8 +282,17 @@ async fn orders_prints_one_poll_without_touching_anything() {
 async fn run_serves_until_sigterm_and_its_debug_logs_hold_no_secret() {
     let tg = FakeTelegram::start().await;
     let veapi = MockServer::start().await;
+    // One product fails upstream with a 500 (a failed call), the other converts.
+    share_reply(
+        &veapi,
+        Some("3605331890120301327"),
+        wiremock::ResponseTemplate::new(500).set_body_string("upstream exploded"),
+    )
+    .await;
     share_reply(&veapi, None, json_body("veapi/share_ok.json")).await;
     orders_page(&veapi, None, json_body("veapi/share_auth_expired.json")).await;
+    // Bob blocked the bot: a failed Telegram call.
+    tg.fail_chat(BOB.chat_id, blocked());
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(BIN)
         .current_dir(dir.path())
@@ -300,7 +309,15 @@ async fn run_serves_until_sigterm_and_its_debug_logs_hold_no_secret() {
         .unwrap();
 
     tg.push_text(&ALICE, "3583117383482622604");
+    tg.push_text(&ALICE_IN_GROUP, "3605331890120301327");
+    tg.push_text(&BOB, "3583117383482622604");
     tg.wait_sent(1).await;
+    // Bob's reply was attempted and refused (a send to him is the only one that can fail).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tg.send_attempts() < 3 {
+        assert!(Instant::now() < deadline, "Bob's reply was never attempted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // The failing order poll alerts the admin: a failed call has been logged too.
     tg.wait_for(1, |m| m["chat_id"] == 9001).await;
     assert!(
@@ -329,6 +346,13 @@ async fn run_serves_until_sigterm_and_its_debug_logs_hold_no_secret() {
     assert!(logs.contains("shutting down"));
     assert!(
         logs.contains("GetUpdates") || logs.contains("getUpdates") || logs.contains("bot started")
+    );
+    // The run covered what the log must survive, dependencies included.
+    assert!(logs.contains("conversion failed"), "{logs}");
+    assert!(logs.contains("BotBlocked"), "{logs}");
+    assert!(
+        logs.contains("hyper") && logs.contains("reqwest"),
+        "dependency logs missing"
     );
     assert!(!logs.contains(VEKEY), "the vekey reached the logs");
     assert!(!logs.contains(BOT_TOKEN), "the bot token reached the logs");

@@ -111,16 +111,24 @@ mod properties {
         "🇨🇳",
     ];
 
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(PIECES).prop_map(str::to_string),
+            "\\PC{0,12}",
+            "[0-9]{1,22}",
+            // Control, zero-width and bidi characters.
+            "[\\x00-\\x1f\\x7f\u{200b}-\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069}]{1,4}",
+        ]
+    }
+
     fn message() -> impl Strategy<Value = String> {
-        prop::collection::vec(
-            prop_oneof![
-                prop::sample::select(PIECES).prop_map(str::to_string),
-                "\\PC{0,12}",
-                "[0-9]{1,22}",
-            ],
-            0..40,
-        )
-        .prop_map(|parts| parts.concat())
+        prop::collection::vec(piece(), 0..40).prop_map(|parts| parts.concat())
+    }
+
+    /// Up to Telegram's 4096 characters: floods of the same few pieces, links and delimiters.
+    fn long_message() -> impl Strategy<Value = String> {
+        (prop::collection::vec(piece(), 1..4), 50..400usize)
+            .prop_map(|(parts, n)| parts.concat().repeat(n).chars().take(4096).collect())
     }
 
     proptest! {
@@ -134,6 +142,18 @@ mod properties {
                 prop_assert!(!r.value.is_empty());
             }
             prop_assert!(refs.windows(2).all(|w| w[0].start <= w[1].start));
+        }
+
+        #[test]
+        fn long_floods_stay_bounded(text in long_message()) {
+            let refs = detect(&text);
+            prop_assert!(refs.len() <= MAX_REFS);
+            for r in &refs {
+                prop_assert!(text.is_char_boundary(r.start) && text.is_char_boundary(r.end));
+                // A value is built from its span (a short link gains at most a scheme and a
+                // trailing slash): output grows with the input, never beyond it.
+                prop_assert!(r.value.len() <= r.end - r.start + "https://".len() + 1);
+            }
         }
     }
 }

@@ -204,3 +204,65 @@ async fn expired_authorization_is_told_to_admins_once_and_recovery_once() {
     assert_eq!(tg.sent_to(ADMIN).len(), 2);
     bot.stop().await;
 }
+
+#[tokio::test]
+async fn an_outage_of_several_polls_loses_nothing_and_duplicates_across_pages_notify_once() {
+    let tg = FakeTelegram::start().await;
+    let veapi = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    const ADMIN: i64 = 9001;
+    orders_page(
+        &veapi,
+        None,
+        wiremock::ResponseTemplate::new(502).set_body_string("Bad Gateway"),
+    )
+    .await;
+    let cfg = config_with(
+        &tg,
+        &veapi,
+        &dir.path().join("bot.db"),
+        &[("ADMIN_USER_IDS", "9001")],
+    );
+    let bot = RunningBot::start_tuned(cfg, tuning());
+    some_polls(&veapi).await;
+    let alert = tg.wait_for(1, |m| m["chat_id"] == ADMIN).await;
+    assert!(
+        text(&alert[0]).contains("连续多次失败"),
+        "{}",
+        text(&alert[0])
+    );
+
+    // Back: three orders bought during the outage, on two pages, the middle one on both
+    // pages (upstream pagination shifting under concurrent updates does that).
+    let info = tracking::encode(ALICE.user_id);
+    let order = |id: &str| order_json(id, &info, "PAY_SUCC", "2026-11-22 10:00:00");
+    veapi.reset().await;
+    orders_page(
+        &veapi,
+        None,
+        orders_body(vec![order("5001"), order("5002")], "p2"),
+    )
+    .await;
+    orders_page(
+        &veapi,
+        Some("p2"),
+        orders_body(vec![order("5002"), order("5003")], ""),
+    )
+    .await;
+    tg.wait_for(3, is("新订单")).await;
+    // Every later poll overlaps the last window and sees all three again.
+    some_polls(&veapi).await;
+    some_polls(&veapi).await;
+    for id in ["5001", "5002", "5003"] {
+        let n = tg
+            .sent()
+            .iter()
+            .filter(|m| is("新订单")(m) && text(m).contains(id))
+            .count();
+        assert_eq!(n, 1, "order {id}");
+    }
+    let to_admin = tg.sent_to(ADMIN);
+    assert_eq!(to_admin.len(), 2, "one alert, one recovery: {to_admin:#?}");
+    assert!(text(&to_admin[1]).contains("已恢复"));
+    bot.stop().await;
+}
