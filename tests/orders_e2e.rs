@@ -266,3 +266,29 @@ async fn an_outage_of_several_polls_loses_nothing_and_duplicates_across_pages_no
     assert!(text(&to_admin[1]).contains("已恢复"));
     bot.stop().await;
 }
+
+#[tokio::test]
+async fn a_user_who_blocked_the_bot_hears_in_the_group_where_they_converted() {
+    let tg = FakeTelegram::start().await;
+    let veapi = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    orders_now(&veapi, vec![]).await;
+    let bot = RunningBot::start_tuned(config(&tg, &veapi, &dir.path().join("bot.db")), tuning());
+    tg.push_text(&ALICE_IN_GROUP, "https://v.douyin.com/i2wDMRRN/");
+    tg.wait_for(1, is("已转换")).await;
+    // Alice never opened a private chat (or blocked the bot): Telegram answers 403.
+    tg.fail_chat(ALICE.chat_id, blocked());
+
+    let info = tracking::encode(ALICE.user_id);
+    orders_now(
+        &veapi,
+        vec![order_json("6001", &info, "PAY_SUCC", "2026-11-22 10:00:00")],
+    )
+    .await;
+    let news = tg.wait_for(1, is("新订单")).await;
+    assert_eq!(news[0]["chat_id"], ALICE_IN_GROUP.chat_id);
+    assert!(text(&news[0]).contains("tg://user?id=1001"), "{}", text(&news[0]));
+    some_polls(&veapi).await;
+    assert_eq!(tg.sent().iter().filter(|m| is("新订单")(m)).count(), 1);
+    bot.stop().await;
+}
