@@ -82,7 +82,7 @@ pub async fn run_tuned(
     ));
     let bot = telegram::bot(&token, config.telegram_api_url.clone())
         .map_err(|e| AppError::Telegram(e.without_url().to_string()))?;
-    let bot = telegram::throttled(bot);
+    let tg = telegram::Telegram::new(bot.clone());
 
     // Fail fast and clearly on a wrong token or an unreachable Bot API, before anything runs.
     let me = bot.get_me().await.map_err(|e| match e {
@@ -113,13 +113,14 @@ pub async fn run_tuned(
         Some(alerts.clone()),
         wake.clone(),
     );
-    let messenger: Arc<dyn Messenger> = Arc::new(bot.clone());
+    let messenger: Arc<dyn Messenger> = Arc::new(tg.clone());
     let notifier = Notifier::new(store.clone(), messenger, wake, tuning.notifier);
     let poller_task = tokio::spawn(poller.run(stop_rx.clone()));
     let notifier_task = tokio::spawn(notifier.run(stop_rx));
 
     let mut dispatcher = Dispatcher::builder(bot.clone(), telegram::schema())
         .dependencies(dptree::deps![
+            tg,
             converter,
             store.clone(),
             Arc::new(telegram::Policy::new(&config)),

@@ -27,6 +27,11 @@ pub struct Needs {
     pub veapi: bool,
 }
 
+/// veapi publishes no rate limit, and a burst of chats must not queue behind a few calls:
+/// 200 chats converting at once are 200 calls in flight. veapi's own throttling answer is
+/// what slows the bot down, not this ceiling.
+pub const DEFAULT_MAX_IN_FLIGHT: u64 = 256;
+
 #[derive(Debug, Clone)]
 pub struct VeapiConfig {
     pub key: Secret,
@@ -111,7 +116,7 @@ impl Config {
                 max_in_flight: num_var(
                     "VEAPI_MAX_IN_FLIGHT",
                     var("VEAPI_MAX_IN_FLIGHT"),
-                    16,
+                    DEFAULT_MAX_IN_FLIGHT,
                     1..=1024,
                 )? as usize,
                 timeout: Duration::from_secs(num_var(

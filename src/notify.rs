@@ -7,14 +7,11 @@
 //! keeps failing is parked with its reason and stops occupying the queue.
 
 use crate::store::{OutboxRow, Store, StoreError};
-use crate::telegram::{self, texts, TgBot};
+use crate::telegram::{texts, Telegram};
 use chrono::Utc;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
-use teloxide::payloads::SendMessageSetters;
-use teloxide::prelude::Requester;
-use teloxide::types::{ChatId, ParseMode};
 use teloxide::{ApiError, RequestError};
 use thiserror::Error;
 use tokio::sync::{watch, Notify};
@@ -40,15 +37,14 @@ pub trait Messenger: Send + Sync + 'static {
     fn send<'a>(&'a self, chat_id: i64, html: &'a str) -> BoxFuture<'a, Result<(), SendError>>;
 }
 
-impl Messenger for TgBot {
+impl Messenger for Telegram {
     fn send<'a>(&'a self, chat_id: i64, html: &'a str) -> BoxFuture<'a, Result<(), SendError>> {
+        // A 429 goes back to the notifier, which reschedules the row without counting it.
         Box::pin(async move {
-            let sent = self
-                .send_message(ChatId(chat_id), html)
-                .parse_mode(ParseMode::Html)
-                .link_preview_options(telegram::no_preview())
-                .await;
-            sent.map(|_| ()).map_err(classify)
+            self.send_once(chat_id, html, None)
+                .await
+                .map(|_| ())
+                .map_err(classify)
         })
     }
 }

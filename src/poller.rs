@@ -119,6 +119,26 @@ pub fn notices(order: &Order) -> Vec<Notice> {
     out
 }
 
+/// A page's orders as the store takes them: attributed to a user when their external_info is
+/// ours, with the messages their states call for (none for other channels' orders).
+pub fn to_ingest(orders: &[Order]) -> Vec<IngestOrder<'_>> {
+    orders
+        .iter()
+        .map(|o| {
+            let user_id = o.attribution().and_then(|v| tracking::decode(v).ok());
+            IngestOrder {
+                order: o,
+                user_id,
+                notices: if user_id.is_some() {
+                    notices(o)
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect()
+}
+
 impl Poller {
     pub fn new(
         source: Arc<dyn OrderSource>,
@@ -273,22 +293,7 @@ impl Poller {
             };
             report.pages += 1;
             report.unreadable += page.unreadable.len();
-            let items: Vec<IngestOrder<'_>> = page
-                .orders
-                .iter()
-                .map(|o| {
-                    let user_id = o.attribution().and_then(|v| tracking::decode(v).ok());
-                    IngestOrder {
-                        order: o,
-                        user_id,
-                        notices: if user_id.is_some() {
-                            notices(o)
-                        } else {
-                            Vec::new()
-                        },
-                    }
-                })
-                .collect();
+            let items = to_ingest(&page.orders);
             let stats = self
                 .store
                 .ingest_page(&items, Utc::now().timestamp())

@@ -5,7 +5,8 @@
 
 use crate::veapi::{Coupon, Order, ShareLink};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -126,6 +127,9 @@ pub struct Stats {
     pub outbox: OutboxCounts,
 }
 
+/// Rows per multi-row statement: 16 binds an order row, well under SQLite's 32 766.
+const ROWS_PER_STATEMENT: usize = 100;
+
 impl Store {
     /// Opens (creating file and folder on first run) and migrates the database.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
@@ -236,22 +240,66 @@ impl Store {
         now: i64,
     ) -> Result<IngestStats, StoreError> {
         let Backend::Sqlite(pool) = &self.backend;
-        let mut tx = pool.begin().await?;
-        let mut stats = IngestStats::default();
+        // An order listed twice in one page is stored once, as its latest snapshot (what a
+        // row-by-row upsert would leave behind): one statement must not upsert a row twice.
+        let mut latest: Vec<&IngestOrder<'_>> = Vec::with_capacity(items.len());
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(items.len());
         for item in items {
-            let o = item.order;
-            let raw = serde_json::to_string(o).unwrap_or_default();
-            let existed: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM orders WHERE order_id = ?")
-                    .bind(&o.order_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            sqlx::query(
+            match index.get(item.order.order_id.as_str()) {
+                Some(&i) if item.order.update_time >= latest[i].order.update_time => {
+                    latest[i] = item
+                }
+                Some(_) => {}
+                None => {
+                    index.insert(&item.order.order_id, latest.len());
+                    latest.push(item);
+                }
+            }
+        }
+        let mut stats = IngestStats {
+            orders: items.len(),
+            ..IngestStats::default()
+        };
+        let mut tx = pool.begin().await?;
+        // A few multi-row statements per page instead of four per order: each statement is
+        // a round trip to SQLite's worker thread, and those dominated the cost of a page.
+        for chunk in latest.chunks(ROWS_PER_STATEMENT) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT order_id FROM orders WHERE order_id IN (");
+            let mut ids = q.separated(", ");
+            for item in chunk {
+                ids.push_bind(&item.order.order_id);
+            }
+            q.push(")");
+            let existing: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+            stats.new_orders += chunk.len() - existing.len();
+
+            let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO orders (order_id, product_id, product_name, flow_point, total_pay_amount,
                     estimated_commission, real_commission, external_info, user_id, pay_success_time,
-                    update_time, settle_time, refund_time, raw, first_seen_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (order_id) DO UPDATE SET
+                    update_time, settle_time, refund_time, raw, first_seen_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut row, item| {
+                let o = item.order;
+                row.push_bind(&o.order_id)
+                    .push_bind(&o.product_id)
+                    .push_bind(&o.product_name)
+                    .push_bind(&o.flow_point)
+                    .push_bind(o.total_pay_amount)
+                    .push_bind(o.estimated_commission)
+                    .push_bind(o.real_commission)
+                    .push_bind(o.attribution())
+                    .push_bind(item.user_id.map(|u| u as i64))
+                    .push_bind(&o.pay_success_time)
+                    .push_bind(&o.update_time)
+                    .push_bind(&o.settle_time)
+                    .push_bind(&o.refund_time)
+                    .push_bind(serde_json::to_string(o).unwrap_or_default())
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            q.push(
+                " ON CONFLICT (order_id) DO UPDATE SET
                     product_id = excluded.product_id, product_name = excluded.product_name,
                     flow_point = excluded.flow_point, total_pay_amount = excluded.total_pay_amount,
                     estimated_commission = excluded.estimated_commission,
@@ -261,50 +309,43 @@ impl Store {
                     refund_time = excluded.refund_time, raw = excluded.raw,
                     updated_at = excluded.updated_at
                  WHERE excluded.update_time >= orders.update_time",
-            )
-            .bind(&o.order_id)
-            .bind(&o.product_id)
-            .bind(&o.product_name)
-            .bind(&o.flow_point)
-            .bind(o.total_pay_amount)
-            .bind(o.estimated_commission)
-            .bind(o.real_commission)
-            .bind(o.attribution())
-            .bind(item.user_id.map(|u| u as i64))
-            .bind(&o.pay_success_time)
-            .bind(&o.update_time)
-            .bind(&o.settle_time)
-            .bind(&o.refund_time)
-            .bind(&raw)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        // Facts and messages come from every snapshot, a repeated order's earlier one too.
+        for chunk in items.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT OR IGNORE INTO order_events
-                 (order_id, flow_point, total_pay_amount, estimated_commission, real_commission, seen_at)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&o.order_id)
-            .bind(&o.flow_point)
-            .bind(o.total_pay_amount)
-            .bind(o.estimated_commission)
-            .bind(o.real_commission)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if let Some(user_id) = item.user_id {
-                for n in &item.notices {
-                    let target = Target {
-                        user_id,
-                        product_id: Some(&o.product_id),
-                        allow_fallback: true,
-                    };
-                    stats.new_notices += enqueue(&mut tx, n, &target, now).await?;
-                }
+                 (order_id, flow_point, total_pay_amount, estimated_commission, real_commission, seen_at) ",
+            );
+            q.push_values(chunk, |mut row, item| {
+                let o = item.order;
+                row.push_bind(&o.order_id)
+                    .push_bind(&o.flow_point)
+                    .push_bind(o.total_pay_amount)
+                    .push_bind(o.estimated_commission)
+                    .push_bind(o.real_commission)
+                    .push_bind(now);
+            });
+            q.build().execute(&mut *tx).await?;
+
+            let notices: Vec<(&Notice, Target<'_>)> = chunk
+                .iter()
+                .filter_map(|item| Some((item, item.user_id?)))
+                .flat_map(|(item, user_id)| {
+                    item.notices.iter().map(move |n| {
+                        let target = Target {
+                            user_id,
+                            product_id: Some(item.order.product_id.as_str()),
+                            allow_fallback: true,
+                        };
+                        (n, target)
+                    })
+                })
+                .collect();
+            for batch in notices.chunks(ROWS_PER_STATEMENT) {
+                stats.new_notices += enqueue_many(&mut tx, batch, now).await?;
             }
-            stats.orders += 1;
-            stats.new_orders += usize::from(existed.is_none());
         }
         tx.commit().await?;
         Ok(stats)
@@ -589,6 +630,7 @@ async fn order_totals(pool: &SqlitePool, user_id: Option<u64>) -> Result<OrderTo
 }
 
 /// Who an outbox row is for.
+#[derive(Clone, Copy)]
 struct Target<'a> {
     user_id: u64,
     product_id: Option<&'a str>,
@@ -601,19 +643,31 @@ async fn enqueue(
     target: &Target<'_>,
     now: i64,
 ) -> Result<usize, StoreError> {
-    let done = sqlx::query(
-        "INSERT OR IGNORE INTO outbox (dedupe_key, user_id, product_id, text, allow_fallback, next_attempt_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&notice.dedupe_key)
-    .bind(target.user_id as i64)
-    .bind(target.product_id)
-    .bind(&notice.text)
-    .bind(i64::from(target.allow_fallback))
-    .bind(now)
-    .bind(now)
-    .execute(conn)
-    .await?;
+    enqueue_many(conn, &[(notice, *target)], now).await
+}
+
+/// Inserts messages whose dedupe key was never used; returns how many were new.
+async fn enqueue_many(
+    conn: &mut sqlx::SqliteConnection,
+    notices: &[(&Notice, Target<'_>)],
+    now: i64,
+) -> Result<usize, StoreError> {
+    if notices.is_empty() {
+        return Ok(0);
+    }
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "INSERT OR IGNORE INTO outbox (dedupe_key, user_id, product_id, text, allow_fallback, next_attempt_at, created_at) ",
+    );
+    q.push_values(notices, |mut row, (notice, target)| {
+        row.push_bind(&notice.dedupe_key)
+            .push_bind(target.user_id as i64)
+            .push_bind(target.product_id)
+            .push_bind(&notice.text)
+            .push_bind(i64::from(target.allow_fallback))
+            .push_bind(now)
+            .push_bind(now);
+    });
+    let done = q.build().execute(conn).await?;
     Ok(done.rows_affected() as usize)
 }
 
@@ -687,6 +741,65 @@ mod tests {
             .await
             .unwrap()
             .is_some());
+    }
+
+    fn order(id: &str, flow_point: &str, update_time: &str) -> Order {
+        serde_json::from_value(serde_json::json!({
+            "order_id": id, "product_id": "3583117383482622604", "product_name": "猫耳酥",
+            "flow_point": flow_point, "total_pay_amount": 2100, "estimated_commission": 420,
+            "update_time": update_time, "pay_success_time": "2026-11-22 10:00:00",
+            "pid_info": {"external_info": "dlb_rtd"}
+        }))
+        .unwrap()
+    }
+
+    fn ingest(orders: &[Order]) -> Vec<IngestOrder<'_>> {
+        orders
+            .iter()
+            .map(|o| IngestOrder {
+                order: o,
+                user_id: Some(1001),
+                notices: crate::poller::notices(o),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_page_stores_each_order_once_as_its_latest_snapshot_and_every_fact() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        // Listed twice on one page: paid, then (later) refunded; and a stale copy after.
+        let page = [
+            order("1", "PAY_SUCC", "2026-11-22 10:00:00"),
+            order("1", "REFUND", "2026-11-22 12:00:00"),
+            order("1", "PAY_SUCC", "2026-11-22 10:00:00"),
+            order("2", "PAY_SUCC", "2026-11-22 10:00:00"),
+        ];
+        let stats = store.ingest_page(&ingest(&page), 1).await.unwrap();
+        assert_eq!(
+            (stats.orders, stats.new_orders, stats.new_notices),
+            (4, 2, 3)
+        );
+        let (recent, totals) = store.user_orders(1001, 10).await.unwrap();
+        assert_eq!(recent.len(), 2);
+        assert_eq!((totals.orders, totals.refunded), (2, 1));
+        let Backend::Sqlite(pool) = &store.backend;
+        let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM order_events")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(events, 3, "1 PAY_SUCC, 1 REFUND, 2 PAY_SUCC");
+
+        // A page larger than one statement's rows, half of it seen before.
+        let big: Vec<Order> = (0..250)
+            .map(|i| order(&(i + 100).to_string(), "PAY_SUCC", "2026-11-22 10:00:00"))
+            .collect();
+        store.ingest_page(&ingest(&big[..125]), 2).await.unwrap();
+        let stats = store.ingest_page(&ingest(&big), 3).await.unwrap();
+        assert_eq!(
+            (stats.orders, stats.new_orders, stats.new_notices),
+            (250, 125, 125)
+        );
+        assert_eq!(store.outbox_counts().await.unwrap().pending, 3 + 250);
     }
 
     #[tokio::test]

@@ -1,4 +1,4 @@
-//! The notifier: outbox rows through the real (throttled) teloxide bot to a fake Bot API
+//! The notifier: outbox rows through the real (paced) teloxide bot to a fake Bot API
 //! server that scripts 429s, blocked users, migrations and failures.
 
 mod support;
@@ -32,7 +32,7 @@ async fn setup(settings: NotifierSettings) -> Setup {
         .await
         .unwrap();
     let bot = telegram::bot(&Secret::new(BOT_TOKEN), tg.server.uri().parse().unwrap()).unwrap();
-    let messenger: Arc<dyn Messenger> = Arc::new(telegram::throttled(bot));
+    let messenger: Arc<dyn Messenger> = Arc::new(telegram::Telegram::new(bot));
     let notifier = Notifier::new(store.clone(), messenger, Arc::new(Notify::new()), settings);
     let (stop, shutdown) = watch::channel(false);
     Setup {
@@ -143,7 +143,17 @@ async fn a_429_is_honoured_and_the_row_delivered_once() {
     }))]);
     enqueue(&s.store, "k429", ALICE.user_id, "hello", true).await;
     let started = std::time::Instant::now();
+    // The row is put back until retry_after is over, without counting as a failure.
     s.notifier.drain_once(&s.shutdown).await.unwrap();
+    assert_eq!(s.tg.send_attempts(), 1);
+    let (status, error, _) = s.store.outbox_status("k429").await.unwrap().unwrap();
+    assert_eq!(status, "pending");
+    assert!(error.unwrap_or_default().contains("rate limited"));
+    while s.store.outbox_counts().await.unwrap().sent == 0 {
+        assert!(started.elapsed() < Duration::from_secs(5), "never delivered");
+        s.notifier.drain_once(&s.shutdown).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(started.elapsed() >= Duration::from_millis(900));
     assert_eq!(s.tg.send_attempts(), 2);
     assert_eq!(s.tg.sent().len(), 1);

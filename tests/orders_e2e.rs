@@ -287,7 +287,11 @@ async fn a_user_who_blocked_the_bot_hears_in_the_group_where_they_converted() {
     .await;
     let news = tg.wait_for(1, is("新订单")).await;
     assert_eq!(news[0]["chat_id"], ALICE_IN_GROUP.chat_id);
-    assert!(text(&news[0]).contains("tg://user?id=1001"), "{}", text(&news[0]));
+    assert!(
+        text(&news[0]).contains("tg://user?id=1001"),
+        "{}",
+        text(&news[0])
+    );
     some_polls(&veapi).await;
     assert_eq!(tg.sent().iter().filter(|m| is("新订单")(m)).count(), 1);
     bot.stop().await;

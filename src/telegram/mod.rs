@@ -1,10 +1,11 @@
 //! Telegram: long polling, the message handlers, and what the bot says.
 //!
 //! teloxide's dispatcher runs updates of different chats concurrently and those of one chat
-//! in order, so one slow conversion never holds up another chat. Sending goes through
-//! teloxide's `Throttle`, which keeps to Telegram's limits and retries after a 429's
-//! `retry_after`.
+//! in order, so one slow conversion never holds up another chat. Every message leaves
+//! through [`Telegram`], which keeps to Telegram's limits ([`pace`]) and, for replies,
+//! retries after a 429's `retry_after`.
 
+pub mod pace;
 pub mod texts;
 
 use crate::alerts::Alerts;
@@ -16,16 +17,17 @@ use crate::ratelimit::RateLimiter;
 use crate::secret::Secret;
 use crate::store::Store;
 use futures::future::join_all;
+use pace::{Pace, PaceLimits};
 use std::sync::Arc;
-use teloxide::adaptors::throttle::Limits;
-use teloxide::adaptors::Throttle;
 use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
-use teloxide::types::{LinkPreviewOptions, MessageEntityKind, ParseMode, ReplyParameters, User};
+use teloxide::types::{
+    ChatId, LinkPreviewOptions, MessageEntityKind, MessageId, ParseMode, ReplyParameters, User,
+};
 use teloxide::utils::command::BotCommands;
+use teloxide::RequestError;
 use url::Url;
 
-pub type TgBot = Throttle<Bot>;
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
@@ -96,9 +98,65 @@ pub fn bot(token: &Secret, api_url: Url) -> Result<Bot, reqwest::Error> {
     Ok(Bot::with_client(token.expose(), client).set_api_url(api_url))
 }
 
-/// Wraps a bot in the limiter. Needs a running tokio runtime (it spawns its worker).
-pub fn throttled(bot: Bot) -> TgBot {
-    bot.throttle(Limits::default())
+/// How many times a reply waits out a 429 before giving up.
+const REPLY_RETRIES: usize = 3;
+
+/// The bot's way out: every message it sends, paced to Telegram's limits.
+#[derive(Clone, Debug)]
+pub struct Telegram {
+    bot: Bot,
+    pace: Arc<Pace>,
+}
+
+impl Telegram {
+    pub fn new(bot: Bot) -> Self {
+        Telegram {
+            bot,
+            pace: Arc::new(Pace::new(PaceLimits::default())),
+        }
+    }
+
+    /// One HTML message without a link preview, sent once. A 429 holds back every send
+    /// for its `retry_after` and is returned to the caller.
+    pub async fn send_once(
+        &self,
+        chat_id: i64,
+        html: &str,
+        reply_to: Option<MessageId>,
+    ) -> Result<Message, RequestError> {
+        self.pace.acquire(chat_id).await;
+        let mut request = self
+            .bot
+            .send_message(ChatId(chat_id), html)
+            .parse_mode(ParseMode::Html)
+            .link_preview_options(no_preview());
+        if let Some(id) = reply_to {
+            request =
+                request.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
+        }
+        let sent = request.await;
+        if let Err(RequestError::RetryAfter(after)) = &sent {
+            self.pace
+                .freeze(tokio::time::Instant::now() + after.duration());
+        }
+        sent
+    }
+
+    /// [`Telegram::send_once`], waiting out up to three 429s: the user is waiting for it.
+    pub async fn reply(
+        &self,
+        chat_id: i64,
+        html: &str,
+        reply_to: Option<MessageId>,
+    ) -> Result<Message, RequestError> {
+        let mut tries = 0;
+        loop {
+            match self.send_once(chat_id, html, reply_to).await {
+                Err(RequestError::RetryAfter(_)) if tries < REPLY_RETRIES => tries += 1,
+                other => return other,
+            }
+        }
+    }
 }
 
 pub fn schema() -> UpdateHandler<HandlerError> {
@@ -117,7 +175,7 @@ pub fn schema() -> UpdateHandler<HandlerError> {
 }
 
 async fn on_command(
-    bot: TgBot,
+    tg: Telegram,
     msg: Message,
     cmd: Command,
     store: Store,
@@ -125,7 +183,7 @@ async fn on_command(
     alerts: Alerts,
 ) -> Result<(), HandlerError> {
     let text = match cmd {
-        Command::Stats => return stats(&bot, &msg, &store, &policy, &alerts).await,
+        Command::Stats => return stats(&tg, &msg, &store, &policy, &alerts).await,
         Command::Start(_) => texts::START.to_string(),
         Command::Help => texts::HELP.to_string(),
         // Orders and commissions are nobody else's business: private chat only.
@@ -141,17 +199,14 @@ async fn on_command(
             None => return Ok(()),
         },
     };
-    bot.send_message(msg.chat.id, text)
-        .parse_mode(ParseMode::Html)
-        .link_preview_options(no_preview())
-        .await?;
+    tg.reply(msg.chat.id.0, &text, None).await?;
     Ok(())
 }
 
 /// `/stats`: answered in the operator's private chat wherever they asked (the figures are
 /// not the group's business); anyone else is ignored, as if the command did not exist.
 async fn stats(
-    bot: &TgBot,
+    tg: &Telegram,
     msg: &Message,
     store: &Store,
     policy: &Policy,
@@ -175,9 +230,7 @@ async fn stats(
             texts::INTERNAL_ERROR.to_string()
         }
     };
-    bot.send_message(UserId(user.id.0), text)
-        .parse_mode(ParseMode::Html)
-        .await?;
+    tg.reply(user.id.0 as i64, &text, None).await?;
     Ok(())
 }
 
@@ -237,7 +290,7 @@ pub fn references(msg: &Message) -> Vec<Reference> {
 }
 
 async fn on_message(
-    bot: TgBot,
+    tg: Telegram,
     msg: Message,
     converter: Arc<dyn Converter>,
     policy: Arc<Policy>,
@@ -249,7 +302,7 @@ async fn on_message(
     let mut refs = references(&msg);
     if refs.is_empty() {
         if private && (msg.text().is_some() || msg.caption().is_some()) {
-            bot.send_message(msg.chat.id, texts::NO_REFERENCE).await?;
+            tg.reply(msg.chat.id.0, texts::NO_REFERENCE, None).await?;
         }
         return Ok(());
     }
@@ -287,11 +340,7 @@ async fn on_message(
         (None, None) => return Ok(()),
     };
     for part in split_message(&text, MAX_MESSAGE_UTF16) {
-        bot.send_message(msg.chat.id, part)
-            .parse_mode(ParseMode::Html)
-            .link_preview_options(no_preview())
-            .reply_parameters(ReplyParameters::new(msg.id).allow_sending_without_reply())
-            .await?;
+        tg.reply(msg.chat.id.0, part, Some(msg.id)).await?;
     }
     Ok(())
 }

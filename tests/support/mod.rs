@@ -157,6 +157,11 @@ struct TgState {
     next_update_id: i64,
     next_message_id: i64,
     sent: Vec<Value>,
+    /// When each of `sent` arrived (benchmarks measure with it).
+    sent_at: Vec<Instant>,
+    /// When each message was first handed to the bot, by message id.
+    delivered_at: HashMap<i64, Instant>,
+    first_get_updates: Option<Instant>,
     send_attempts: usize,
     scripted_send_failures: VecDeque<ResponseTemplate>,
     failing_chats: HashMap<i64, ResponseTemplate>,
@@ -203,8 +208,22 @@ impl Respond for TgResponder {
             }
             "getupdates" => {
                 let offset = body["offset"].as_i64().unwrap_or(0);
+                let now = Instant::now();
+                st.first_get_updates.get_or_insert(now);
                 st.updates
                     .retain(|u| u["update_id"].as_i64().unwrap() >= offset);
+                let ids: Vec<i64> = st
+                    .updates
+                    .iter()
+                    .filter_map(|u| {
+                        u.as_object()?
+                            .values()
+                            .find_map(|m| m["message_id"].as_i64())
+                    })
+                    .collect();
+                for id in ids {
+                    st.delivered_at.entry(id).or_insert(now);
+                }
                 if st.updates.is_empty() {
                     // A short long-poll keeps the real client's loop calm without slowing tests.
                     ok(json!([])).set_delay(Duration::from_millis(40))
@@ -235,6 +254,7 @@ impl Respond for TgResponder {
                     "text": body["text"].clone(),
                 });
                 st.sent.push(body);
+                st.sent_at.push(Instant::now());
                 ok(reply).set_delay(st.send_delay)
             }
             _ => ok(json!(true)),
@@ -360,6 +380,31 @@ impl FakeTelegram {
 
     pub fn sent(&self) -> Vec<Value> {
         self.state.lock().unwrap().sent.clone()
+    }
+
+    /// What was sent, each with the time it arrived.
+    pub fn sent_timed(&self) -> Vec<(Value, Instant)> {
+        let st = self.state.lock().unwrap();
+        st.sent
+            .iter()
+            .cloned()
+            .zip(st.sent_at.iter().copied())
+            .collect()
+    }
+
+    /// When the bot first received message `message_id` through getUpdates.
+    pub fn delivered_at(&self, message_id: i64) -> Option<Instant> {
+        self.state
+            .lock()
+            .unwrap()
+            .delivered_at
+            .get(&message_id)
+            .copied()
+    }
+
+    /// When the bot first called getUpdates.
+    pub fn first_get_updates(&self) -> Option<Instant> {
+        self.state.lock().unwrap().first_get_updates
     }
 
     /// Waits until at least `n` messages were sent (panics after 20 s), returns them all.

@@ -1,0 +1,486 @@
+//! End-to-end load benchmark: `cargo bench --bench e2e`.
+//!
+//! The release binary runs as its own process (so its memory is its own) against loopback
+//! fakes of Telegram and veapi living in this process. What it reports, and the targets they
+//! are held to, is in BENCHMARKS.md. Knobs: `E2E_CHATS` (200), `E2E_LATENCY_MS` (100),
+//! `E2E_MAX_IN_FLIGHT` (the bot's default when unset), `E2E_ORDERS` (10000).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use chrono::Utc;
+use douyin_link_bot::config::{Config, Needs};
+use douyin_link_bot::poller::{Poller, PollerSettings};
+use douyin_link_bot::store::Store;
+use douyin_link_bot::tracking;
+use douyin_link_bot::veapi::{OrderSource, VeapiClient};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::*;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const BIN: &str = env!("CARGO_BIN_EXE_douyin-link-bot");
+/// Telegram's overall limit, which teloxide's `Throttle` keeps to.
+const TELEGRAM_PER_SEC: f64 = 30.0;
+
+fn knob(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// (VmRSS, VmHWM) of a process, in MiB.
+fn memory(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+            / 1024.0
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// veapi's share endpoint answering after `latency`, noting when each call arrived.
+struct SlowShare {
+    latency: Duration,
+    body: String,
+    arrivals: Arc<Mutex<Vec<Instant>>>,
+}
+
+impl Respond for SlowShare {
+    fn respond(&self, _req: &Request) -> ResponseTemplate {
+        self.arrivals.lock().unwrap().push(Instant::now());
+        ResponseTemplate::new(200)
+            .set_body_raw(self.body.clone(), "application/json")
+            .set_delay(self.latency)
+    }
+}
+
+async fn fake_veapi(latency: Duration) -> (MockServer, Arc<Mutex<Vec<Instant>>>) {
+    let server = MockServer::start().await;
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    Mock::given(method("POST"))
+        .and(path("/douke/kol_ProductShare"))
+        .respond_with(SlowShare {
+            latency,
+            body: fixture("veapi/share_ok.json"),
+            arrivals: arrivals.clone(),
+        })
+        .mount(&server)
+        .await;
+    orders_page(&server, None, orders_body(vec![], "")).await;
+    (server, arrivals)
+}
+
+fn spawn(program: &Path, dir: &Path, tg: &FakeTelegram, veapi: &MockServer) -> Child {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("TELEGRAM_BOT_TOKEN", BOT_TOKEN)
+        .env("TELEGRAM_API_URL", tg.server.uri())
+        .env("VEAPI_KEY", VEKEY)
+        .env("VEAPI_BASE_URL", veapi.uri())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    if let Ok(n) = std::env::var("E2E_MAX_IN_FLIGHT") {
+        cmd.env("VEAPI_MAX_IN_FLIGHT", n);
+    }
+    cmd.spawn().unwrap()
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// The bare teloxide bot of `examples/bare_bot.rs`, built with the bench profile (the same
+/// optimisation settings as the bot's binary here).
+fn bare_bot() -> Option<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--profile", "bench", "--example", "bare_bot"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .status()
+        .ok()?;
+    let exe = Path::new(BIN).parent()?.join("examples").join("bare_bot");
+    (status.success() && exe.exists()).then_some(exe)
+}
+
+/// Start to first getUpdates, five times, with the store of an earlier run in place; then
+/// resident memory after two idle seconds.
+async fn startup_and_idle(program: &Path, label: &str) -> (f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let (veapi, _) = fake_veapi(Duration::ZERO).await;
+    let mut times = Vec::new();
+    let mut idle_rss = f64::NAN;
+    for run in 0..6 {
+        let tg = FakeTelegram::start().await;
+        let started = Instant::now();
+        let child = spawn(program, dir.path(), &tg, &veapi);
+        until("the first getUpdates", Duration::from_secs(10), || {
+            tg.first_get_updates().is_some()
+        })
+        .await;
+        // The first run creates the store; the others start with it in place.
+        if run > 0 {
+            times.push(ms(tg.first_get_updates().unwrap() - started));
+        }
+        if run == 5 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            idle_rss = memory(child.id()).0;
+        }
+        stop(child);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{label}: start to first getUpdates median {:.1} ms, max {:.1} ms (5 starts); idle RSS {:.1} MiB",
+        percentile(&times, 0.5),
+        times[times.len() - 1],
+        idle_rss
+    );
+    (percentile(&times, 0.5), idle_rss)
+}
+
+/// `chats` private chats each send one product at the same moment.
+async fn burst(chats: u64, latency: Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let tg = FakeTelegram::start().await;
+    let (veapi, arrivals) = fake_veapi(latency).await;
+    let child = spawn(Path::new(BIN), dir.path(), &tg, &veapi);
+    until("the bot", Duration::from_secs(10), || {
+        tg.first_get_updates().is_some()
+    })
+    .await;
+
+    let ids: Vec<i64> = (0..chats)
+        .map(|i| {
+            let from = Sender {
+                user_id: 100_000 + i,
+                chat_id: 100_000 + i as i64,
+            };
+            tg.push_text(&from, &(3_583_117_383_482_600_000 + i).to_string())
+        })
+        .collect();
+    until("every reply", Duration::from_secs(120), || {
+        tg.sent().len() as u64 >= chats
+    })
+    .await;
+    let (_, peak) = memory(child.id());
+    stop(child);
+
+    let delivered = ids
+        .iter()
+        .filter_map(|id| tg.delivered_at(*id))
+        .min()
+        .unwrap();
+    let arrivals = arrivals.lock().unwrap().clone();
+    let first_call = arrivals.iter().min().unwrap();
+    let last_call = arrivals.iter().max().unwrap();
+    let conversions_done = *last_call + latency - delivered;
+
+    let sent = tg.sent_timed();
+    let mut at: Vec<Instant> = sent.iter().map(|(_, t)| *t).collect();
+    at.sort();
+    let span = at[at.len() - 1] - at[0];
+    // Reply i may leave no earlier than i/30 s after the first; how much later than that
+    // pace did any leave?
+    let late = at
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ms(*t - at[0]) - i as f64 * 1000.0 / TELEGRAM_PER_SEC)
+        .fold(f64::MIN, f64::max);
+    let mut overhead: Vec<f64> = sent
+        .iter()
+        .filter_map(|(m, t)| {
+            let id = m["reply_parameters"]["message_id"].as_i64()?;
+            Some(ms(*t - tg.delivered_at(id)?) - ms(latency))
+        })
+        .collect();
+    overhead.sort_by(f64::total_cmp);
+    println!(
+        "burst: {chats} chats at once, veapi {} ms: {} upstream calls, first {:.1} ms and last {:.1} ms after delivery; \
+all conversions done {:.1} ms after delivery = {:.2} × one upstream call",
+        ms(latency),
+        arrivals.len(),
+        ms(*first_call - delivered),
+        ms(*last_call - delivered),
+        ms(conversions_done),
+        conversions_done.as_secs_f64() / latency.as_secs_f64(),
+    );
+    println!(
+        "burst: replies: first {:.1} ms after delivery, {} in {:.0} ms = {:.1}/s (Telegram allows {TELEGRAM_PER_SEC}/s), \
+latest behind that pace by {:.1} ms; reply − delivery − upstream p50 {:.0} ms, p99 {:.0} ms (pace-bound); peak RSS {:.1} MiB",
+        ms(at[0] - delivered),
+        at.len(),
+        ms(span),
+        (at.len() - 1) as f64 / span.as_secs_f64(),
+        late,
+        percentile(&overhead, 0.5),
+        percentile(&overhead, 0.99),
+        peak,
+    );
+}
+
+/// Messages at 10 per second, under Telegram's pace: what the bot adds to one round trip.
+async fn steady(latency: Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let tg = FakeTelegram::start().await;
+    let (veapi, _) = fake_veapi(latency).await;
+    let child = spawn(Path::new(BIN), dir.path(), &tg, &veapi);
+    until("the bot", Duration::from_secs(10), || {
+        tg.first_get_updates().is_some()
+    })
+    .await;
+    let n = 100u64;
+    for i in 0..n {
+        let from = Sender {
+            user_id: 200_000 + i,
+            chat_id: 200_000 + i as i64,
+        };
+        tg.push_text(&from, &(3_583_117_383_482_700_000 + i).to_string());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    until("every reply", Duration::from_secs(60), || {
+        tg.sent().len() as u64 >= n
+    })
+    .await;
+    stop(child);
+    let mut overhead: Vec<f64> = tg
+        .sent_timed()
+        .iter()
+        .filter_map(|(m, t)| {
+            let id = m["reply_parameters"]["message_id"].as_i64()?;
+            Some(ms(*t - tg.delivered_at(id)?) - ms(latency))
+        })
+        .collect();
+    overhead.sort_by(f64::total_cmp);
+    println!(
+        "steady: {n} messages at 10/s, veapi {} ms: reply − delivery − upstream p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(latency),
+        percentile(&overhead, 0.5),
+        percentile(&overhead, 0.99),
+        overhead[overhead.len() - 1],
+    );
+}
+
+/// 20 chats sending 3 messages each at once: each chat's replies come in its messages' order.
+async fn per_chat_order(latency: Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let tg = FakeTelegram::start().await;
+    let (veapi, _) = fake_veapi(latency).await;
+    let child = spawn(Path::new(BIN), dir.path(), &tg, &veapi);
+    until("the bot", Duration::from_secs(10), || {
+        tg.first_get_updates().is_some()
+    })
+    .await;
+    for round in 0..3u64 {
+        for c in 0..20u64 {
+            let from = Sender {
+                user_id: 300_000 + c,
+                chat_id: 300_000 + c as i64,
+            };
+            tg.push_text(
+                &from,
+                &(3_583_117_383_482_800_000 + round * 100 + c).to_string(),
+            );
+        }
+    }
+    until("every reply", Duration::from_secs(60), || {
+        tg.sent().len() >= 60
+    })
+    .await;
+    stop(child);
+    let mut by_chat: HashMap<i64, Vec<i64>> = HashMap::new();
+    for m in tg.sent() {
+        by_chat
+            .entry(m["chat_id"].as_i64().unwrap())
+            .or_default()
+            .push(m["reply_parameters"]["message_id"].as_i64().unwrap());
+    }
+    let in_order = by_chat
+        .values()
+        .all(|ids| ids.windows(2).all(|w| w[0] < w[1]));
+    println!(
+        "order: 20 chats × 3 messages at once: replies in each chat's message order: {}",
+        if in_order { "yes" } else { "NO" }
+    );
+}
+
+/// veapi's orders endpoint serving `pages` pages of 20 orders, following the cursor.
+struct OrderPages(Vec<Vec<u8>>);
+
+impl Respond for OrderPages {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let page = form(req)
+            .get("cursor")
+            .and_then(|c| c.parse::<usize>().ok())
+            .unwrap_or(0);
+        ResponseTemplate::new(200).set_body_raw(
+            self.0[page.min(self.0.len() - 1)].clone(),
+            "application/json",
+        )
+    }
+}
+
+/// One poll reading `orders` orders (20 a page) from a zero-latency fake into a fresh store.
+async fn poll_orders(orders: u64) {
+    let pages = orders.div_ceil(20) as usize;
+    let info = tracking::encode(1001);
+    let now = douyin_link_bot::poller::china_time(Utc::now().timestamp() - 60);
+    let bodies: Vec<Vec<u8>> = (0..pages)
+        .map(|p| {
+            let list: Vec<Value> = (0..20)
+                .map(|i| {
+                    let n = (p * 20 + i) as u64;
+                    order_json(
+                        &(4_737_996_432_400_000_000 + n).to_string(),
+                        if n % 5 == 4 { "someone_else" } else { &info },
+                        ["PAY_SUCC", "SETTLE", "REFUND", "CONFIRM"][i % 4],
+                        &now,
+                    )
+                })
+                .collect();
+            let cursor = if p + 1 < pages {
+                (p + 1).to_string()
+            } else {
+                String::new()
+            };
+            serde_json::to_vec(
+                &json!({"error": "0", "msg": "ok", "data": {"orders": list, "cursor": cursor}}),
+            )
+            .unwrap()
+        })
+        .collect();
+    let server = MockServer::start().await;
+    Mock::given(path("/douyin/alliance_kol_orders"))
+        .respond_with(OrderPages(bodies))
+        .mount(&server)
+        .await;
+
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("bot.db").display()))
+            .await
+            .unwrap();
+        let vars = HashMap::from([
+            ("VEAPI_KEY", VEKEY.to_string()),
+            ("VEAPI_BASE_URL", server.uri()),
+        ]);
+        let config = Config::from_lookup(|k| vars.get(k).cloned(), Needs::default()).unwrap();
+        let source: Arc<dyn OrderSource> =
+            Arc::new(VeapiClient::new(&config.veapi.unwrap()).unwrap());
+        let settings = PollerSettings {
+            // One window holds them all: this measures reading and storing, not splitting.
+            max_pages: pages + 1,
+            first_lookback: Duration::from_secs(600),
+            ..PollerSettings::new(Duration::from_secs(60))
+        };
+        let poller = Poller::new(
+            source,
+            store.clone(),
+            settings,
+            None,
+            Arc::new(tokio::sync::Notify::new()),
+        );
+        let started = Instant::now();
+        let report = poller.poll_once(Utc::now()).await.unwrap();
+        times.push(ms(started.elapsed()));
+        assert_eq!(report.stats.new_orders as u64, pages as u64 * 20);
+        let queued = store.outbox_counts().await.unwrap().pending;
+        assert!(queued > 0);
+        store.close().await;
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "poller: {} orders on {pages} pages polled, parsed and stored (with their outbox rows) in median {:.0} ms, max {:.0} ms (3 fresh stores)",
+        pages * 20,
+        percentile(&times, 0.5),
+        times[times.len() - 1],
+    );
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    // `cargo bench` passes `--bench`; a filter argument selects sections by name.
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    let latency = Duration::from_millis(knob("E2E_LATENCY_MS", 100));
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    println!(
+        "machine: {} cores, {cpu}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    if wanted("startup") || wanted("memory") {
+        let (bot_start, bot_rss) = startup_and_idle(Path::new(BIN), "douyin-link-bot").await;
+        match bare_bot() {
+            Some(bare) => {
+                let (bare_start, bare_rss) = startup_and_idle(&bare, "bare teloxide bot").await;
+                println!(
+                    "ratios: idle RSS {:.2} × the bare bot; start-up {:.2} × the bare bot",
+                    bot_rss / bare_rss,
+                    bot_start / bare_start
+                );
+            }
+            None => println!("bare teloxide bot: could not build examples/bare_bot; no ratio"),
+        }
+    }
+    if wanted("burst") {
+        burst(knob("E2E_CHATS", 200), latency).await;
+    }
+    if wanted("steady") {
+        steady(latency).await;
+    }
+    if wanted("order") {
+        per_chat_order(latency).await;
+    }
+    if wanted("poller") {
+        poll_orders(knob("E2E_ORDERS", 10_000)).await;
+    }
+}
