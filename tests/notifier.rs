@@ -150,7 +150,10 @@ async fn a_429_is_honoured_and_the_row_delivered_once() {
     assert_eq!(status, "pending");
     assert!(error.unwrap_or_default().contains("rate limited"));
     while s.store.outbox_counts().await.unwrap().sent == 0 {
-        assert!(started.elapsed() < Duration::from_secs(5), "never delivered");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "never delivered"
+        );
         s.notifier.drain_once(&s.shutdown).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
