@@ -199,8 +199,17 @@ async fn startup_and_idle(program: &Path, label: &str) -> (f64, f64) {
     (percentile(&times, 0.5), idle_rss)
 }
 
-/// `chats` private chats each send one product at the same moment.
-async fn burst(chats: u64, latency: Duration) {
+/// The release binary on a fresh store, against fresh fakes, ready (it has asked for
+/// updates). The temporary folder and the fakes live as long as the tuple.
+async fn started_bot(
+    latency: Duration,
+) -> (
+    tempfile::TempDir,
+    FakeTelegram,
+    MockServer,
+    Arc<Mutex<Vec<Instant>>>,
+    Child,
+) {
     let dir = tempfile::tempdir().unwrap();
     let tg = FakeTelegram::start().await;
     let (veapi, arrivals) = fake_veapi(latency).await;
@@ -209,6 +218,26 @@ async fn burst(chats: u64, latency: Duration) {
         tg.first_get_updates().is_some()
     })
     .await;
+    (dir, tg, veapi, arrivals, child)
+}
+
+/// Each reply's time from its message's delivery, less the upstream latency, sorted (ms).
+fn turnarounds(tg: &FakeTelegram, latency: Duration) -> Vec<f64> {
+    let mut out: Vec<f64> = tg
+        .sent_timed()
+        .iter()
+        .filter_map(|(m, t)| {
+            let id = m["reply_parameters"]["message_id"].as_i64()?;
+            Some(ms(*t - tg.delivered_at(id)?) - ms(latency))
+        })
+        .collect();
+    out.sort_by(f64::total_cmp);
+    out
+}
+
+/// `chats` private chats each send one product at the same moment.
+async fn burst(chats: u64, latency: Duration) {
+    let (_dir, tg, _veapi, arrivals, child) = started_bot(latency).await;
 
     let ids: Vec<i64> = (0..chats)
         .map(|i| {
@@ -250,14 +279,7 @@ async fn burst(chats: u64, latency: Duration) {
         })
         .max()
         .unwrap_or(0);
-    let mut overhead: Vec<f64> = sent
-        .iter()
-        .filter_map(|(m, t)| {
-            let id = m["reply_parameters"]["message_id"].as_i64()?;
-            Some(ms(*t - tg.delivered_at(id)?) - ms(latency))
-        })
-        .collect();
-    overhead.sort_by(f64::total_cmp);
+    let overhead = turnarounds(&tg, latency);
     println!(
         "burst: {chats} chats at once, veapi {} ms: {} upstream calls, first {:.1} ms and last {:.1} ms after delivery; \
 all conversions done {:.1} ms after delivery = {:.2} × one upstream call",
@@ -284,14 +306,7 @@ at most {busiest} within any one second (Telegram allows {TELEGRAM_PER_SEC}); re
 
 /// Messages at 10 per second, under Telegram's pace: what the bot adds to one round trip.
 async fn steady(latency: Duration) {
-    let dir = tempfile::tempdir().unwrap();
-    let tg = FakeTelegram::start().await;
-    let (veapi, _) = fake_veapi(latency).await;
-    let child = spawn(Path::new(BIN), dir.path(), &tg, &veapi);
-    until("the bot", Duration::from_secs(10), || {
-        tg.first_get_updates().is_some()
-    })
-    .await;
+    let (_dir, tg, veapi, _, child) = started_bot(latency).await;
     let n = 100u64;
     for i in 0..n {
         let from = Sender {
@@ -306,15 +321,7 @@ async fn steady(latency: Duration) {
     })
     .await;
     stop(child);
-    let mut overhead: Vec<f64> = tg
-        .sent_timed()
-        .iter()
-        .filter_map(|(m, t)| {
-            let id = m["reply_parameters"]["message_id"].as_i64()?;
-            Some(ms(*t - tg.delivered_at(id)?) - ms(latency))
-        })
-        .collect();
-    overhead.sort_by(f64::total_cmp);
+    let overhead = turnarounds(&tg, latency);
 
     // What the fakes themselves cost: one call to each, from a client in this process.
     let client = reqwest::Client::new();
@@ -354,14 +361,7 @@ async fn steady(latency: Duration) {
 
 /// 20 chats sending 3 messages each at once: each chat's replies come in its messages' order.
 async fn per_chat_order(latency: Duration) {
-    let dir = tempfile::tempdir().unwrap();
-    let tg = FakeTelegram::start().await;
-    let (veapi, _) = fake_veapi(latency).await;
-    let child = spawn(Path::new(BIN), dir.path(), &tg, &veapi);
-    until("the bot", Duration::from_secs(10), || {
-        tg.first_get_updates().is_some()
-    })
-    .await;
+    let (_dir, tg, _veapi, _, child) = started_bot(latency).await;
     for round in 0..3u64 {
         for c in 0..20u64 {
             let from = Sender {
