@@ -102,10 +102,19 @@ pub fn bot(token: &Secret, api_url: Url) -> Result<Bot, reqwest::Error> {
 const REPLY_RETRIES: usize = 3;
 
 /// The bot's way out: every message it sends, paced to Telegram's limits.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Telegram {
     bot: Bot,
     pace: Arc<Pace>,
+}
+
+/// teloxide's `Bot` prints its token in `Debug`; this never does.
+impl std::fmt::Debug for Telegram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telegram")
+            .field("api_url", &self.bot.api_url().as_str())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Telegram {
@@ -361,6 +370,15 @@ mod tests {
             Command::parse("/stats", "bot"),
             Ok(Command::Stats)
         ));
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let token = Secret::new("123456:TOKEN-never-printed".to_string());
+        let bot = bot(&token, "http://127.0.0.1:1".parse().unwrap()).unwrap();
+        let shown = format!("{:?}", Telegram::new(bot));
+        assert!(shown.contains("127.0.0.1"), "{shown}");
+        assert!(!shown.contains("TOKEN-never-printed"), "{shown}");
     }
 
     #[test]
