@@ -26,7 +26,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const BIN: &str = env!("CARGO_BIN_EXE_douyin-link-bot");
-/// Telegram's overall limit, which teloxide's `Throttle` keeps to.
+/// Telegram's overall limit, which the bot's pace (src/telegram/pace.rs) keeps to.
 const TELEGRAM_PER_SEC: f64 = 30.0;
 
 fn knob(name: &str, default: u64) -> u64 {
