@@ -29,7 +29,11 @@ pub struct Store {
 
 #[derive(Clone, Debug)]
 enum Backend {
-    Sqlite(SqlitePool),
+    /// Reads share a few connections (WAL lets them run beside a write); writes take turns
+    /// on one connection. Several connections writing at once would meet SQLite's write
+    /// lock and wait in its busy handler, which sleeps: under a burst of conversions that
+    /// starved the reads too (400 chats took 46 × one veapi call, BENCHMARKS.md).
+    Sqlite { read: SqlitePool, write: SqlitePool },
 }
 
 /// A conversion to remember.
@@ -154,23 +158,42 @@ impl Store {
                 }
             }
         }
-        let pool = SqlitePoolOptions::new()
-            // An in-memory database exists per connection: keep exactly one.
-            .max_connections(if in_memory { 1 } else { 4 })
-            .min_connections(if in_memory { 1 } else { 0 })
-            .connect_with(opts)
-            .await
-            .map_err(|e| open_err(e.to_string()))?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        let connect = |n: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(n)
+                .min_connections(u32::from(in_memory))
+                .connect_with(opts.clone())
+        };
+        let write = connect(1).await.map_err(|e| open_err(e.to_string()))?;
+        sqlx::migrate!("./migrations").run(&write).await?;
+        // An in-memory database exists per connection: there, the one connection does all.
+        let read = if in_memory {
+            write.clone()
+        } else {
+            connect(3).await.map_err(|e| open_err(e.to_string()))?
+        };
         Ok(Store {
-            backend: Backend::Sqlite(pool),
+            backend: Backend::Sqlite { read, write },
         })
     }
 
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
         }
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        let Backend::Sqlite { read, .. } = &self.backend;
+        read
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        let Backend::Sqlite { write, .. } = &self.backend;
+        write
     }
 
     /// The newest conversion of `product_key` by `user_id` made at or after `not_before`.
@@ -180,7 +203,7 @@ impl Store {
         product_key: &str,
         not_before: i64,
     ) -> Result<Option<CachedConversion>, StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.reader();
         let row = sqlx::query(
             "SELECT dy_password, coupon_command, share_link, chat_id, created_at FROM conversions
              WHERE user_id = ? AND product_key = ? AND created_at >= ?
@@ -210,7 +233,7 @@ impl Store {
     }
 
     pub async fn record_conversion(&self, c: &NewConversion<'_>) -> Result<(), StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.writer();
         sqlx::query(
             "INSERT INTO conversions
              (user_id, user_name, chat_id, product_key, product_id, external_info, dy_password, coupon_command, share_link, created_at)
@@ -239,7 +262,7 @@ impl Store {
         items: &[IngestOrder<'_>],
         now: i64,
     ) -> Result<IngestStats, StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.writer();
         // An order listed twice in one page is stored once, as its latest snapshot (what a
         // row-by-row upsert would leave behind): one statement must not upsert a row twice.
         let mut latest: Vec<&IngestOrder<'_>> = Vec::with_capacity(items.len());
@@ -359,7 +382,7 @@ impl Store {
         user_id: u64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.writer();
         let mut conn = pool.acquire().await?;
         let target = Target {
             user_id,
@@ -371,7 +394,7 @@ impl Store {
 
     /// Pending messages due by `now`, oldest first.
     pub async fn due_outbox(&self, now: i64, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.reader();
         let rows = sqlx::query(
             "SELECT id, user_id, product_id, text, allow_fallback, attempts FROM outbox
              WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
@@ -395,7 +418,7 @@ impl Store {
 
     /// When the next pending message falls due, if any.
     pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.reader();
         Ok(
             sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
                 .fetch_one(pool)
@@ -404,7 +427,7 @@ impl Store {
     }
 
     pub async fn mark_sent(&self, id: i64, chat_id: i64, now: i64) -> Result<(), StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.writer();
         sqlx::query(
             "UPDATE outbox SET status = 'sent', sent_chat_id = ?, sent_at = ?, last_error = NULL
              WHERE id = ?",
@@ -425,7 +448,7 @@ impl Store {
         error: &str,
         count: bool,
     ) -> Result<(), StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.writer();
         sqlx::query(
             "UPDATE outbox SET next_attempt_at = ?, last_error = ?, attempts = attempts + ? WHERE id = ?",
         )
@@ -440,7 +463,7 @@ impl Store {
 
     /// Gives up on a message, keeping why.
     pub async fn park(&self, id: i64, reason: &str) -> Result<(), StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.writer();
         sqlx::query(
             "UPDATE outbox SET status = 'parked', last_error = ?, attempts = attempts + 1 WHERE id = ?",
         )
@@ -452,7 +475,7 @@ impl Store {
     }
 
     pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.reader();
         let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
             .fetch_all(pool)
             .await?;
@@ -473,7 +496,7 @@ impl Store {
         &self,
         dedupe_key: &str,
     ) -> Result<Option<(String, Option<String>, Option<i64>)>, StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.reader();
         let row =
             sqlx::query("SELECT status, last_error, sent_chat_id FROM outbox WHERE dedupe_key = ?")
                 .bind(dedupe_key)
@@ -489,7 +512,7 @@ impl Store {
         user_id: u64,
         product_id: Option<&str>,
     ) -> Result<Option<(i64, Option<String>)>, StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.reader();
         let row = sqlx::query(
             "SELECT chat_id, user_name FROM conversions WHERE user_id = ? AND chat_id != user_id
              ORDER BY (product_id IS NOT NULL AND product_id = ?) DESC, created_at DESC, id DESC
@@ -504,7 +527,7 @@ impl Store {
 
     /// A group became a supergroup: conversions made in it now live under the new id.
     pub async fn migrate_chat(&self, from: i64, to: i64) -> Result<(), StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.writer();
         sqlx::query("UPDATE conversions SET chat_id = ? WHERE chat_id = ?")
             .bind(to)
             .bind(from)
@@ -514,7 +537,7 @@ impl Store {
     }
 
     pub async fn kv_get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.reader();
         Ok(sqlx::query_scalar("SELECT value FROM kv WHERE key = ?")
             .bind(key)
             .fetch_optional(pool)
@@ -522,7 +545,7 @@ impl Store {
     }
 
     pub async fn kv_set(&self, key: &str, value: &str, now: i64) -> Result<(), StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.writer();
         sqlx::query(
             "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -536,7 +559,7 @@ impl Store {
     }
 
     pub async fn kv_delete(&self, key: &str) -> Result<(), StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.writer();
         sqlx::query("DELETE FROM kv WHERE key = ?")
             .bind(key)
             .execute(pool)
@@ -546,7 +569,7 @@ impl Store {
 
     /// When the first conversion was made, if any.
     pub async fn earliest_conversion_at(&self) -> Result<Option<i64>, StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.reader();
         Ok(
             sqlx::query_scalar("SELECT MIN(created_at) FROM conversions")
                 .fetch_one(pool)
@@ -560,7 +583,7 @@ impl Store {
         user_id: u64,
         limit: i64,
     ) -> Result<(Vec<OrderSummary>, OrderTotals), StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.reader();
         let rows = sqlx::query(
             "SELECT order_id, product_name, flow_point, total_pay_amount, estimated_commission,
                     real_commission, pay_success_time
@@ -587,7 +610,7 @@ impl Store {
 
     /// The operator's overview for `/stats`; `since` bounds the "recent" counts.
     pub async fn stats(&self, since: i64) -> Result<Stats, StoreError> {
-        let Backend::Sqlite(pool) = &self.backend;
+        let pool = self.reader();
         let c = sqlx::query(
             "SELECT COUNT(DISTINCT user_id) AS users, COUNT(*) AS conversions,
                     COALESCE(SUM(created_at >= ?), 0) AS recent
@@ -782,7 +805,7 @@ mod tests {
         let (recent, totals) = store.user_orders(1001, 10).await.unwrap();
         assert_eq!(recent.len(), 2);
         assert_eq!((totals.orders, totals.refunded), (2, 1));
-        let Backend::Sqlite(pool) = &store.backend;
+        let pool = store.reader();
         let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM order_events")
             .fetch_one(pool)
             .await
