@@ -18,15 +18,10 @@ fn text(m: &Value) -> &str {
     m["text"].as_str().unwrap_or_default()
 }
 
-async fn start(
-    extra: &[(&str, &str)],
-) -> (FakeTelegram, MockServer, RunningBot, tempfile::TempDir) {
-    let tg = FakeTelegram::start().await;
-    let veapi = MockServer::start().await;
-    share_reply(&veapi, None, json_body("veapi/share_ok.json")).await;
-    let dir = tempfile::tempdir().unwrap();
-    let bot = RunningBot::start(config_with(&tg, &veapi, &dir.path().join("bot.db"), extra));
-    (tg, veapi, bot, dir)
+async fn start(extra: &[(&str, &str)]) -> Harness {
+    let h = Harness::start(extra).await;
+    share_reply(&h.veapi, None, json_body("veapi/share_ok.json")).await;
+    h
 }
 
 /// Distinct product ids, so the conversion cache never answers in the limiter's place.
@@ -45,7 +40,12 @@ async fn calls_by(veapi: &MockServer, user_id: u64) -> usize {
 
 #[tokio::test]
 async fn a_flooding_user_gets_one_polite_answer_then_silence_and_others_are_unaffected() {
-    let (tg, veapi, bot, _dir) = start(&[("USER_RATE_LIMIT", "3")]).await;
+    let Harness {
+        tg,
+        veapi,
+        bot,
+        dir: _dir,
+    } = start(&[("USER_RATE_LIMIT", "3")]).await;
     // Two products, then two more (only one fits), then more messages over the limit.
     tg.push_text(&ALICE, &format!("{} {}", product(1), product(2)));
     tg.push_text(&ALICE, &format!("{} {}", product(3), product(4)));
@@ -82,7 +82,12 @@ async fn a_flooding_user_gets_one_polite_answer_then_silence_and_others_are_unaf
 
 #[tokio::test]
 async fn with_an_allow_list_other_chats_get_nothing_and_cost_nothing() {
-    let (tg, veapi, bot, _dir) = start(&[
+    let Harness {
+        tg,
+        veapi,
+        bot,
+        dir: _dir,
+    } = start(&[
         ("ALLOWED_CHAT_IDS", &ALICE_IN_GROUP.chat_id.to_string()),
         ("ADMIN_USER_IDS", "9001"),
     ])
@@ -107,7 +112,12 @@ async fn with_an_allow_list_other_chats_get_nothing_and_cost_nothing() {
 
 #[tokio::test]
 async fn stats_answer_operators_in_private_and_nobody_else() {
-    let (tg, _veapi, bot, _dir) = start(&[("ADMIN_USER_IDS", "9001")]).await;
+    let Harness {
+        tg,
+        veapi: _veapi,
+        bot,
+        dir: _dir,
+    } = start(&[("ADMIN_USER_IDS", "9001")]).await;
     tg.push_text(&ALICE, &product(1));
     tg.wait_sent(1).await;
     tg.push_text(&ALICE, "/stats");

@@ -7,33 +7,13 @@ use douyin_link_bot::tracking;
 use serde_json::{json, Value};
 use std::time::Duration;
 use support::*;
-use wiremock::{MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 const SHARE: &str = "9.28 reo:/ r@r.Rx 01/26 【抖音商城】https://v.douyin.com/i2wDMRRN/ 【卡宾熊】130g*10袋猫耳酥\n长按复制此条消息，打开抖音搜索，查看商品详情！";
 const PASSWORD: &str = "3M长按:/ 緮墆此条消息,da幵ƊƟưƴƖƞ瞍?,查看商品详情ŠŠko4RythQX4B8▽▽";
 
-struct Harness {
-    tg: FakeTelegram,
-    veapi: MockServer,
-    bot: RunningBot,
-    _dir: tempfile::TempDir,
-}
-
 async fn start() -> Harness {
-    start_with(&[]).await
-}
-
-async fn start_with(extra: &[(&str, &str)]) -> Harness {
-    let tg = FakeTelegram::start().await;
-    let veapi = MockServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let bot = RunningBot::start(config_with(&tg, &veapi, &dir.path().join("bot.db"), extra));
-    Harness {
-        tg,
-        veapi,
-        bot,
-        _dir: dir,
-    }
+    Harness::start(&[]).await
 }
 
 fn text(m: &Value) -> &str {
@@ -114,7 +94,7 @@ async fn operator_side_failures_tell_the_user_nothing_about_the_operator() {
 #[tokio::test]
 async fn expired_authorization_on_conversion_alerts_admins_once_and_recovery_once() {
     const ADMIN: i64 = 9001;
-    let h = start_with(&[("ADMIN_USER_IDS", "9001")]).await;
+    let h = Harness::start(&[("ADMIN_USER_IDS", "9001")]).await;
     share_reply(&h.veapi, None, json_body("veapi/share_auth_expired.json")).await;
     h.tg.push_text(&ALICE, "3583117383482622604");
     h.tg.push_text(&ALICE, "3605331890120301327");

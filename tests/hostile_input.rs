@@ -8,7 +8,6 @@ use douyin_link_bot::tracking;
 use serde_json::{json, Value};
 use std::time::Duration;
 use support::*;
-use wiremock::MockServer;
 
 const PRODUCT: &str = "3583117383482622604";
 const PASSWORD: &str = "咑[玫瑰]搜[烟花],查看商品详情Ig9FOHrrl8";
@@ -17,25 +16,10 @@ fn text(m: &Value) -> &str {
     m["text"].as_str().unwrap_or_default()
 }
 
-struct Harness {
-    tg: FakeTelegram,
-    veapi: MockServer,
-    bot: RunningBot,
-    _dir: tempfile::TempDir,
-}
-
 async fn start() -> Harness {
-    let tg = FakeTelegram::start().await;
-    let veapi = MockServer::start().await;
-    share_reply(&veapi, None, json_body("veapi/share_coupon.json")).await;
-    let dir = tempfile::tempdir().unwrap();
-    let bot = RunningBot::start(config(&tg, &veapi, &dir.path().join("bot.db")));
-    Harness {
-        tg,
-        veapi,
-        bot,
-        _dir: dir,
-    }
+    let h = Harness::start(&[]).await;
+    share_reply(&h.veapi, None, json_body("veapi/share_coupon.json")).await;
+    h
 }
 
 /// Lets the bot take the queued updates, then checks it still answers a plain message:

@@ -481,3 +481,28 @@ impl RunningBot {
         result.expect("bot exits cleanly");
     }
 }
+
+/// The real bot (`app::run`) on a fresh store, against a fresh fake Telegram and fake veapi.
+pub struct Harness {
+    pub tg: FakeTelegram,
+    pub veapi: MockServer,
+    pub bot: RunningBot,
+    /// Holds the store's folder; it is deleted when this is dropped.
+    pub dir: tempfile::TempDir,
+}
+
+impl Harness {
+    /// `extra`: configuration beyond the credentials and the fakes' URLs.
+    pub async fn start(extra: &[(&str, &str)]) -> Harness {
+        let tg = FakeTelegram::start().await;
+        let veapi = MockServer::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let bot = RunningBot::start(config_with(&tg, &veapi, &dir.path().join("bot.db"), extra));
+        Harness {
+            tg,
+            veapi,
+            bot,
+            dir,
+        }
+    }
+}
