@@ -389,7 +389,7 @@ impl Store {
             product_id: None,
             allow_fallback: false,
         };
-        Ok(enqueue(&mut conn, notice, &target, now).await? > 0)
+        Ok(enqueue_many(&mut conn, &[(notice, target)], now).await? > 0)
     }
 
     /// Pending messages due by `now`, oldest first.
@@ -653,20 +653,10 @@ async fn order_totals(pool: &SqlitePool, user_id: Option<u64>) -> Result<OrderTo
 }
 
 /// Who an outbox row is for.
-#[derive(Clone, Copy)]
 struct Target<'a> {
     user_id: u64,
     product_id: Option<&'a str>,
     allow_fallback: bool,
-}
-
-async fn enqueue(
-    conn: &mut sqlx::SqliteConnection,
-    notice: &Notice,
-    target: &Target<'_>,
-    now: i64,
-) -> Result<usize, StoreError> {
-    enqueue_many(conn, &[(notice, *target)], now).await
 }
 
 /// Inserts messages whose dedupe key was never used; returns how many were new.

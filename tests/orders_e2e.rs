@@ -27,6 +27,30 @@ fn tuning() -> Tuning {
     }
 }
 
+/// The fakes and a store folder for one test; the bot starts once upstream is set up, as
+/// its first poll happens at once.
+struct Upstream {
+    tg: FakeTelegram,
+    veapi: MockServer,
+    dir: tempfile::TempDir,
+}
+
+impl Upstream {
+    async fn start() -> Upstream {
+        Upstream {
+            tg: FakeTelegram::start().await,
+            veapi: MockServer::start().await,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The bot on this test's store (the same one on every call: restarts keep it).
+    fn start_bot(&self, extra: &[(&str, &str)]) -> RunningBot {
+        let db = self.dir.path().join("bot.db");
+        RunningBot::start_tuned(config_with(&self.tg, &self.veapi, &db, extra), tuning())
+    }
+}
+
 fn text(m: &Value) -> &str {
     m["text"].as_str().unwrap_or_default()
 }
@@ -56,22 +80,20 @@ async fn some_polls(veapi: &MockServer) {
 
 #[tokio::test]
 async fn an_order_is_announced_once_across_a_restart_and_its_refund_once() {
-    let tg = FakeTelegram::start().await;
-    let veapi = MockServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("bot.db");
-    orders_now(&veapi, vec![]).await;
+    let up = Upstream::start().await;
+    let (tg, veapi) = (&up.tg, &up.veapi);
+    orders_now(veapi, vec![]).await;
 
-    let bot = RunningBot::start_tuned(config(&tg, &veapi, &db), tuning());
+    let bot = up.start_bot(&[]);
     tg.push_text(&ALICE, "https://v.douyin.com/i2wDMRRN/");
     tg.wait_for(1, is("已转换")).await;
-    let external_info = share_calls(&veapi).await[0]["external_info"].clone();
+    let external_info = share_calls(veapi).await[0]["external_info"].clone();
     assert_eq!(tracking::decode(&external_info), Ok(ALICE.user_id));
 
     // Upstream now reports an order bought through Alice's link.
     let order = "4737996432465788974";
     orders_now(
-        &veapi,
+        veapi,
         vec![order_json(
             order,
             &external_info,
@@ -86,18 +108,18 @@ async fn an_order_is_announced_once_across_a_restart_and_its_refund_once() {
     assert!(t.contains("卡宾熊猫耳酥"), "{t}");
     assert!(t.contains("实付金额：¥21.00"), "{t}");
     assert!(t.contains("预估佣金：¥4.20"), "{t}");
-    some_polls(&veapi).await;
+    some_polls(veapi).await;
     bot.stop().await;
 
     // Restart on the same store: the order is still reported upstream, nobody hears twice.
-    let bot = RunningBot::start_tuned(config(&tg, &veapi, &db), tuning());
-    some_polls(&veapi).await;
-    some_polls(&veapi).await;
+    let bot = up.start_bot(&[]);
+    some_polls(veapi).await;
+    some_polls(veapi).await;
     assert_eq!(tg.sent().iter().filter(|m| is("新订单")(m)).count(), 1);
 
     // The order is refunded: one refund message, however many polls see it.
     orders_now(
-        &veapi,
+        veapi,
         vec![order_json(
             order,
             &external_info,
@@ -107,7 +129,7 @@ async fn an_order_is_announced_once_across_a_restart_and_its_refund_once() {
     )
     .await;
     tg.wait_for(1, is("订单已退款")).await;
-    some_polls(&veapi).await;
+    some_polls(veapi).await;
     assert_eq!(tg.sent().iter().filter(|m| is("订单已退款")(m)).count(), 1);
     assert_eq!(tg.sent().iter().filter(|m| is("新订单")(m)).count(), 1);
 
@@ -122,11 +144,10 @@ async fn an_order_is_announced_once_across_a_restart_and_its_refund_once() {
 
 #[tokio::test]
 async fn orders_of_other_channels_notify_nobody() {
-    let tg = FakeTelegram::start().await;
-    let veapi = MockServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
+    let up = Upstream::start().await;
+    let (tg, veapi) = (&up.tg, &up.veapi);
     orders_now(
-        &veapi,
+        veapi,
         vec![
             order_json(
                 "4737996432465780001",
@@ -143,8 +164,8 @@ async fn orders_of_other_channels_notify_nobody() {
         ],
     )
     .await;
-    let bot = RunningBot::start_tuned(config(&tg, &veapi, &dir.path().join("bot.db")), tuning());
-    some_polls(&veapi).await;
+    let bot = up.start_bot(&[]);
+    some_polls(veapi).await;
     tg.push_text(&ALICE, "/start");
     tg.wait_sent(1).await;
     assert_eq!(tg.sent().len(), 1, "{:#?}", tg.sent());
@@ -153,19 +174,12 @@ async fn orders_of_other_channels_notify_nobody() {
 
 #[tokio::test]
 async fn expired_authorization_is_told_to_admins_once_and_recovery_once() {
-    let tg = FakeTelegram::start().await;
-    let veapi = MockServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
+    let up = Upstream::start().await;
+    let (tg, veapi) = (&up.tg, &up.veapi);
     const ADMIN: i64 = 9001;
     veapi.reset().await;
-    orders_page(&veapi, None, json_body("veapi/share_auth_expired.json")).await;
-    let cfg = config_with(
-        &tg,
-        &veapi,
-        &dir.path().join("bot.db"),
-        &[("ADMIN_USER_IDS", "9001")],
-    );
-    let bot = RunningBot::start_tuned(cfg, tuning());
+    orders_page(veapi, None, json_body("veapi/share_auth_expired.json")).await;
+    let bot = up.start_bot(&[("ADMIN_USER_IDS", "9001")]);
 
     let alert = tg.wait_for(1, |m| m["chat_id"] == ADMIN).await;
     assert!(
@@ -173,8 +187,8 @@ async fn expired_authorization_is_told_to_admins_once_and_recovery_once() {
         "{}",
         text(&alert[0])
     );
-    some_polls(&veapi).await;
-    some_polls(&veapi).await;
+    some_polls(veapi).await;
+    some_polls(veapi).await;
     assert_eq!(
         tg.sent_to(ADMIN).len(),
         1,
@@ -184,7 +198,7 @@ async fn expired_authorization_is_told_to_admins_once_and_recovery_once() {
     // Re-authorized: polling resumes by itself, the order bought meanwhile is announced.
     let info = tracking::encode(ALICE.user_id);
     orders_now(
-        &veapi,
+        veapi,
         vec![order_json(
             "4737996432465789999",
             &info,
@@ -200,31 +214,24 @@ async fn expired_authorization_is_told_to_admins_once_and_recovery_once() {
         text(&recovered[1])
     );
     tg.wait_for(1, is("新订单")).await;
-    some_polls(&veapi).await;
+    some_polls(veapi).await;
     assert_eq!(tg.sent_to(ADMIN).len(), 2);
     bot.stop().await;
 }
 
 #[tokio::test]
 async fn an_outage_of_several_polls_loses_nothing_and_duplicates_across_pages_notify_once() {
-    let tg = FakeTelegram::start().await;
-    let veapi = MockServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
+    let up = Upstream::start().await;
+    let (tg, veapi) = (&up.tg, &up.veapi);
     const ADMIN: i64 = 9001;
     orders_page(
-        &veapi,
+        veapi,
         None,
         wiremock::ResponseTemplate::new(502).set_body_string("Bad Gateway"),
     )
     .await;
-    let cfg = config_with(
-        &tg,
-        &veapi,
-        &dir.path().join("bot.db"),
-        &[("ADMIN_USER_IDS", "9001")],
-    );
-    let bot = RunningBot::start_tuned(cfg, tuning());
-    some_polls(&veapi).await;
+    let bot = up.start_bot(&[("ADMIN_USER_IDS", "9001")]);
+    some_polls(veapi).await;
     let alert = tg.wait_for(1, |m| m["chat_id"] == ADMIN).await;
     assert!(
         text(&alert[0]).contains("连续多次失败"),
@@ -238,21 +245,21 @@ async fn an_outage_of_several_polls_loses_nothing_and_duplicates_across_pages_no
     let order = |id: &str| order_json(id, &info, "PAY_SUCC", "2026-11-22 10:00:00");
     veapi.reset().await;
     orders_page(
-        &veapi,
+        veapi,
         None,
         orders_body(vec![order("5001"), order("5002")], "p2"),
     )
     .await;
     orders_page(
-        &veapi,
+        veapi,
         Some("p2"),
         orders_body(vec![order("5002"), order("5003")], ""),
     )
     .await;
     tg.wait_for(3, is("新订单")).await;
     // Every later poll overlaps the last window and sees all three again.
-    some_polls(&veapi).await;
-    some_polls(&veapi).await;
+    some_polls(veapi).await;
+    some_polls(veapi).await;
     for id in ["5001", "5002", "5003"] {
         let n = tg
             .sent()
@@ -269,11 +276,10 @@ async fn an_outage_of_several_polls_loses_nothing_and_duplicates_across_pages_no
 
 #[tokio::test]
 async fn a_user_who_blocked_the_bot_hears_in_the_group_where_they_converted() {
-    let tg = FakeTelegram::start().await;
-    let veapi = MockServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    orders_now(&veapi, vec![]).await;
-    let bot = RunningBot::start_tuned(config(&tg, &veapi, &dir.path().join("bot.db")), tuning());
+    let up = Upstream::start().await;
+    let (tg, veapi) = (&up.tg, &up.veapi);
+    orders_now(veapi, vec![]).await;
+    let bot = up.start_bot(&[]);
     tg.push_text(&ALICE_IN_GROUP, "https://v.douyin.com/i2wDMRRN/");
     tg.wait_for(1, is("已转换")).await;
     // Alice never opened a private chat (or blocked the bot): Telegram answers 403.
@@ -281,7 +287,7 @@ async fn a_user_who_blocked_the_bot_hears_in_the_group_where_they_converted() {
 
     let info = tracking::encode(ALICE.user_id);
     orders_now(
-        &veapi,
+        veapi,
         vec![order_json("6001", &info, "PAY_SUCC", "2026-11-22 10:00:00")],
     )
     .await;
@@ -292,7 +298,7 @@ async fn a_user_who_blocked_the_bot_hears_in_the_group_where_they_converted() {
         "{}",
         text(&news[0])
     );
-    some_polls(&veapi).await;
+    some_polls(veapi).await;
     assert_eq!(tg.sent().iter().filter(|m| is("新订单")(m)).count(), 1);
     bot.stop().await;
 }

@@ -80,6 +80,20 @@ async fn alice_order(
     .await;
 }
 
+/// The next orders call (for the page reached with `cursor`, or any page) answers 502,
+/// ahead of whatever else is mounted; later calls get the usual answers.
+async fn fail_once(server: &MockServer, cursor: Option<&str>) {
+    let mut m = wiremock::Mock::given(wiremock::matchers::path("/douyin/alliance_kol_orders"));
+    if let Some(c) = cursor {
+        m = m.and(FormParam("cursor", c.to_string()));
+    }
+    m.respond_with(ResponseTemplate::new(502))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(server)
+        .await;
+}
+
 #[tokio::test]
 async fn all_pages_are_followed_and_only_our_orders_notify() {
     let s = setup().await;
@@ -217,13 +231,7 @@ async fn a_page_failing_mid_window_keeps_the_watermark_and_the_next_poll_covers_
     )
     .await;
     // Page two is down for the first poll only.
-    wiremock::Mock::given(wiremock::matchers::path("/douyin/alliance_kol_orders"))
-        .and(FormParam("cursor", "p2".into()))
-        .respond_with(ResponseTemplate::new(502))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&s.veapi)
-        .await;
+    fail_once(&s.veapi, Some("p2")).await;
     alice_order(
         &s.veapi,
         Some("p2"),
@@ -363,12 +371,7 @@ async fn a_transient_page_failure_is_retried_within_the_same_poll() {
         ..settings()
     })
     .await;
-    wiremock::Mock::given(wiremock::matchers::path("/douyin/alliance_kol_orders"))
-        .respond_with(ResponseTemplate::new(502))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&s.veapi)
-        .await;
+    fail_once(&s.veapi, None).await;
     alice_order(
         &s.veapi,
         None,

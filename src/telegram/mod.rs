@@ -267,7 +267,7 @@ pub fn split_message(text: &str, max_utf16: usize) -> Vec<&str> {
 }
 
 /// Replies carry links only as text to copy: a preview card would be noise.
-pub fn no_preview() -> LinkPreviewOptions {
+fn no_preview() -> LinkPreviewOptions {
     LinkPreviewOptions {
         is_disabled: true,
         url: None,
