@@ -82,7 +82,7 @@ fn orders_page(c: &mut Criterion) {
         b.iter(|| {
             let v: Value = serde_json::from_slice(black_box(&bytes)).unwrap();
             let page = parse_orders(v).unwrap();
-            black_box(to_ingest(&page.orders).len())
+            black_box(to_ingest(&page.orders, &Default::default()).len())
         })
     });
 
@@ -106,7 +106,7 @@ fn orders_page(c: &mut Criterion) {
             |page| {
                 let store = store.clone();
                 async move {
-                    let items = to_ingest(&page.orders);
+                    let items = to_ingest(&page.orders, &Default::default());
                     black_box(store.ingest_page(&items, 1_700_000_000).await.unwrap())
                 }
             },
@@ -116,7 +116,7 @@ fn orders_page(c: &mut Criterion) {
     let seen = parse_orders(serde_json::from_slice(&page_bytes(20)).unwrap()).unwrap();
     g.bench_function("store 20 orders seen before", |b| {
         b.to_async(&rt).iter(|| async {
-            let items = to_ingest(&seen.orders);
+            let items = to_ingest(&seen.orders, &Default::default());
             black_box(store.ingest_page(&items, 1_700_000_000).await.unwrap())
         })
     });

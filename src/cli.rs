@@ -5,7 +5,7 @@ use crate::config::{Config, ConfigError, Needs};
 use crate::detect::{detect, Reference};
 use crate::logging;
 use crate::poller::{china_time, parse_china_time, Next, Pager, PollerSettings};
-use crate::tracking;
+use crate::tracking::{self, Attribution};
 use crate::veapi::{Order, ShareRequest, VeapiClient, Window};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
@@ -323,7 +323,13 @@ struct OrderLine<'a> {
 }
 
 fn print_order(out: &mut impl Write, order: &Order) -> Result<bool, String> {
-    let telegram_user_id = order.attribution().and_then(|v| tracking::decode(v).ok());
+    // Prints only, so an earlier-format value is shown as the user it names, unconfirmed.
+    let telegram_user_id = order
+        .attribution()
+        .and_then(|v| match tracking::attribute(v) {
+            Attribution::User(id) | Attribution::Legacy(id) => Some(id),
+            Attribution::Corrupt(_) | Attribution::Foreign => None,
+        });
     serde_json::to_writer(
         &mut *out,
         &OrderLine {

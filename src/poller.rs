@@ -9,7 +9,7 @@
 use crate::alerts::{Alerts, Source};
 use crate::store::{IngestOrder, IngestStats, Notice, Store, StoreError};
 use crate::telegram::texts;
-use crate::tracking;
+use crate::tracking::{self, Attribution};
 use crate::veapi::{ErrorClass, FlowPoint, Order, OrderSource, OrdersPage, VeapiError, Window};
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use std::collections::HashSet;
@@ -121,11 +121,26 @@ pub fn notices(order: &Order) -> Vec<Notice> {
 
 /// A page's orders as the store takes them: attributed to a user when their external_info is
 /// ours, with the messages their states call for (none for other channels' orders).
-pub fn to_ingest(orders: &[Order]) -> Vec<IngestOrder<'_>> {
+/// `issued_legacy` holds the earlier-format values the store shows it issued (see
+/// [`tracking::Attribution::Legacy`]); any other value that carries our prefix but does not
+/// decode is logged here and counted in `/stats` (from the stored orders), never a user.
+pub fn to_ingest<'a>(orders: &'a [Order], issued_legacy: &HashSet<String>) -> Vec<IngestOrder<'a>> {
     orders
         .iter()
         .map(|o| {
-            let user_id = o.attribution().and_then(|v| tracking::decode(v).ok());
+            let user_id = o.attribution().and_then(|v| match tracking::attribute(v) {
+                Attribution::User(id) => Some(id),
+                Attribution::Legacy(id) if issued_legacy.contains(v) => Some(id),
+                Attribution::Legacy(_) => {
+                    unattributed(o, v, "earlier-format value this bot never issued");
+                    None
+                }
+                Attribution::Corrupt(e) => {
+                    unattributed(o, v, &e.to_string());
+                    None
+                }
+                Attribution::Foreign => None,
+            });
             IngestOrder {
                 order: o,
                 user_id,
@@ -134,6 +149,29 @@ pub fn to_ingest(orders: &[Order]) -> Vec<IngestOrder<'_>> {
                 } else {
                     Vec::new()
                 },
+            }
+        })
+        .collect()
+}
+
+fn unattributed(order: &Order, external_info: &str, why: &str) {
+    tracing::warn!(
+        order_id = %order.order_id,
+        external_info,
+        reason = why,
+        "order carries this bot's external_info prefix but does not decode; nobody is notified"
+    );
+}
+
+/// The earlier-format values of a page, with the user each names, for the store to confirm.
+pub fn legacy_candidates(orders: &[Order]) -> Vec<(u64, &str)> {
+    orders
+        .iter()
+        .filter_map(|o| {
+            let v = o.attribution()?;
+            match tracking::attribute(v) {
+                Attribution::Legacy(id) => Some((id, v)),
+                _ => None,
             }
         })
         .collect()
@@ -293,7 +331,11 @@ impl Poller {
             };
             report.pages += 1;
             report.unreadable += page.unreadable.len();
-            let items = to_ingest(&page.orders);
+            let issued = self
+                .store
+                .issued_values(&legacy_candidates(&page.orders))
+                .await?;
+            let items = to_ingest(&page.orders, &issued);
             let stats = self
                 .store
                 .ingest_page(&items, Utc::now().timestamp())

@@ -3,10 +3,11 @@
 //! SQLite today; `Store` wraps a backend enum so a PostgreSQL backend can be added as a
 //! variant without touching callers.
 
+use crate::tracking;
 use crate::veapi::{Coupon, Order, ShareLink};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -128,6 +129,8 @@ pub struct Stats {
     pub recent_conversions: i64,
     /// Attributed orders only (ours), not other channels'.
     pub orders: OrderTotals,
+    /// Orders whose external_info carries this bot's prefix but did not decode to a user.
+    pub unattributed: i64,
     pub outbox: OutboxCounts,
 }
 
@@ -252,6 +255,31 @@ impl Store {
         .execute(pool)
         .await?;
         Ok(())
+    }
+
+    /// Which of these `(user, external_info)` pairs this bot issued (a conversion recorded
+    /// for that user with exactly that value): earlier-format values are trusted only then.
+    pub async fn issued_values(
+        &self,
+        candidates: &[(u64, &str)],
+    ) -> Result<HashSet<String>, StoreError> {
+        let mut issued = HashSet::new();
+        for &(user_id, value) in candidates {
+            if issued.contains(value) {
+                continue;
+            }
+            let found = sqlx::query(
+                "SELECT 1 FROM conversions WHERE user_id = ? AND external_info = ? LIMIT 1",
+            )
+            .bind(user_id as i64)
+            .bind(value)
+            .fetch_optional(self.reader())
+            .await?;
+            if found.is_some() {
+                issued.insert(value.to_string());
+            }
+        }
+        Ok(issued)
     }
 
     /// Stores a page of orders in one transaction: each order upserted (a stale snapshot
@@ -624,9 +652,25 @@ impl Store {
             conversions: c.get("conversions"),
             recent_conversions: c.get("recent"),
             orders: order_totals(pool, None).await?,
+            unattributed: unattributed_orders(pool).await?,
             outbox: self.outbox_counts().await?,
         })
     }
+}
+
+/// Orders carrying this bot's prefix (current or earlier format) that belong to nobody.
+async fn unattributed_orders(pool: &SqlitePool) -> Result<i64, StoreError> {
+    let n = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM orders WHERE user_id IS NULL
+         AND (substr(external_info, 1, ?1) = ?2 OR substr(external_info, 1, ?3) = ?4)",
+    )
+    .bind(tracking::PREFIX.len() as i64)
+    .bind(tracking::PREFIX)
+    .bind(tracking::LEGACY_PREFIX.len() as i64)
+    .bind(tracking::LEGACY_PREFIX)
+    .fetch_one(pool)
+    .await?;
+    Ok(n)
 }
 
 /// Order totals of one user, or of every attributed order. Refunded orders count in

@@ -243,6 +243,7 @@ pub fn stats(s: &Stats, watermark: Option<&str>, incident: bool) -> String {
 实付合计：{}
 预估佣金：{}
 已结算佣金：{}
+无法归属的本机器人订单：{}
 通知：已发送 {}，待发送 {}，无法送达 {}
 订单已同步到：{}
 上游状态：{}",
@@ -254,6 +255,7 @@ pub fn stats(s: &Stats, watermark: Option<&str>, incident: bool) -> String {
         yuan(s.orders.paid),
         yuan(s.orders.estimated_commission),
         yuan(s.orders.settled_commission),
+        s.unattributed,
         s.outbox.sent,
         s.outbox.pending,
         s.outbox.parked,
