@@ -7,7 +7,7 @@
 
 use crate::store::{Notice, Store, StoreError};
 use crate::telegram::texts;
-use crate::veapi::{ErrorClass, VeapiError};
+use crate::veapi::{ErrorClass, Unreadable, VeapiError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -19,13 +19,26 @@ pub const REPEATED_FAILURES: u32 = 3;
 pub enum Source {
     Orders,
     Conversion,
+    /// Orders that upstream sent but that could not be read: their window is held.
+    UnreadableOrders,
+    /// A poll that hit its cap on veapi calls: the rest waits for the next poll.
+    OrderPaging,
 }
+
+const SOURCES: [Source; 4] = [
+    Source::Orders,
+    Source::Conversion,
+    Source::UnreadableOrders,
+    Source::OrderPaging,
+];
 
 impl Source {
     fn key(self) -> &'static str {
         match self {
             Source::Orders => "orders",
             Source::Conversion => "conversion",
+            Source::UnreadableOrders => "orders_unreadable",
+            Source::OrderPaging => "orders_paging",
         }
     }
 
@@ -33,6 +46,8 @@ impl Source {
         match self {
             Source::Orders => "订单轮询",
             Source::Conversion => "转链",
+            Source::UnreadableOrders => "订单读取",
+            Source::OrderPaging => "订单翻页",
         }
     }
 }
@@ -42,8 +57,8 @@ pub struct Alerts {
     store: Store,
     admins: Arc<Vec<u64>>,
     wake: Arc<Notify>,
-    // Mirrors of the stored incidents, so the success path costs no query.
-    open: Arc<[AtomicBool; 2]>,
+    // Mirrors of the stored incidents (one per `Source`), so the success path costs no query.
+    open: Arc<[AtomicBool; 4]>,
 }
 
 impl Alerts {
@@ -52,15 +67,11 @@ impl Alerts {
         admins: Vec<u64>,
         wake: Arc<Notify>,
     ) -> Result<Self, StoreError> {
-        let open = [
-            AtomicBool::new(store.kv_get(&incident_key(Source::Orders)).await?.is_some()),
-            AtomicBool::new(
-                store
-                    .kv_get(&incident_key(Source::Conversion))
-                    .await?
-                    .is_some(),
-            ),
-        ];
+        let open: [AtomicBool; 4] = Default::default();
+        for source in SOURCES {
+            let stored = store.kv_get(&incident_key(source)).await?.is_some();
+            open[source as usize].store(stored, Ordering::Relaxed);
+        }
         Ok(Alerts {
             store,
             admins: Arc::new(admins),
@@ -105,6 +116,56 @@ impl Alerts {
         let text = texts::alert_opened(source.name(), class, &msg);
         self.tell_admins(&format!("alert:{}:{now}:open", source.key()), &text, now)
             .await
+    }
+
+    /// Orders upstream sent that could not be read: one message per order and incident
+    /// (its id and the reason), however many polls meet it again.
+    pub async fn unreadable_orders(&self, bad: &[Unreadable]) -> Result<(), StoreError> {
+        if bad.is_empty() {
+            return Ok(());
+        }
+        let since = self.open_quietly(Source::UnreadableOrders).await?;
+        let now = chrono::Utc::now().timestamp();
+        for b in bad {
+            let id = b.order_id.as_deref().unwrap_or("?");
+            let text = texts::alert_unreadable_order(id, &b.reason);
+            self.tell_admins(&format!("alert:orders_unreadable:{since}:{id}"), &text, now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A poll stopped at its cap on veapi calls: said once per incident.
+    pub async fn call_cap(&self, calls: usize, window: &str) -> Result<(), StoreError> {
+        if self.flag(Source::OrderPaging).load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let since = self.open_quietly(Source::OrderPaging).await?;
+        let text = texts::alert_call_cap(calls, window);
+        self.tell_admins(&format!("alert:orders_paging:{since}:open"), &text, since)
+            .await
+    }
+
+    /// Opens `source`'s incident unless it is open; returns when it was opened.
+    async fn open_quietly(&self, source: Source) -> Result<i64, StoreError> {
+        if let Some(since) = self
+            .store
+            .kv_get(&incident_key(source))
+            .await?
+            .and_then(|v| v.parse().ok())
+        {
+            return Ok(since);
+        }
+        let now = chrono::Utc::now().timestamp();
+        tracing::error!(
+            source = source.key(),
+            "incident opened; telling the operators"
+        );
+        self.store
+            .kv_set(&incident_key(source), &now.to_string(), now)
+            .await?;
+        self.flag(source).store(true, Ordering::Release);
+        Ok(now)
     }
 
     /// Records a success; closes an open incident (and says so).

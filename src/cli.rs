@@ -401,6 +401,13 @@ async fn run_orders(
                     );
                     break;
                 }
+                Next::CallCap => {
+                    eprintln!(
+                        "warning: {} veapi calls for one day; output is incomplete",
+                        settings.max_calls
+                    );
+                    break;
+                }
             };
             for order in page
                 .orders

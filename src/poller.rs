@@ -5,12 +5,20 @@
 //! watermark moves only after a whole chunk is stored, so a failure anywhere loses nothing:
 //! the next success covers the gap. Re-reading an order is harmless (upsert by order id,
 //! one outbox row per (order, state) ever).
+//!
+//! Two things hold the watermark without failing the poll: an order upstream sent that
+//! cannot be read (its window is read again each poll, later windows are still read and
+//! told; the operators hear once per order), and the cap on veapi calls per poll (a cursor
+//! that never ends costs at most `max_calls` calls a poll; the operators hear once).
 
 use crate::alerts::{Alerts, Source};
 use crate::store::{IngestOrder, IngestStats, Notice, Store, StoreError};
 use crate::telegram::texts;
 use crate::tracking::{self, Attribution};
-use crate::veapi::{ErrorClass, FlowPoint, Order, OrderSource, OrdersPage, VeapiError, Window};
+use crate::veapi::{
+    ErrorClass, FlowPoint, Order, OrderSource, OrdersPage, Unreadable, VeapiError, Window,
+    PAGE_SIZE,
+};
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -29,6 +37,8 @@ pub enum PollError {
     Upstream(#[from] VeapiError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("stopped after {calls} veapi calls in one poll, in the window {window}")]
+    CallCap { calls: usize, window: String },
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +50,8 @@ pub struct PollerSettings {
     pub chunk: Duration,
     /// Pages per window before it is split in two.
     pub max_pages: usize,
+    /// veapi calls (retries included) one poll may make; the rest waits for the next poll.
+    pub max_calls: usize,
     /// Where a first poll starts when nothing was converted yet.
     pub first_lookback: Duration,
     /// Quick retries of a failed page before the whole poll counts as failed.
@@ -56,6 +68,7 @@ impl PollerSettings {
             overlap: Duration::from_secs(5 * 60),
             chunk: Duration::from_secs(24 * 3600),
             max_pages: 250,
+            max_calls: 500,
             first_lookback: Duration::from_secs(24 * 3600),
             page_retries: 2,
             retry_delay: Duration::from_secs(2),
@@ -67,6 +80,8 @@ impl PollerSettings {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PollReport {
     pub pages: usize,
+    /// Calls made to the order source, retries included.
+    pub calls: usize,
     pub stats: IngestStats,
     pub unreadable: usize,
 }
@@ -120,15 +135,18 @@ pub fn notices(order: &Order) -> Vec<Notice> {
 }
 
 /// A page's orders as the store takes them: attributed to a user when their external_info is
-/// ours, with the messages their states call for (none for other channels' orders).
+/// ours, with the messages their states call for. An order without our attribution still
+/// carries them: a later snapshot may have lost its `pid_info`, and the store sends them to
+/// the user it already has for the order (other channels' orders have none and tell nobody).
 /// `issued_legacy` holds the earlier-format values the store shows it issued (see
 /// [`tracking::Attribution::Legacy`]); any other value that carries our prefix but does not
 /// decode is logged here and counted in `/stats` (from the stored orders), never a user.
 pub fn to_ingest<'a>(orders: &'a [Order], issued_legacy: &HashSet<String>) -> Vec<IngestOrder<'a>> {
     orders
         .iter()
-        .map(|o| {
-            let user_id = o.attribution().and_then(|v| match tracking::attribute(v) {
+        .map(|o| IngestOrder {
+            order: o,
+            user_id: o.attribution().and_then(|v| match tracking::attribute(v) {
                 Attribution::User(id) => Some(id),
                 Attribution::Legacy(id) if issued_legacy.contains(v) => Some(id),
                 Attribution::Legacy(_) => {
@@ -140,16 +158,8 @@ pub fn to_ingest<'a>(orders: &'a [Order], issued_legacy: &HashSet<String>) -> Ve
                     None
                 }
                 Attribution::Foreign => None,
-            });
-            IngestOrder {
-                order: o,
-                user_id,
-                notices: if user_id.is_some() {
-                    notices(o)
-                } else {
-                    Vec::new()
-                },
-            }
+            }),
+            notices: notices(o),
         })
         .collect()
 }
@@ -286,30 +296,72 @@ impl Poller {
 
         let mut report = PollReport::default();
         let mut start = from;
+        // The start of the first window that held an unreadable order: the watermark stays
+        // there, later windows are still read (their orders told) but not marked done.
+        let mut held: Option<i64> = None;
+        let mut bad: Vec<Unreadable> = Vec::new();
         // Shrinks when a window needs too many pages, for the rest of this poll.
         let mut chunk = self.settings.chunk.as_secs().max(60) as i64;
         while start < now {
             let mut end = (start + chunk).min(now);
+            let unreadable_before = bad.len();
             loop {
-                match self.poll_window(start, end, &mut report).await? {
+                match self.poll_window(start, end, &mut report, &mut bad).await? {
                     WindowOutcome::Done => break,
                     // Too many pages for one window: halve it, down to a minute.
                     WindowOutcome::TooManyPages if end - start > 60 => {
                         end = start + (end - start) / 2;
                         chunk = end - start;
                     }
-                    WindowOutcome::TooManyPages => {
-                        tracing::error!(start = %china_time(start), end = %china_time(end), "page cap reached in a one-minute window; moving on");
-                        break;
+                    // A minute with more pages than that is a cursor that does not end, and
+                    // the call cap is the call cap: stop here and say so, skipping nothing.
+                    WindowOutcome::TooManyPages | WindowOutcome::CallCap => {
+                        let window = format!("{} – {}", china_time(start), china_time(end));
+                        tracing::error!(calls = report.calls, %window, "veapi call cap reached; the rest of this poll waits");
+                        self.tell_unreadable(&bad).await;
+                        if let Some(a) = &self.alerts {
+                            if let Err(e) = a.call_cap(report.calls, &window).await {
+                                tracing::error!(error = %e, "could not record the incident");
+                            }
+                        }
+                        return Err(PollError::CallCap {
+                            calls: report.calls,
+                            window,
+                        });
                     }
                 }
             }
-            self.store
-                .kv_set(WATERMARK_KEY, &end.to_string(), Utc::now().timestamp())
-                .await?;
+            if bad.len() > unreadable_before {
+                held.get_or_insert(start);
+            }
+            if held.is_none() {
+                self.store
+                    .kv_set(WATERMARK_KEY, &end.to_string(), Utc::now().timestamp())
+                    .await?;
+            }
             start = end;
         }
+        self.tell_unreadable(&bad).await;
+        if let Some(a) = &self.alerts {
+            let mut over = vec![Source::OrderPaging];
+            if bad.is_empty() {
+                over.push(Source::UnreadableOrders);
+            }
+            for source in over {
+                if let Err(e) = a.succeeded(source).await {
+                    tracing::error!(error = %e, "could not record the recovery");
+                }
+            }
+        }
         Ok(report)
+    }
+
+    async fn tell_unreadable(&self, bad: &[Unreadable]) {
+        if let (Some(a), false) = (&self.alerts, bad.is_empty()) {
+            if let Err(e) = a.unreadable_orders(bad).await {
+                tracing::error!(error = %e, "could not record the incident");
+            }
+        }
     }
 
     async fn poll_window(
@@ -317,20 +369,27 @@ impl Poller {
         start: i64,
         end: i64,
         report: &mut PollReport,
+        bad: &mut Vec<Unreadable>,
     ) -> Result<WindowOutcome, PollError> {
         let window = Window {
             start: china_time(start),
             end: china_time(end),
         };
-        let mut pager = Pager::new(&*self.source, &self.settings, &window);
-        loop {
-            let page = match pager.next().await? {
+        let before = report.calls;
+        let budget = self.settings.max_calls.saturating_sub(before);
+        let mut pager = Pager::with_budget(&*self.source, &self.settings, &window, budget);
+        let outcome = loop {
+            let next = pager.next().await;
+            report.calls = before + pager.calls();
+            let page = match next? {
                 Next::Page(page) => page,
-                Next::Done => return Ok(WindowOutcome::Done),
-                Next::TooManyPages => return Ok(WindowOutcome::TooManyPages),
+                Next::Done => break WindowOutcome::Done,
+                Next::TooManyPages => break WindowOutcome::TooManyPages,
+                Next::CallCap => break WindowOutcome::CallCap,
             };
             report.pages += 1;
             report.unreadable += page.unreadable.len();
+            bad.extend(page.unreadable.iter().cloned());
             let issued = self
                 .store
                 .issued_values(&legacy_candidates(&page.orders))
@@ -347,7 +406,8 @@ impl Poller {
             if stats.new_notices > 0 {
                 self.wake.notify_one();
             }
-        }
+        };
+        Ok(outcome)
     }
 }
 
@@ -356,12 +416,16 @@ impl Poller {
 pub enum Next {
     Page(OrdersPage),
     Done,
+    /// More than `max_pages` pages: the caller may split the window.
     TooManyPages,
+    /// The pager's call budget is spent.
+    CallCap,
 }
 
-/// Walks every page of a window: the first page without a cursor, then each returned cursor
-/// until none, `"0"`, or one already seen; more than `max_pages` pages is reported so the
-/// caller can split the window.
+/// Walks every page of a window: the first page without a cursor, then each returned cursor.
+/// The window is done at a page without a cursor (none, `""`, `"0"`), at an empty page or
+/// one shorter than the `size` asked for, whatever its cursor says, and at a cursor already
+/// seen. More than `max_pages` pages, or a spent call budget, is reported, never skipped.
 pub struct Pager<'a> {
     source: &'a dyn OrderSource,
     settings: &'a PollerSettings,
@@ -369,14 +433,27 @@ pub struct Pager<'a> {
     cursor: Option<String>,
     seen: HashSet<String>,
     pages: usize,
+    calls: usize,
+    budget: usize,
     done: bool,
 }
 
 impl<'a> Pager<'a> {
+    /// A pager that may make `settings.max_calls` calls.
     pub fn new(
         source: &'a dyn OrderSource,
         settings: &'a PollerSettings,
         window: &'a Window,
+    ) -> Self {
+        Self::with_budget(source, settings, window, settings.max_calls)
+    }
+
+    /// A pager that may make `budget` calls, retries included.
+    pub fn with_budget(
+        source: &'a dyn OrderSource,
+        settings: &'a PollerSettings,
+        window: &'a Window,
+        budget: usize,
     ) -> Self {
         Pager {
             source,
@@ -385,8 +462,15 @@ impl<'a> Pager<'a> {
             cursor: None,
             seen: HashSet::new(),
             pages: 0,
+            calls: 0,
+            budget,
             done: false,
         }
+    }
+
+    /// Calls made so far, retries included.
+    pub fn calls(&self) -> usize {
+        self.calls
     }
 
     pub async fn next(&mut self) -> Result<Next, VeapiError> {
@@ -396,18 +480,28 @@ impl<'a> Pager<'a> {
         if self.pages >= self.settings.max_pages {
             return Ok(Next::TooManyPages);
         }
+        if self.calls >= self.budget {
+            return Ok(Next::CallCap);
+        }
         let page = page_with_retries(
             self.source,
             self.settings,
             self.window,
             self.cursor.as_deref(),
+            &mut self.calls,
+            self.budget,
         )
         .await?;
+        let Some(page) = page else {
+            return Ok(Next::CallCap);
+        };
         self.pages += 1;
         for bad in &page.unreadable {
             tracing::error!(window = ?self.window, problem = %bad, "an order could not be read");
         }
         match &page.cursor {
+            _ if page.is_empty() => self.done = true,
+            _ if page.len() < PAGE_SIZE as usize => self.done = true,
             None => self.done = true,
             Some(next) if !self.seen.insert(next.clone()) => {
                 tracing::warn!(cursor = %next, "cursor repeated; ending the window here");
@@ -419,16 +513,24 @@ impl<'a> Pager<'a> {
     }
 }
 
+/// One page, retried while the failure is transient and the budget lasts; `None` when the
+/// budget ran out between retries.
 async fn page_with_retries(
     source: &dyn OrderSource,
     settings: &PollerSettings,
     window: &Window,
     cursor: Option<&str>,
-) -> Result<OrdersPage, VeapiError> {
+    calls: &mut usize,
+    budget: usize,
+) -> Result<Option<OrdersPage>, VeapiError> {
     let mut attempt = 0;
     loop {
+        *calls += 1;
         match source.page(window, cursor).await {
             Err(e) if e.class().is_transient() && attempt < settings.page_retries => {
+                if *calls >= budget {
+                    return Ok(None);
+                }
                 attempt += 1;
                 let wait = settings.retry_delay
                     * if e.class() == ErrorClass::Throttled {
@@ -439,7 +541,7 @@ async fn page_with_retries(
                 tracing::debug!(error = %e, attempt, "orders page failed; retrying");
                 tokio::time::sleep(wait).await;
             }
-            other => return other,
+            other => return other.map(Some),
         }
     }
 }
@@ -448,6 +550,7 @@ async fn page_with_retries(
 pub enum WindowOutcome {
     Done,
     TooManyPages,
+    CallCap,
 }
 
 #[cfg(test)]

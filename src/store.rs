@@ -62,7 +62,8 @@ pub struct CachedConversion {
 #[derive(Debug, Clone)]
 pub struct IngestOrder<'a> {
     pub order: &'a Order,
-    /// The Telegram user it belongs to; None when its external_info is not ours.
+    /// The Telegram user it belongs to; None when its external_info is not ours (or absent:
+    /// then the user already stored for the order, if any, keeps it and gets its notices).
     pub user_id: Option<u64>,
     pub notices: Vec<Notice>,
 }
@@ -312,18 +313,28 @@ impl Store {
             ..IngestStats::default()
         };
         let mut tx = pool.begin().await?;
+        // The user each known order is stored for: a later snapshot without attribution
+        // (no pid_info, empty external_info) keeps it, and its messages still go to them.
+        let mut stored_users: HashMap<String, u64> = HashMap::new();
         // A few multi-row statements per page instead of four per order: each statement is
         // a round trip to SQLite's worker thread, and those dominated the cost of a page.
         for chunk in latest.chunks(ROWS_PER_STATEMENT) {
-            let mut q =
-                QueryBuilder::<Sqlite>::new("SELECT order_id FROM orders WHERE order_id IN (");
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT order_id, user_id FROM orders WHERE order_id IN (",
+            );
             let mut ids = q.separated(", ");
             for item in chunk {
                 ids.push_bind(&item.order.order_id);
             }
             q.push(")");
-            let existing: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+            let existing: Vec<(String, Option<i64>)> =
+                q.build_query_as().fetch_all(&mut *tx).await?;
             stats.new_orders += chunk.len() - existing.len();
+            stored_users.extend(
+                existing
+                    .into_iter()
+                    .filter_map(|(id, user)| Some((id, user? as u64))),
+            );
 
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO orders (order_id, product_id, product_name, flow_point, total_pay_amount,
@@ -354,8 +365,10 @@ impl Store {
                     product_id = excluded.product_id, product_name = excluded.product_name,
                     flow_point = excluded.flow_point, total_pay_amount = excluded.total_pay_amount,
                     estimated_commission = excluded.estimated_commission,
-                    real_commission = excluded.real_commission, external_info = excluded.external_info,
-                    user_id = excluded.user_id, pay_success_time = excluded.pay_success_time,
+                    real_commission = excluded.real_commission,
+                    external_info = COALESCE(excluded.external_info, orders.external_info),
+                    user_id = COALESCE(excluded.user_id, orders.user_id),
+                    pay_success_time = excluded.pay_success_time,
                     update_time = excluded.update_time, settle_time = excluded.settle_time,
                     refund_time = excluded.refund_time, raw = excluded.raw,
                     updated_at = excluded.updated_at
@@ -382,7 +395,10 @@ impl Store {
 
             let notices: Vec<(&Notice, Target<'_>)> = chunk
                 .iter()
-                .filter_map(|item| Some((item, item.user_id?)))
+                .filter_map(|item| {
+                    let stored = || stored_users.get(&item.order.order_id).copied();
+                    Some((item, item.user_id.or_else(stored)?))
+                })
                 .flat_map(|(item, user_id)| {
                     item.notices.iter().map(move |n| {
                         let target = Target {

@@ -244,10 +244,14 @@ async fn an_outage_of_several_polls_loses_nothing_and_duplicates_across_pages_no
     let info = tracking::encode(ALICE.user_id);
     let order = |id: &str| order_json(id, &info, "PAY_SUCC", "2026-11-22 10:00:00");
     veapi.reset().await;
+    // (A page before the last is full: other channels' orders fill it up.)
     orders_page(
         veapi,
         None,
-        orders_body(vec![order("5001"), order("5002")], "p2"),
+        orders_body(
+            support::veapi::full_page(vec![order("5001"), order("5002")], "48200000000000"),
+            "p2",
+        ),
     )
     .await;
     orders_page(

@@ -223,6 +223,23 @@ pub fn alert_recovered(what: &str) -> String {
     )
 }
 
+/// An order veapi sent that the bot could not read: its window is read again every poll.
+pub fn alert_unreadable_order(order_id: &str, reason: &str) -> String {
+    format!(
+        "⚠️ <b>订单无法读取</b>\n订单号：<code>{}</code>\n原因：{}\n这段时间的订单会在每次轮询时重读，读到为止；其他订单照常通知。",
+        escape(order_id),
+        escape(reason),
+    )
+}
+
+/// A poll stopped at its cap on veapi calls.
+pub fn alert_call_cap(calls: usize, window: &str) -> String {
+    format!(
+        "⚠️ <b>订单翻页达到上限</b>\n一次轮询已调用 veapi {calls} 次，在 {} 这一段停下，下次轮询从这里继续（上游的翻页可能出错，额度在消耗）。",
+        escape(window),
+    )
+}
+
 /// The one answer a user gets when they ask for more conversions than the limit allows.
 pub fn rate_limited(retry_after: std::time::Duration, some_converted: bool) -> String {
     let secs = retry_after.as_secs().max(1);

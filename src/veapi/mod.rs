@@ -8,7 +8,7 @@ mod orders;
 mod share;
 
 pub use orders::{
-    parse_orders, FlowPoint, Order, OrderSource, OrdersPage, PidInfo, Window, PAGE_SIZE,
+    parse_orders, FlowPoint, Order, OrderSource, OrdersPage, PidInfo, Unreadable, Window, PAGE_SIZE,
 };
 pub use share::{Coupon, ShareLink, ShareRequest};
 
@@ -80,31 +80,27 @@ impl VeapiError {
 
 /// Classifies a refusal by its code and by words of its message: veapi publishes no code
 /// table and forwards Douyin's messages, so both are needed (see `shared/veapi.md`).
+///
+/// Product words come before operator words: `团长活动已过期` and `商品未授权推广` say
+/// "过期" and "授权" but are about one product, and answering them with "authorization
+/// expired" would page the operator for something only the user can change.
 pub fn classify(code: &str, msg: &str) -> ErrorClass {
     let lower = msg.to_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
-    // Order matters: "vekey不存在" is about the key, "商品不存在" about the product.
     if code == "256" || has(&["频繁", "限流", "打瞌睡", "繁忙", "too many"]) {
         ErrorClass::Throttled
     } else if has(&["vekey"]) {
+        // "vekey不存在" is about the key, "商品不存在" about the product.
         ErrorClass::KeyOrQuota
+    } else if has(PRODUCT_WORDS) {
+        ErrorClass::Product
     } else if matches!(code, "10008" | "2190008" | "10010")
         || has(&["授权", "token", "过期", "无效 pid", "无效pid"])
     {
         ErrorClass::Authorization
     } else if has(&["会员", "余量", "次数", "额度", "充值"]) {
         ErrorClass::KeyOrQuota
-    } else if has(&[
-        "精选联盟",
-        "下架",
-        "不存在",
-        "不支持",
-        "无效商品",
-        "风险类目",
-        "指定作者",
-        "转链失败",
-        "商品",
-    ]) {
+    } else if has(&["不存在", "不支持", "转链失败", "商品"]) {
         ErrorClass::Product
     } else if has(&["到期", "key"]) {
         ErrorClass::KeyOrQuota
@@ -114,6 +110,31 @@ pub fn classify(code: &str, msg: &str) -> ErrorClass {
         ErrorClass::Other
     }
 }
+
+/// Words that tie a refusal to the product (or its 团长 activity), whatever else it says.
+/// From buyin.kolProductShare's sub-messages (`shared/veapi.md`; a public Douyin SDK's
+/// `DouyinRetCode` table for `buyin.kolProductShare`) and issue 9.
+const PRODUCT_WORDS: &[&str] = &[
+    "精选联盟",
+    "下架",
+    "上架",
+    "无效商品",
+    "商品不存在",
+    "风险类目",
+    "类目",
+    "指定作者",
+    "指定达人",
+    "团长",
+    "活动已过期",
+    "活动已结束",
+    "商品未授权",
+    "未授权推广",
+    "推广未开启",
+    "测试商品",
+    "站外分享",
+    "暂不支持分销",
+    "暂不支持转链",
+];
 
 #[derive(Clone)]
 pub struct VeapiClient {
@@ -141,10 +162,38 @@ impl VeapiClient {
         connect: Duration,
         total: Duration,
     ) -> Result<Self, VeapiError> {
-        let http = reqwest::Client::builder()
+        Self::build(cfg, connect, total, None)
+    }
+
+    /// A client that also trusts `root_pem` (a PEM certificate) for an `https://` base URL,
+    /// beside the public roots it always trusts: for a TLS proxy with a private CA, and for
+    /// the tests' loopback TLS fake.
+    pub fn with_extra_root(cfg: &VeapiConfig, root_pem: &[u8]) -> Result<Self, VeapiError> {
+        let cert = reqwest::Certificate::from_pem(root_pem)
+            .map_err(|e| VeapiError::Transport(format!("bad root certificate: {e}")))?;
+        Self::build(
+            cfg,
+            CONNECT_TIMEOUT.min(cfg.timeout),
+            cfg.timeout,
+            Some(cert),
+        )
+    }
+
+    fn build(
+        cfg: &VeapiConfig,
+        connect: Duration,
+        total: Duration,
+        extra_root: Option<reqwest::Certificate>,
+    ) -> Result<Self, VeapiError> {
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(connect)
             .timeout(total)
             .pool_idle_timeout(Duration::from_secs(60))
+            .https_only(cfg.base_url.scheme() == "https");
+        if let Some(cert) = extra_root {
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder
             .build()
             .map_err(|e| VeapiError::Transport(e.without_url().to_string()))?;
         let mut base = cfg.base_url.clone();
@@ -219,17 +268,33 @@ impl VeapiClient {
         VeapiError::Transport(self.scrub(&format!("{path}: {kind}: {}", e.without_url())))
     }
 
+    /// veapi's envelope: `error` `"0"` (or `0`) is success, anything else a refusal. A reply
+    /// without `error` that carries a non-zero `code` (`{"code":…,"message":…}`, the shape
+    /// of gateways and of other APIs) is a refusal too, never a success with no data.
     fn check_envelope(&self, value: Value) -> Result<Value, VeapiError> {
-        let code = match value.get("error") {
-            None | Some(Value::Null) => "0".to_string(),
-            Some(Value::String(s)) => s.trim().to_string(),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(other) => other.to_string(),
+        let text = |v: Option<&Value>| match v {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.trim().to_string()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(other) => Some(other.to_string()),
+        };
+        let code = match text(value.get("error")) {
+            Some(code) => code,
+            None => text(value.get("code")).unwrap_or_default(),
         };
         if code == "0" || code.is_empty() {
             return Ok(value);
         }
-        let msg = self.scrub(value.get("msg").and_then(Value::as_str).unwrap_or_default());
+        let msg = ["msg", "message", "sub_msg"]
+            .iter()
+            .find_map(|k| {
+                value
+                    .get(*k)
+                    .and_then(Value::as_str)
+                    .filter(|m| !m.is_empty())
+            })
+            .unwrap_or_default();
+        let msg = self.scrub(msg);
         Err(VeapiError::Api {
             class: classify(&code, &msg),
             code,
@@ -288,5 +353,58 @@ mod tests {
         );
         assert_eq!(classify("9", "请求过于频繁"), ErrorClass::Throttled);
         assert_eq!(classify("77", "未知错误"), ErrorClass::Other);
+    }
+
+    /// Real refusals. Sources: [issue] issue 9 item 12; [veapi.md] `shared/veapi.md`'s list of
+    /// buyin.kolProductShare sub-messages; [sdk] the `DouyinRetCode` table of
+    /// `buyin.kolProductShare` in a public C# Douyin SDK (`BuyinKolProductShareReq`), with
+    /// its sub-code.
+    #[test]
+    fn product_refusals_are_the_users_not_the_operators() {
+        use ErrorClass::*;
+        let table: &[(&str, &str, ErrorClass)] = &[
+            // [issue]: they say 过期 and 授权, but about one product.
+            ("1", "团长活动已过期", Product),
+            ("1", "商品未授权推广", Product),
+            // [sdk] isv.business-failed:1102
+            ("1", "二级团长活动商品暂不支持分销", Product),
+            // [sdk] isv.business-failed:4422
+            ("1", "团长佣金查询失败，请确认参数后重试", Product),
+            // [sdk] 4354, 4133, 4400, 4104, 4115, 4132, 4360, 4613, 507, 1025, 4407
+            ("1", "当前商品推广未开启，请更换商品推广", Product),
+            ("1", "商品已下架", Product),
+            ("1", "商品非上架状态", Product),
+            ("1", "当前商品暂不支持站外分享", Product),
+            ("1", "商品属于风险类目，不可转链分享", Product),
+            ("4132", "商品没有加入精选联盟", Product),
+            ("1", "商品为平台测试商品，暂不支持添加推广", Product),
+            (
+                "1",
+                "该类目商品仅平台指定达人可以绑定，请选择其他商品",
+                Product,
+            ),
+            ("1", "商品所属的类目不支持推广，请添加其他类目商品", Product),
+            (
+                "1",
+                "商家已设置该商品仅指定作者可推广，请您更换其他商品",
+                Product,
+            ),
+            ("1", "需开票商品暂不支持转链", Product),
+            // [sdk] 4349, 4134, 4148 (parameter-invalid, about the product reference)
+            ("1", "商品不存在", Product),
+            ("1", "无效商品URL", Product),
+            ("1", "无效商品口令", Product),
+            // [veapi.md] veapi's own wrapper message.
+            ("15", "产品或活动转链失败，请检查参数…", Product),
+            // Operator incidents stay operator incidents.
+            ("10008", "access token expired", Authorization),
+            ("1", "授权已过期，请到会员中心重新授权", Authorization),
+            ("1", "参数校验失败：无效 PID", Authorization), // [sdk] 4102
+            ("1", "vekey不存在或已到期", KeyOrQuota),
+            ("256", "服务打瞌睡了，请稍后再试", Throttled), // [sdk] isp.service-error:256
+        ];
+        for (code, msg, want) in table {
+            assert_eq!(classify(code, msg), *want, "{code} {msg}");
+        }
     }
 }

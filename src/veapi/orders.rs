@@ -14,41 +14,49 @@ pub const PAGE_SIZE: u32 = 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PidInfo {
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "loose_text")]
     pub pid: String,
+    /// Attribution: read strictly.
     #[serde(default, deserialize_with = "text")]
     pub external_info: String,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "loose_text")]
     pub media_type_name: String,
 }
 
-/// One order, every field of veapi's table. Money in fen, `commission_rate` ×10000, times in
-/// China time as upstream sends them.
+/// One order, every field of veapi's table. Money in fen, times in China time as upstream
+/// sends them.
+///
+/// What the bot uses (the ids, the state, the amounts it shows, the times, the attribution)
+/// is read strictly: an order whose used field cannot be read exactly is unreadable, never
+/// guessed. Everything else is read leniently and never makes an order unreadable: text
+/// fields take whatever JSON came, and numbers the bot never looks at are kept as upstream
+/// sent them (`commission_rate` as `20.5`, `"2000"` or missing alike).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     #[serde(deserialize_with = "id")]
     pub order_id: String,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "id")]
     pub product_id: String,
     #[serde(default, deserialize_with = "text")]
     pub product_name: String,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "loose_text")]
     pub product_img: String,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "loose_text")]
     pub author_account: String,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "loose_text")]
     pub author_openid: String,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "loose_text")]
     pub shop_name: String,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "loose_text")]
     pub shop_id: String,
     #[serde(default, deserialize_with = "fen")]
     pub total_pay_amount: i64,
-    #[serde(default, deserialize_with = "fen")]
-    pub commission_rate: i64,
+    /// ×10000 per the seed; not used by the bot, kept as sent.
+    #[serde(default)]
+    pub commission_rate: Value,
     #[serde(default, deserialize_with = "text")]
     pub flow_point: String,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "loose_text")]
     pub app: String,
     #[serde(default, deserialize_with = "text")]
     pub update_time: String,
@@ -56,33 +64,33 @@ pub struct Order {
     pub pay_success_time: String,
     #[serde(default, deserialize_with = "text")]
     pub settle_time: String,
-    #[serde(default, deserialize_with = "fen")]
-    pub pay_goods_amount: i64,
-    #[serde(default, deserialize_with = "fen")]
-    pub settled_goods_amount: i64,
+    #[serde(default)]
+    pub pay_goods_amount: Value,
+    #[serde(default)]
+    pub settled_goods_amount: Value,
     #[serde(default, deserialize_with = "fen")]
     pub estimated_commission: i64,
     #[serde(default, deserialize_with = "fen")]
     pub real_commission: i64,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "loose_text")]
     pub extra: String,
-    #[serde(default, deserialize_with = "fen")]
-    pub item_num: i64,
+    #[serde(default)]
+    pub item_num: Value,
     #[serde(default, deserialize_with = "text")]
     pub refund_time: String,
     #[serde(default, deserialize_with = "pid_info")]
     pub pid_info: Option<PidInfo>,
-    #[serde(default, deserialize_with = "fen")]
-    pub estimated_total_commission: i64,
-    #[serde(default, deserialize_with = "fen")]
-    pub estimated_tech_service_fee: i64,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default)]
+    pub estimated_total_commission: Value,
+    #[serde(default)]
+    pub estimated_tech_service_fee: Value,
+    #[serde(default, deserialize_with = "loose_text")]
     pub pick_source_client_key: String,
     #[serde(default, deserialize_with = "text")]
     pub pick_extra: String,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "loose_text")]
     pub author_short_id: String,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "loose_text")]
     pub media_type: String,
     /// Some veapi endpoints put it at the top level of each order.
     #[serde(default, deserialize_with = "text")]
@@ -131,8 +139,37 @@ impl Order {
 pub struct OrdersPage {
     pub orders: Vec<Order>,
     pub cursor: Option<String>,
-    /// Entries that could not be read as orders (logged, never silently dropped).
-    pub unreadable: Vec<String>,
+    /// Entries that could not be read as orders: never dropped silently, the poller keeps
+    /// their window for the next poll and tells the operators.
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl OrdersPage {
+    /// How many entries upstream put on this page, read or not (for the short-page rule).
+    pub fn len(&self) -> usize {
+        self.orders.len() + self.unreadable.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An entry of an orders page that could not be read: which order (when its id could be
+/// read) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub order_id: Option<String>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.order_id {
+            Some(id) => write!(f, "order {id}: {}", self.reason),
+            None => write!(f, "an order without a readable id: {}", self.reason),
+        }
+    }
 }
 
 /// A time window in China time, `YYYY-MM-DD HH:MM:SS`.
@@ -203,18 +240,32 @@ impl VeapiClient {
 
 /// Reads an orders reply: the list at `data.orders`, `data.list`, `data` itself, or the top
 /// level; the cursor at `data.cursor` or the top level.
+///
+/// A list that is present but `null` (`{"orders": null, "cursor": "0"}`) or `[]` is an empty
+/// page, and so is `data: {}`. A reply with no list anywhere and nothing where one could be
+/// (`data: null`, no `data`, `data` holding something else) is an error: reading it as an
+/// empty page would move the watermark over orders nobody read.
 pub fn parse_orders(value: Value) -> Result<OrdersPage, VeapiError> {
     let data = value.get("data").unwrap_or(&Value::Null);
-    let list = [
+    let slots = [
         data.get("orders"),
         data.get("list"),
         data.is_array().then_some(data),
         value.get("orders"),
         value.get("list"),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|v| v.is_array());
+    ];
+    let list = slots.into_iter().flatten().find(|v| v.is_array());
+    let null_list = slots.into_iter().flatten().any(Value::is_null);
+    let empty_data = data.as_object().is_some_and(|m| m.is_empty());
+    if list.is_none() && !null_list && !empty_data {
+        let what = match data {
+            Value::Null => "no data",
+            _ => "no order list",
+        };
+        return Err(VeapiError::Transport(format!(
+            "alliance_kol_orders: {what} in the reply"
+        )));
+    }
     let cursor = data
         .get("cursor")
         .filter(|c| !c.is_null())
@@ -231,24 +282,36 @@ pub fn parse_orders(value: Value) -> Result<OrdersPage, VeapiError> {
         ..Default::default()
     };
     for item in list.and_then(Value::as_array).into_iter().flatten() {
+        let order_id = item
+            .get("order_id")
+            .and_then(|v| match v {
+                Value::String(s) => Some(s.trim().to_string()),
+                Value::Number(n) => number_text(n).ok(),
+                _ => None,
+            })
+            .filter(|s| !s.is_empty());
         match Order::deserialize(item) {
             Ok(o) if !o.order_id.is_empty() => page.orders.push(o),
-            Ok(_) => page.unreadable.push("order without order_id".into()),
-            Err(e) => page.unreadable.push(format!(
-                "order {}: {e}",
-                item.get("order_id")
-                    .map(|v| v.to_string())
-                    .unwrap_or_default()
-            )),
+            Ok(_) => page.unreadable.push(Unreadable {
+                order_id: None,
+                reason: "order without order_id".into(),
+            }),
+            Err(e) => page.unreadable.push(Unreadable {
+                order_id: order_id.or_else(|| item.get("order_id").map(Value::to_string)),
+                reason: e.to_string(),
+            }),
         }
     }
-    // An error-free reply with a list that is not where we look would silently lose orders.
-    if list.is_none() && !data.is_null() && data.as_object().is_some_and(|m| !m.is_empty()) {
-        return Err(VeapiError::Transport(
-            "alliance_kol_orders: no order list in the reply".into(),
-        ));
-    }
     Ok(page)
+}
+
+/// Text the bot never reads: whatever JSON came, never an error.
+fn loose_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Null => String::new(),
+        Value::String(s) => s,
+        other => other.to_string(),
+    })
 }
 
 fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -282,16 +345,24 @@ fn fen<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         Value::Null => Ok(0),
         Value::Number(n) => n
             .as_i64()
+            .or_else(|| whole(n.as_f64()?))
             .ok_or_else(|| serde::de::Error::custom(format!("amount {n} is not whole fen"))),
         Value::String(s) if s.trim().is_empty() => Ok(0),
         Value::String(s) => s
             .trim()
             .parse::<i64>()
-            .map_err(|_| serde::de::Error::custom(format!("amount {s:?} is not whole fen"))),
+            .ok()
+            .or_else(|| whole(s.trim().parse::<f64>().ok()?))
+            .ok_or_else(|| serde::de::Error::custom(format!("amount {s:?} is not whole fen"))),
         other => Err(serde::de::Error::custom(format!(
             "amount {other} is not a number"
         ))),
     }
+}
+
+/// `2100.0` is 2100 fen; `21.5` fen does not exist and is refused rather than rounded.
+fn whole(f: f64) -> Option<i64> {
+    (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
 }
 
 fn pid_info<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PidInfo>, D::Error> {
@@ -303,7 +374,12 @@ fn pid_info<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PidInfo>, D::Error
         Value::String(s) if s.trim_start().starts_with('{') => serde_json::from_str(&s)
             .map(Some)
             .map_err(serde::de::Error::custom),
-        _ => Ok(None),
+        Value::Null => Ok(None),
+        Value::String(s) if s.trim().is_empty() => Ok(None),
+        // The attribution lives here: something else in its place is not guessed at.
+        other => Err(serde::de::Error::custom(format!(
+            "pid_info {other} is not an object"
+        ))),
     }
 }
 
@@ -341,26 +417,23 @@ mod tests {
         assert_eq!(
             (
                 o.total_pay_amount,
-                o.commission_rate,
-                o.estimated_commission
-            ),
-            (2100, 2000, 165)
-        );
-        assert_eq!(
-            (
-                o.pay_goods_amount,
-                o.settled_goods_amount,
+                o.estimated_commission,
                 o.real_commission
             ),
-            (1100, 0, 0)
+            (2100, 165, 0)
+        );
+        assert_eq!(o.commission_rate, json!(2000));
+        assert_eq!(
+            (&o.pay_goods_amount, &o.settled_goods_amount),
+            (&json!(1100), &json!(0))
         );
         assert_eq!(
             (
-                o.estimated_total_commission,
-                o.estimated_tech_service_fee,
-                o.item_num
+                &o.estimated_total_commission,
+                &o.estimated_tech_service_fee,
+                &o.item_num
             ),
-            (580, 58, 1)
+            (&json!(580), &json!(58), &json!(1))
         );
         assert_eq!(o.shop_id, "12345");
         assert_eq!(o.flow(), FlowPoint::Paid);

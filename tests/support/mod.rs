@@ -2,6 +2,8 @@
 //! bodies) and a fake Telegram Bot API server that the real teloxide dispatcher long-polls.
 #![allow(dead_code)]
 
+pub mod veapi;
+
 use douyin_link_bot::config::{Config, Needs};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
