@@ -525,15 +525,72 @@ impl Store {
         Ok(row.map(|r| (r.get("chat_id"), r.get("user_name"))))
     }
 
-    /// A group became a supergroup: conversions made in it now live under the new id.
+    /// A group became a supergroup: conversions made in it now live under the new id, and
+    /// the move is remembered (the allow-list follows it after a restart too).
     pub async fn migrate_chat(&self, from: i64, to: i64) -> Result<(), StoreError> {
         let pool = self.writer();
+        let mut tx = pool.begin().await?;
         sqlx::query("UPDATE conversions SET chat_id = ? WHERE chat_id = ?")
             .bind(to)
             .bind(from)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "INSERT INTO chat_migrations (from_chat_id, to_chat_id, migrated_at)
+             VALUES (?, ?, strftime('%s', 'now'))
+             ON CONFLICT (from_chat_id) DO UPDATE SET to_chat_id = excluded.to_chat_id",
+        )
+        .bind(from)
+        .bind(to)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Every group-to-supergroup move seen, oldest first, as (old id, new id).
+    pub async fn chat_migrations(&self) -> Result<Vec<(i64, i64)>, StoreError> {
+        let pool = self.reader();
+        let rows = sqlx::query(
+            "SELECT from_chat_id, to_chat_id FROM chat_migrations ORDER BY migrated_at, rowid",
+        )
+        .fetch_all(pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get("from_chat_id"), r.get("to_chat_id")))
+            .collect())
+    }
+
+    /// Parks a message until its user sends /start (see [`Store::release_held`]).
+    pub async fn hold(&self, id: i64, reason: &str) -> Result<(), StoreError> {
+        let pool = self.writer();
+        sqlx::query(
+            "UPDATE outbox SET status = 'parked', until_start = 1, last_error = ?,
+                    attempts = attempts + 1
+             WHERE id = ?",
+        )
+        .bind(reason)
+        .bind(id)
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The user started the bot: their messages held for that are due again, with a fresh
+    /// count of attempts. Returns how many.
+    pub async fn release_held(&self, user_id: u64, now: i64) -> Result<u64, StoreError> {
+        let pool = self.writer();
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'pending', until_start = 0, attempts = 0,
+                    next_attempt_at = ?
+             WHERE user_id = ? AND status = 'parked' AND until_start = 1",
+        )
+        .bind(now)
+        .bind(user_id as i64)
+        .execute(pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     pub async fn kv_get(&self, key: &str) -> Result<Option<String>, StoreError> {

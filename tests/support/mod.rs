@@ -366,6 +366,11 @@ impl FakeTelegram {
             .insert(chat_id, reply);
     }
 
+    /// sendMessage to `chat_id` works again (the user opened the chat, unblocked the bot).
+    pub fn clear_chat_failure(&self, chat_id: i64) {
+        self.state.lock().unwrap().failing_chats.remove(&chat_id);
+    }
+
     /// Messages sent to one chat.
     pub fn sent_to(&self, chat_id: i64) -> Vec<Value> {
         self.sent()
@@ -438,8 +443,33 @@ pub struct RunningBot {
 
 /// Telegram's answer when a user blocked the bot.
 pub fn blocked() -> ResponseTemplate {
-    ResponseTemplate::new(403).set_body_json(json!({
-        "ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"
+    refusal(403, "Forbidden: bot was blocked by the user")
+}
+
+/// Telegram's answer to a message for a user who never opened a private chat with the bot
+/// (`{"ok":false,"error_code":403,"description":"Forbidden: bot can't initiate conversation
+/// with a user"}`, https://github.com/TelegramBotAPI/errors/issues/2).
+pub fn not_started() -> ResponseTemplate {
+    refusal(
+        403,
+        "Forbidden: bot can't initiate conversation with a user",
+    )
+}
+
+/// A Bot API error as Telegram sends it: the HTTP status repeated as `error_code`, and the
+/// description prefixed with the status's name ("Forbidden: …", "Bad Request: …").
+pub fn refusal(status: u16, description: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({
+        "ok": false, "error_code": status, "description": description
+    }))
+}
+
+/// Telegram's answer to a message for a group that became a supergroup.
+pub fn migrated_to(new_chat_id: i64) -> ResponseTemplate {
+    ResponseTemplate::new(400).set_body_json(json!({
+        "ok": false, "error_code": 400,
+        "description": "Bad Request: group chat was upgraded to a supergroup chat",
+        "parameters": {"migrate_to_chat_id": new_chat_id}
     }))
 }
 
