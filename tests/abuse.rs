@@ -4,7 +4,7 @@
 mod support;
 
 use douyin_link_bot::tracking;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::Duration;
 use support::*;
 use wiremock::MockServer;
@@ -140,4 +140,57 @@ async fn stats_answer_operators_in_private_and_nobody_else() {
     assert!(tg.sent_to(ALICE_IN_GROUP.chat_id).is_empty());
     assert_eq!(tg.sent().len(), 2);
     bot.stop().await;
+}
+
+/// The operator listed a group's id; the group became a supergroup. Telegram tells the bot
+/// with a service message in the old group (`migrate_to_chat_id`) and one in the new
+/// supergroup (`migrate_from_chat_id`), fields of Bot API `Message`; either is enough for the
+/// supergroup to stay served, and for order news to follow the conversions made there.
+#[tokio::test]
+async fn a_group_that_became_a_supergroup_stays_on_the_allow_list() {
+    const OLD: i64 = -4242;
+    const NEW: i64 = -1_009_999_000_001;
+    for service_in_new_chat in [false, true] {
+        let h = start(&[("ALLOWED_CHAT_IDS", &OLD.to_string())]).await;
+        let in_old = Sender {
+            user_id: ALICE.user_id,
+            chat_id: OLD,
+        };
+        let in_new = Sender {
+            user_id: ALICE.user_id,
+            chat_id: NEW,
+        };
+        let old_group = json!({"id": OLD, "type": "group", "title": "Deals"});
+        h.tg.push_message(&in_old, json!({"chat": old_group, "text": product(1)}));
+        h.tg.wait_for(1, |m| m["chat_id"] == OLD).await;
+        if service_in_new_chat {
+            h.tg.push_message(&in_new, json!({"migrate_from_chat_id": OLD}));
+        } else {
+            h.tg.push_message(
+                &in_old,
+                json!({"chat": old_group, "migrate_to_chat_id": NEW}),
+            );
+            // Handled in order with the old group's messages: this reply proves it was seen.
+            h.tg.push_message(&in_old, json!({"chat": old_group, "text": product(2)}));
+            h.tg.wait_for(2, |m| m["chat_id"] == OLD).await;
+        }
+        h.tg.push_text(&in_new, &product(3));
+        let reply = h.tg.wait_for(1, |m| m["chat_id"] == NEW).await;
+        assert!(text(&reply[0]).contains("<code>"), "{reply:#?}");
+
+        let store = douyin_link_bot::store::Store::open(&format!(
+            "sqlite://{}",
+            h.dir.path().join("bot.db").display()
+        ))
+        .await
+        .unwrap();
+        let (chat, _) = store
+            .fallback_chat(ALICE.user_id, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(chat, NEW, "order news follows the group");
+        store.close().await;
+        h.bot.stop().await;
+    }
 }
