@@ -294,11 +294,13 @@ impl Notifier {
             .await
         {
             Ok(Some(found)) => found,
-            Ok(None) => return Delivery::Held {
-                reason: format!(
+            Ok(None) => {
+                return Delivery::Held {
+                    reason: format!(
                     "user never started the bot ({private_failure}) and no group to fall back to"
                 ),
-            },
+                }
+            }
             Err(e) => {
                 return Delivery::Retry {
                     after: self.backoff(row.attempts),

@@ -5,7 +5,6 @@ mod support;
 
 use douyin_link_bot::tracking;
 use serde_json::{json, Value};
-use std::time::Duration;
 use support::*;
 use wiremock::MockServer;
 
@@ -55,9 +54,9 @@ async fn a_flooding_user_gets_one_polite_answer_then_silence_and_others_are_unaf
 
     let to_alice = tg.wait_for(2, |m| m["chat_id"] == ALICE.chat_id).await;
     tg.wait_for(1, |m| m["chat_id"] == BOB.chat_id).await;
-    // A wrong answer to a refused message would come a throttled second after the last one.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let to_alice_now = tg.sent_to(ALICE.chat_id);
+    // Every message Alice sent before has been handled once a later one is answered.
+    tg.settle(&ALICE).await;
+    let to_alice_now = tg.replies_to(ALICE.chat_id);
     assert_eq!(
         to_alice_now.len(),
         2,
@@ -86,25 +85,53 @@ async fn with_an_allow_list_other_chats_get_nothing_and_cost_nothing() {
         tg,
         veapi,
         bot,
-        dir: _dir,
+        dir,
     } = start(&[
         ("ALLOWED_CHAT_IDS", &ALICE_IN_GROUP.chat_id.to_string()),
         ("ADMIN_USER_IDS", "9001"),
     ])
     .await;
+    // The sentinel for Bob's chat, which gets no answers: order news of Bob's held until
+    // he starts the bot (he blocked it). His private /start, last of his messages, hands it
+    // over even outside the allow-list, so its arrival proves the messages before it were
+    // handled.
+    let store = douyin_link_bot::store::Store::open(&format!(
+        "sqlite://{}",
+        dir.path().join("bot.db").display()
+    ))
+    .await
+    .unwrap();
+    tg.fail_chat(BOB.chat_id, blocked());
+    let notice = douyin_link_bot::store::Notice {
+        dedupe_key: "sentinel".into(),
+        text: "sentinel".into(),
+    };
+    store
+        .enqueue_private(&notice, BOB.user_id, 0)
+        .await
+        .unwrap();
+    for row in store.due_outbox(i64::MAX, 10).await.unwrap() {
+        store.hold(row.id, "test: blocked").await.unwrap();
+    }
+    tg.clear_chat_failure(BOB.chat_id);
+
     tg.push_text(&BOB, &product(1));
-    tg.push_text(&BOB, "/start");
     tg.push_text(&BOB, "hello");
+    tg.push_text(&BOB, "/help");
     tg.push_text(&ALICE_IN_GROUP, &product(2));
     // The operator's own private chat always works, allow-list or not.
     tg.push_text(&ADMIN, "/stats");
+    tg.push_text(&BOB, "/start");
 
     tg.wait_for(1, |m| m["chat_id"] == ALICE_IN_GROUP.chat_id)
         .await;
     let stats = tg.wait_for(1, |m| m["chat_id"] == ADMIN.chat_id).await;
     assert!(text(&stats[0]).contains("运行概况"));
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(tg.sent_to(BOB.chat_id).is_empty(), "{:#?}", tg.sent());
+    tg.wait_for(1, |m| m["chat_id"] == BOB.chat_id).await;
+    let to_bob = tg.sent_to(BOB.chat_id);
+    assert_eq!(to_bob.len(), 1, "only the held news: {to_bob:#?}");
+    assert_eq!(text(&to_bob[0]), "sentinel");
+    store.close().await;
     assert_eq!(calls_by(&veapi, BOB.user_id).await, 0);
     assert_eq!(calls_by(&veapi, ALICE.user_id).await, 1);
     bot.stop().await;
@@ -135,10 +162,11 @@ async fn stats_answer_operators_in_private_and_nobody_else() {
         "{t}"
     );
     assert!(t.contains("上游状态：正常"), "{t}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(tg.sent_to(ALICE.chat_id).len(), 1, "only the conversion");
-    assert!(tg.sent_to(ALICE_IN_GROUP.chat_id).is_empty());
-    assert_eq!(tg.sent().len(), 2);
+    tg.settle(&ALICE).await;
+    tg.settle(&ALICE_IN_GROUP).await;
+    assert_eq!(tg.replies_to(ALICE.chat_id).len(), 1, "only the conversion");
+    assert!(tg.replies_to(ALICE_IN_GROUP.chat_id).is_empty());
+    assert_eq!(tg.replies().len(), 2);
     bot.stop().await;
 }
 

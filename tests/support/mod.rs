@@ -366,6 +366,31 @@ impl FakeTelegram {
             .insert(chat_id, reply);
     }
 
+    /// Proves the bot has handled every update queued so far in `from`'s chat: queues a
+    /// `/help` there and waits for its answer (teloxide handles one chat's updates in order,
+    /// and `/help` is answered in any served chat). The "nothing else happened" checks wait
+    /// on this instead of a fixed sleep.
+    pub async fn settle(&self, from: &Sender) {
+        let chat = from.chat_id;
+        let answer = move |m: &Value| m["chat_id"] == chat && is_help(m);
+        let before = self.sent().iter().filter(|m| answer(m)).count();
+        self.push_text(from, "/help");
+        self.wait_for(before + 1, answer).await;
+    }
+
+    /// Messages sent to one chat, the answers to [`FakeTelegram::settle`] left out.
+    pub fn replies_to(&self, chat_id: i64) -> Vec<Value> {
+        self.sent_to(chat_id)
+            .into_iter()
+            .filter(|m| !is_help(m))
+            .collect()
+    }
+
+    /// Everything sent, the answers to [`FakeTelegram::settle`] left out.
+    pub fn replies(&self) -> Vec<Value> {
+        self.sent().into_iter().filter(|m| !is_help(m)).collect()
+    }
+
     /// sendMessage to `chat_id` works again (the user opened the chat, unblocked the bot).
     pub fn clear_chat_failure(&self, chat_id: i64) {
         self.state.lock().unwrap().failing_chats.remove(&chat_id);
@@ -433,6 +458,13 @@ impl FakeTelegram {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Whether a sent message is the bot's `/help` answer (the sentinel of [`FakeTelegram::settle`]).
+pub fn is_help(m: &Value) -> bool {
+    m["text"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("📖 使用说明"))
 }
 
 /// A running bot (the real `app::run`) and the means to stop it.
