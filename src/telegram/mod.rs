@@ -476,6 +476,38 @@ mod tests {
         ));
     }
 
+    fn policy(allowed: &str) -> Policy {
+        let vars = [
+            ("TELEGRAM_BOT_TOKEN", "1:abc"),
+            ("ALLOWED_CHAT_IDS", allowed),
+        ];
+        let config = Config::from_lookup(
+            |k| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            },
+            crate::config::Needs::default(),
+        )
+        .unwrap();
+        Policy::new(&config)
+    }
+
+    #[test]
+    fn the_allow_list_follows_a_listed_group_to_its_supergroup_only() {
+        let p = policy("-4242");
+        assert!(!p.chat_listed(-100_999));
+        assert!(p.follow_migration(-4242, -100_999));
+        assert!(p.chat_listed(-100_999) && p.chat_listed(-4242));
+        // A group nobody listed gains nothing by migrating.
+        assert!(!p.follow_migration(-5555, -100_555));
+        assert!(!p.chat_listed(-100_555));
+        // No list: every chat, before and after.
+        let open = policy("");
+        assert!(!open.follow_migration(-1, -2));
+        assert!(open.chat_listed(-2));
+    }
+
     #[test]
     fn debug_output_never_shows_the_token() {
         let token = Secret::new("123456:TOKEN-never-printed".to_string());
