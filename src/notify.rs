@@ -94,6 +94,9 @@ pub struct GroupFallback {
     pub policy: Option<Arc<Policy>>,
 }
 
+/// How often at most a user is told in one group to open a private chat.
+pub const NOTICE_EVERY: Duration = Duration::from_secs(24 * 3600);
+
 #[derive(Debug, Clone)]
 pub struct NotifierSettings {
     /// Failures (429s excepted) before a message is parked.
@@ -141,6 +144,8 @@ pub enum Delivery {
     /// told, without details) or they blocked the bot (nobody was told).
     Held {
         reason: String,
+        /// The group told to open a private chat by this attempt, if one was.
+        told_in: Option<i64>,
     },
 }
 
@@ -249,9 +254,11 @@ impl Notifier {
                 tracing::error!(outbox_id = row.id, %reason, "notification parked");
                 self.store.park(row.id, &reason).await
             }
-            Delivery::Held { reason } => {
+            Delivery::Held { reason, told_in } => {
                 tracing::warn!(outbox_id = row.id, %reason, "notification held until /start");
-                self.store.hold(row.id, &reason).await
+                self.store
+                    .hold(row.id, &reason, told_in.map(|chat| (chat, now)))
+                    .await
             }
         }
     }
@@ -274,14 +281,17 @@ impl Notifier {
             }
             Err(SendError::NotStarted(why)) => Delivery::Held {
                 reason: format!("user never started the bot ({why})"),
+                told_in: None,
             },
             Err(SendError::Blocked(why)) => Delivery::Held {
                 reason: format!("user blocked the bot ({why}); kept for their next /start"),
+                told_in: None,
             },
             // Deactivated, another bot, a chat Telegram does not know: no group hears of it
             // either; should that user ever send /start, it is theirs.
             Err(SendError::Unreachable(why)) | Err(SendError::ChatRefuses(why)) => Delivery::Held {
                 reason: format!("private chat unreachable ({why})"),
+                told_in: None,
             },
             Err(e) => self.failure(row, e),
         }
@@ -299,6 +309,7 @@ impl Notifier {
                     reason: format!(
                     "user never started the bot ({private_failure}) and no group to fall back to"
                 ),
+                    told_in: None,
                 }
             }
             Err(e) => {
@@ -312,6 +323,21 @@ impl Notifier {
         let text = if self.fallback.amounts {
             texts::in_group(row.user_id, name.as_deref(), &row.text)
         } else {
+            // One "open a private chat" a day per user and group is enough: a new order
+            // and its refund in one poll do not ping the user twice.
+            let since = Utc::now().timestamp() - NOTICE_EVERY.as_secs() as i64;
+            match self.store.told_since(row.user_id, chat, since).await {
+                Ok(true) => {
+                    return Delivery::Held {
+                        reason: format!(
+                            "user never started the bot ({private_failure}); already told in group {chat}"
+                        ),
+                        told_in: None,
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "could not read earlier notices"),
+            }
             texts::in_group_notice(
                 row.user_id,
                 name.as_deref(),
@@ -327,6 +353,7 @@ impl Notifier {
                         reason: format!(
                             "user never started the bot ({private_failure}); told in group {chat} to open a private chat"
                         ),
+                        told_in: Some(chat),
                     }
                 }
                 Err(SendError::Migrated(to)) => {
@@ -349,6 +376,7 @@ impl Notifier {
                         reason: format!(
                             "user never started the bot ({private_failure}); group {chat} refused too ({why})"
                         ),
+                        told_in: None,
                     }
                 }
                 Err(e) => return self.failure(row, e),

@@ -562,19 +562,48 @@ impl Store {
             .collect())
     }
 
-    /// Parks a message until its user sends /start (see [`Store::release_held`]).
-    pub async fn hold(&self, id: i64, reason: &str) -> Result<(), StoreError> {
+    /// Parks a message until its user sends /start (see [`Store::release_held`]); `told`:
+    /// the group told to open a private chat, and when.
+    pub async fn hold(
+        &self,
+        id: i64,
+        reason: &str,
+        told: Option<(i64, i64)>,
+    ) -> Result<(), StoreError> {
         let pool = self.writer();
         sqlx::query(
             "UPDATE outbox SET status = 'parked', until_start = 1, last_error = ?,
-                    attempts = attempts + 1
+                    attempts = attempts + 1,
+                    told_in_chat = COALESCE(?, told_in_chat), told_at = COALESCE(?, told_at)
              WHERE id = ?",
         )
         .bind(reason)
+        .bind(told.map(|(chat, _)| chat))
+        .bind(told.map(|(_, at)| at))
         .bind(id)
         .execute(pool)
         .await?;
         Ok(())
+    }
+
+    /// Whether `user_id`, with news still held, was told in `chat` at or after `since`.
+    pub async fn told_since(
+        &self,
+        user_id: u64,
+        chat: i64,
+        since: i64,
+    ) -> Result<bool, StoreError> {
+        let pool = self.reader();
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM outbox
+                WHERE user_id = ? AND status = 'parked' AND until_start = 1
+                  AND told_in_chat = ? AND told_at >= ?)",
+        )
+        .bind(user_id as i64)
+        .bind(chat)
+        .bind(since)
+        .fetch_one(pool)
+        .await?)
     }
 
     /// The user started the bot: their messages held for that are due again, with a fresh

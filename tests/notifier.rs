@@ -523,3 +523,24 @@ async fn held_messages_are_delivered_privately_once_the_user_starts_the_bot() {
     }
     assert_eq!(s.store.release_held(ALICE.user_id, 0).await.unwrap(), 0);
 }
+
+/// A new order and its refund in one poll: the group hears "open a private chat" once; both
+/// messages wait for the user's /start.
+#[tokio::test]
+async fn a_user_is_told_in_a_group_once_a_day_however_much_news_waits() {
+    let s = setup(fast()).await;
+    converted_in_group(&s.store, ALICE.user_id, ALICE_IN_GROUP.chat_id, "@alice").await;
+    s.tg.fail_chat(ALICE.chat_id, not_started());
+    enqueue(&s.store, "k1", ALICE.user_id, ORDER_TEXT, true).await;
+    enqueue(&s.store, "k2", ALICE.user_id, "↩️ <b>订单已退款</b>", true).await;
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+    assert_eq!(s.tg.sent_to(ALICE_IN_GROUP.chat_id).len(), 1);
+    for key in ["k1", "k2"] {
+        let (status, _, _) = s.store.outbox_status(key).await.unwrap().unwrap();
+        assert_eq!(status, "parked", "{key}");
+    }
+    s.tg.clear_chat_failure(ALICE.chat_id);
+    assert_eq!(s.store.release_held(ALICE.user_id, 0).await.unwrap(), 2);
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+    assert_eq!(s.tg.sent_to(ALICE.chat_id).len(), 2);
+}
