@@ -3,7 +3,7 @@
 use crate::alerts::Alerts;
 use crate::config::{Config, ConfigError};
 use crate::convert::{ConversionService, Converter};
-use crate::notify::{Messenger, Notifier, NotifierSettings};
+use crate::notify::{GroupFallback, Messenger, Notifier, NotifierSettings};
 use crate::poller::{Poller, PollerSettings};
 use crate::store::{Store, StoreError};
 use crate::telegram::{self, Command};
@@ -113,8 +113,19 @@ pub async fn run_tuned(
         Some(alerts.clone()),
         wake.clone(),
     );
+    let policy = Arc::new(telegram::Policy::new(&config));
+    // Groups that became supergroups while the bot was running before: the allow-list
+    // follows them (applied in the order they happened, so chains resolve).
+    for (from, to) in store.chat_migrations().await? {
+        policy.follow_migration(from, to);
+    }
     let messenger: Arc<dyn Messenger> = Arc::new(tg.clone());
-    let notifier = Notifier::new(store.clone(), messenger, wake, tuning.notifier);
+    let notifier = Notifier::new(store.clone(), messenger, wake.clone(), tuning.notifier)
+        .with_group_fallback(GroupFallback {
+            amounts: config.group_fallback_amounts,
+            bot_username: me.user.username.clone(),
+            policy: Some(policy.clone()),
+        });
     let poller_task = tokio::spawn(poller.run(stop_rx.clone()));
     let notifier_task = tokio::spawn(notifier.run(stop_rx));
 
@@ -123,8 +134,9 @@ pub async fn run_tuned(
             tg,
             converter,
             store.clone(),
-            Arc::new(telegram::Policy::new(&config)),
-            alerts
+            policy,
+            alerts,
+            telegram::NotifierWake(wake)
         ])
         .default_handler(|_| async {})
         .build();

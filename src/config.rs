@@ -59,6 +59,10 @@ pub struct Config {
     /// Conversions one user may ask for per minute; 0 means no limit.
     pub user_rate_limit: u32,
     pub cache_ttl: Duration,
+    /// `GROUP_FALLBACK_AMOUNTS=on`: order news for a user who never opened a private chat
+    /// goes to the group whole, amounts included. Off by default: the group only hears that
+    /// there is news and where to read it.
+    pub group_fallback_amounts: bool,
 }
 
 impl Config {
@@ -170,6 +174,21 @@ impl Config {
         let user_rate_limit =
             num_var("USER_RATE_LIMIT", var("USER_RATE_LIMIT"), 30, 0..=10_000)? as u32;
 
+        let group_fallback_amounts = match var("GROUP_FALLBACK_AMOUNTS")
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("off" | "false" | "0" | "no") => false,
+            Some("on" | "true" | "1" | "yes") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "GROUP_FALLBACK_AMOUNTS",
+                    value: other.to_string(),
+                    hint: "expected on or off",
+                })
+            }
+        };
+
         Ok(Config {
             bot_token,
             telegram_api_url,
@@ -180,6 +199,7 @@ impl Config {
             allowed_chat_ids,
             user_rate_limit,
             cache_ttl,
+            group_fallback_amounts,
         })
     }
 }
@@ -265,6 +285,25 @@ mod tests {
         assert_eq!(c.cache_ttl, Duration::from_secs(86_400));
         assert_eq!(c.telegram_api_url.as_str(), "https://api.telegram.org/");
         assert_eq!(c.veapi.unwrap().base_url.as_str(), "http://api.veapi.cn/");
+        assert!(
+            !c.group_fallback_amounts,
+            "amounts stay out of groups by default"
+        );
+    }
+
+    #[test]
+    fn group_fallback_amounts_is_on_or_off() {
+        let creds = [("TELEGRAM_BOT_TOKEN", "1:abc"), ("VEAPI_KEY", "V1")];
+        let with = |v: &'static str| {
+            let mut pairs = creds.to_vec();
+            pairs.push(("GROUP_FALLBACK_AMOUNTS", v));
+            load(&pairs, ALL)
+        };
+        assert!(with("on").unwrap().group_fallback_amounts);
+        assert!(with("ON").unwrap().group_fallback_amounts);
+        assert!(!with("off").unwrap().group_fallback_amounts);
+        let err = with("sometimes").unwrap_err();
+        assert!(err.to_string().contains("GROUP_FALLBACK_AMOUNTS"), "{err}");
     }
 
     #[test]

@@ -2,17 +2,22 @@
 //!
 //! Delivery is at least once: a crash between a successful send and its mark repeats that
 //! one message after a restart, nothing else. A 429 waits its `retry_after` without counting
-//! as a failure; other transient failures back off; a user who cannot be reached privately
-//! gets the message in the group where they converted, mentioned by name; a message that
-//! keeps failing is parked with its reason and stops occupying the queue.
+//! as a failure; other transient failures back off; a message that keeps failing is parked
+//! with its reason and stops occupying the queue.
+//!
+//! A user who never opened a private chat with the bot is mentioned in the group where they
+//! converted and asked to open one (the amounts only with `GROUP_FALLBACK_AMOUNTS=on`); their
+//! message is held and sent privately when they send /start. A user who blocked the bot is
+//! never announced anywhere: the message is held for their next /start.
 
 use crate::store::{OutboxRow, Store, StoreError};
-use crate::telegram::{texts, Telegram};
+use crate::telegram::refusal::{self, Refusal};
+use crate::telegram::{texts, Policy, Telegram};
 use chrono::Utc;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
-use teloxide::{ApiError, RequestError};
+use teloxide::RequestError;
 use thiserror::Error;
 use tokio::sync::{watch, Notify};
 
@@ -20,7 +25,8 @@ use tokio::sync::{watch, Notify};
 pub enum SendError {
     #[error("rate limited for {0:?}")]
     RetryAfter(Duration),
-    /// Blocked, never started, deactivated, kicked: this chat will not take the message.
+    /// Kicked, deleted, deactivated, another bot, not found: this chat will not take the
+    /// message.
     #[error("chat unreachable: {0}")]
     Unreachable(String),
     /// The group became a supergroup with this id.
@@ -30,6 +36,18 @@ pub enum SendError {
     Permanent(String),
     #[error("failed: {0}")]
     Transient(String),
+    /// The user never opened a private chat with the bot.
+    #[error("user never started the bot: {0}")]
+    NotStarted(String),
+    /// The user blocked the bot.
+    #[error("user blocked the bot: {0}")]
+    Blocked(String),
+    /// The group is there but the bot may not write in it (rights, a closed topic).
+    #[error("chat refuses messages: {0}")]
+    ChatRefuses(String),
+    /// Telegram cannot read this text (`can't parse entities`, too long).
+    #[error("text refused: {0}")]
+    BrokenText(String),
 }
 
 /// Sends one HTML message to a chat.
@@ -49,28 +67,35 @@ impl Messenger for Telegram {
     }
 }
 
-/// What a Telegram failure means for delivery.
+/// What a Telegram failure means for delivery, by what Telegram says ([`refusal`]).
 pub fn classify(e: RequestError) -> SendError {
-    match e {
-        RequestError::RetryAfter(s) => SendError::RetryAfter(s.duration()),
-        RequestError::MigrateToChatId(id) => SendError::Migrated(id.0),
-        RequestError::Api(api) => match api {
-            ApiError::BotBlocked
-            | ApiError::ChatNotFound
-            | ApiError::UserNotFound
-            | ApiError::UserDeactivated
-            | ApiError::CantInitiateConversation
-            | ApiError::CantTalkWithBots
-            | ApiError::BotKicked
-            | ApiError::BotKickedFromSupergroup
-            | ApiError::GroupDeactivated => SendError::Unreachable(api.to_string()),
-            // Unrecognised answers include Telegram's own 5xx: retry, bounded by attempts.
-            ApiError::Unknown(text) => SendError::Transient(text),
-            other => SendError::Permanent(other.to_string()),
-        },
-        other => SendError::Transient(other.to_string()),
+    match refusal::classify(&e) {
+        Refusal::RetryAfter(d) => SendError::RetryAfter(d),
+        Refusal::Migrated(to) => SendError::Migrated(to),
+        Refusal::NotStarted(why) => SendError::NotStarted(why),
+        Refusal::Blocked(why) => SendError::Blocked(why),
+        Refusal::Unreachable(why) => SendError::Unreachable(why),
+        Refusal::ChatRefuses(why) => SendError::ChatRefuses(why),
+        Refusal::BrokenText(why) => SendError::BrokenText(why),
+        Refusal::Rejected(why) => SendError::Permanent(why),
+        Refusal::Transient(why) => SendError::Transient(why),
     }
 }
+
+/// How the group fallback speaks.
+#[derive(Debug, Clone, Default)]
+pub struct GroupFallback {
+    /// `GROUP_FALLBACK_AMOUNTS=on`: the group sees the whole message, amounts included.
+    /// Off (the default), it sees only that there is news and where to read it.
+    pub amounts: bool,
+    /// The bot's @username (from getMe), for the `t.me/<bot>?start=` link in the notice.
+    pub bot_username: Option<String>,
+    /// Told when a send reveals that a group became a supergroup (the allow-list follows).
+    pub policy: Option<Arc<Policy>>,
+}
+
+/// How often at most a user is told in one group to open a private chat.
+pub const NOTICE_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone)]
 pub struct NotifierSettings {
@@ -98,6 +123,7 @@ pub struct Notifier {
     messenger: Arc<dyn Messenger>,
     wake: Arc<Notify>,
     settings: NotifierSettings,
+    fallback: GroupFallback,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +140,13 @@ pub enum Delivery {
     Parked {
         reason: String,
     },
+    /// Parked until the user sends /start: they never opened a private chat (the group was
+    /// told, without details) or they blocked the bot (nobody was told).
+    Held {
+        reason: String,
+        /// The group told to open a private chat by this attempt, if one was.
+        told_in: Option<i64>,
+    },
 }
 
 impl Notifier {
@@ -128,7 +161,14 @@ impl Notifier {
             messenger,
             wake,
             settings,
+            fallback: GroupFallback::default(),
         }
+    }
+
+    /// How the group fallback speaks (default: no amounts, no deep link).
+    pub fn with_group_fallback(mut self, fallback: GroupFallback) -> Self {
+        self.fallback = fallback;
+        self
     }
 
     /// Delivers until `shutdown` turns true.
@@ -214,6 +254,12 @@ impl Notifier {
                 tracing::error!(outbox_id = row.id, %reason, "notification parked");
                 self.store.park(row.id, &reason).await
             }
+            Delivery::Held { reason, told_in } => {
+                tracing::warn!(outbox_id = row.id, %reason, "notification held until /start");
+                self.store
+                    .hold(row.id, &reason, told_in.map(|chat| (chat, now)))
+                    .await
+            }
         }
     }
 
@@ -223,13 +269,30 @@ impl Notifier {
     }
 
     /// One delivery attempt: the user's private chat, else the group fallback.
+    ///
+    /// Only a user who never opened a private chat is looked for in a group. A user who
+    /// blocked the bot said no: nobody hears of their order, and it waits for their /start.
     pub async fn deliver(&self, row: &OutboxRow) -> Delivery {
         let private = row.user_id as i64;
         match self.messenger.send(private, &row.text).await {
             Ok(()) => Delivery::Sent { chat_id: private },
-            Err(SendError::Unreachable(why)) if row.allow_fallback => {
+            Err(SendError::NotStarted(why)) if row.allow_fallback => {
                 self.deliver_in_group(row, &why).await
             }
+            Err(SendError::NotStarted(why)) => Delivery::Held {
+                reason: format!("user never started the bot ({why})"),
+                told_in: None,
+            },
+            Err(SendError::Blocked(why)) => Delivery::Held {
+                reason: format!("user blocked the bot ({why}); kept for their next /start"),
+                told_in: None,
+            },
+            // Deactivated, another bot, a chat Telegram does not know: no group hears of it
+            // either; should that user ever send /start, it is theirs.
+            Err(SendError::Unreachable(why)) | Err(SendError::ChatRefuses(why)) => Delivery::Held {
+                reason: format!("private chat unreachable ({why})"),
+                told_in: None,
+            },
             Err(e) => self.failure(row, e),
         }
     }
@@ -242,10 +305,11 @@ impl Notifier {
         {
             Ok(Some(found)) => found,
             Ok(None) => {
-                return Delivery::Parked {
+                return Delivery::Held {
                     reason: format!(
-                        "user unreachable ({private_failure}) and no group to fall back to"
-                    ),
+                    "user never started the bot ({private_failure}) and no group to fall back to"
+                ),
+                    told_in: None,
                 }
             }
             Err(e) => {
@@ -256,22 +320,63 @@ impl Notifier {
                 }
             }
         };
-        let text = texts::in_group(row.user_id, name.as_deref(), &row.text);
+        let text = if self.fallback.amounts {
+            texts::in_group(row.user_id, name.as_deref(), &row.text)
+        } else {
+            // One "open a private chat" a day per user and group is enough: a new order
+            // and its refund in one poll do not ping the user twice.
+            let since = Utc::now().timestamp() - NOTICE_EVERY.as_secs() as i64;
+            match self.store.told_since(row.user_id, chat, since).await {
+                Ok(true) => {
+                    return Delivery::Held {
+                        reason: format!(
+                            "user never started the bot ({private_failure}); already told in group {chat}"
+                        ),
+                        told_in: None,
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "could not read earlier notices"),
+            }
+            texts::in_group_notice(
+                row.user_id,
+                name.as_deref(),
+                self.fallback.bot_username.as_deref(),
+            )
+        };
         // A group that became a supergroup answers with its new id once; follow it.
         for _ in 0..2 {
             match self.messenger.send(chat, &text).await {
-                Ok(()) => return Delivery::Sent { chat_id: chat },
+                Ok(()) if self.fallback.amounts => return Delivery::Sent { chat_id: chat },
+                Ok(()) => {
+                    return Delivery::Held {
+                        reason: format!(
+                            "user never started the bot ({private_failure}); told in group {chat} to open a private chat"
+                        ),
+                        told_in: Some(chat),
+                    }
+                }
                 Err(SendError::Migrated(to)) => {
                     if let Err(e) = self.store.migrate_chat(chat, to).await {
                         tracing::warn!(error = %e, "could not record a chat migration");
                     }
+                    if let Some(policy) = &self.fallback.policy {
+                        policy.follow_migration(chat, to);
+                    }
                     chat = to;
                 }
-                Err(SendError::Unreachable(why)) => {
-                    return Delivery::Parked {
+                Err(
+                    SendError::Unreachable(why)
+                    | SendError::ChatRefuses(why)
+                    | SendError::NotStarted(why)
+                    | SendError::Blocked(why)
+                    | SendError::BrokenText(why),
+                ) => {
+                    return Delivery::Held {
                         reason: format!(
-                            "user unreachable ({private_failure}); group {chat} too ({why})"
+                            "user never started the bot ({private_failure}); group {chat} refused too ({why})"
                         ),
+                        told_in: None,
                     }
                 }
                 Err(e) => return self.failure(row, e),
@@ -296,9 +401,14 @@ impl Notifier {
                 reason: why,
                 counts: true,
             },
-            SendError::Unreachable(why) | SendError::Permanent(why) => {
-                Delivery::Parked { reason: why }
-            }
+            SendError::BrokenText(why) => Delivery::Parked {
+                reason: format!("Telegram cannot read this message: {why}"),
+            },
+            SendError::Unreachable(why)
+            | SendError::Permanent(why)
+            | SendError::NotStarted(why)
+            | SendError::Blocked(why)
+            | SendError::ChatRefuses(why) => Delivery::Parked { reason: why },
             SendError::Migrated(to) => Delivery::Parked {
                 reason: format!("private chat reported a migration to {to}"),
             },

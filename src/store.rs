@@ -569,15 +569,101 @@ impl Store {
         Ok(row.map(|r| (r.get("chat_id"), r.get("user_name"))))
     }
 
-    /// A group became a supergroup: conversions made in it now live under the new id.
+    /// A group became a supergroup: conversions made in it now live under the new id, and
+    /// the move is remembered (the allow-list follows it after a restart too).
     pub async fn migrate_chat(&self, from: i64, to: i64) -> Result<(), StoreError> {
         let pool = self.writer();
+        let mut tx = pool.begin().await?;
         sqlx::query("UPDATE conversions SET chat_id = ? WHERE chat_id = ?")
             .bind(to)
             .bind(from)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "INSERT INTO chat_migrations (from_chat_id, to_chat_id, migrated_at)
+             VALUES (?, ?, strftime('%s', 'now'))
+             ON CONFLICT (from_chat_id) DO UPDATE SET to_chat_id = excluded.to_chat_id",
+        )
+        .bind(from)
+        .bind(to)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Every group-to-supergroup move seen, oldest first, as (old id, new id).
+    pub async fn chat_migrations(&self) -> Result<Vec<(i64, i64)>, StoreError> {
+        let pool = self.reader();
+        let rows = sqlx::query(
+            "SELECT from_chat_id, to_chat_id FROM chat_migrations ORDER BY migrated_at, rowid",
+        )
+        .fetch_all(pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get("from_chat_id"), r.get("to_chat_id")))
+            .collect())
+    }
+
+    /// Parks a message until its user sends /start (see [`Store::release_held`]); `told`:
+    /// the group told to open a private chat, and when.
+    pub async fn hold(
+        &self,
+        id: i64,
+        reason: &str,
+        told: Option<(i64, i64)>,
+    ) -> Result<(), StoreError> {
+        let pool = self.writer();
+        sqlx::query(
+            "UPDATE outbox SET status = 'parked', until_start = 1, last_error = ?,
+                    attempts = attempts + 1,
+                    told_in_chat = COALESCE(?, told_in_chat), told_at = COALESCE(?, told_at)
+             WHERE id = ?",
+        )
+        .bind(reason)
+        .bind(told.map(|(chat, _)| chat))
+        .bind(told.map(|(_, at)| at))
+        .bind(id)
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether `user_id`, with news still held, was told in `chat` at or after `since`.
+    pub async fn told_since(
+        &self,
+        user_id: u64,
+        chat: i64,
+        since: i64,
+    ) -> Result<bool, StoreError> {
+        let pool = self.reader();
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM outbox
+                WHERE user_id = ? AND status = 'parked' AND until_start = 1
+                  AND told_in_chat = ? AND told_at >= ?)",
+        )
+        .bind(user_id as i64)
+        .bind(chat)
+        .bind(since)
+        .fetch_one(pool)
+        .await?)
+    }
+
+    /// The user started the bot: their messages held for that are due again, with a fresh
+    /// count of attempts. Returns how many.
+    pub async fn release_held(&self, user_id: u64, now: i64) -> Result<u64, StoreError> {
+        let pool = self.writer();
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'pending', until_start = 0, attempts = 0,
+                    next_attempt_at = ?
+             WHERE user_id = ? AND status = 'parked' AND until_start = 1",
+        )
+        .bind(now)
+        .bind(user_id as i64)
+        .execute(pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     pub async fn kv_get(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -135,8 +135,9 @@ async fn groups_get_replies_only_for_converted_references() {
     let with_ref = h.tg.push_text(&ALICE_IN_GROUP, &format!("冲！{SHARE}"));
 
     let sent = h.tg.wait_sent(1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let sent_after = h.tg.sent();
+    // Nothing more comes from those four messages once a later one is answered.
+    h.tg.settle(&ALICE_IN_GROUP).await;
+    let sent_after = h.tg.replies();
     assert_eq!(sent_after.len(), 1, "{sent_after:#?}");
     assert_eq!(sent[0]["chat_id"], ALICE_IN_GROUP.chat_id);
     assert_eq!(sent[0]["reply_parameters"]["message_id"], with_ref);
@@ -286,4 +287,92 @@ async fn start_and_help_answer_in_chinese() {
     assert!(text(by_chat(ALICE_IN_GROUP.chat_id)).contains("使用说明"));
     assert!(share_calls(&h.veapi).await.is_empty());
     h.bot.stop().await;
+}
+
+/// Order news for a user who never opened a private chat: the group where they converted
+/// hears only that there is news, with a link that opens the private chat (`/start orders`);
+/// the user's /start brings the whole message, privately. With an allow-list that does not
+/// list private chats, /start still hands the news over (and gets no other answer).
+#[tokio::test]
+async fn order_news_held_for_a_user_who_never_opened_the_bot_arrives_on_start() {
+    for allow_list in [false, true] {
+        let tg = FakeTelegram::start().await;
+        let veapi = wiremock::MockServer::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("bot.db");
+        let group = ALICE_IN_GROUP.chat_id.to_string();
+        let extra: Vec<(&str, &str)> = if allow_list {
+            vec![("ALLOWED_CHAT_IDS", &group)]
+        } else {
+            vec![]
+        };
+        let config = config_with(&tg, &veapi, &db, &extra);
+        let mut tuning = douyin_link_bot::app::Tuning::from_config(&config);
+        tuning.notifier.idle_poll = Duration::from_millis(50);
+        let bot = RunningBot::start_tuned(config, tuning);
+        share_reply(&veapi, None, json_body("veapi/share_ok.json")).await;
+        tg.fail_chat(ALICE.chat_id, not_started());
+
+        // Alice converts in the group; an order comes in through her link.
+        tg.push_text(&ALICE_IN_GROUP, SHARE);
+        tg.wait_for(1, |m| m["chat_id"] == ALICE_IN_GROUP.chat_id)
+            .await;
+        let order: douyin_link_bot::veapi::Order = serde_json::from_value(order_json(
+            "7001",
+            &tracking::encode(ALICE.user_id),
+            "PAY_SUCC",
+            "2026-11-22 10:00:00",
+        ))
+        .unwrap();
+        let store = douyin_link_bot::store::Store::open(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        store
+            .ingest_page(
+                &[douyin_link_bot::store::IngestOrder {
+                    order: &order,
+                    user_id: Some(ALICE.user_id),
+                    notices: douyin_link_bot::poller::notices(&order),
+                }],
+                0,
+            )
+            .await
+            .unwrap();
+
+        let in_group = tg
+            .wait_for(2, |m| m["chat_id"] == ALICE_IN_GROUP.chat_id)
+            .await;
+        let notice = text(&in_group[1]);
+        assert!(
+            notice.contains(r#"<a href="https://t.me/dy_link_bot?start=orders">"#),
+            "{notice}"
+        );
+        assert!(notice.contains("tg://user?id=1001"), "{notice}");
+        assert!(
+            !notice.contains('¥') && !notice.contains("7001"),
+            "{notice}"
+        );
+        assert!(tg.sent_to(ALICE.chat_id).is_empty());
+
+        // Alice follows the link: Telegram opens the private chat and sends /start orders.
+        tg.clear_chat_failure(ALICE.chat_id);
+        tg.push_text(&ALICE, "/start orders");
+        let news = tg
+            .wait_for(1, |m| {
+                m["chat_id"] == ALICE.chat_id && text(m).contains("7001")
+            })
+            .await;
+        assert!(text(&news[0]).contains("¥21.00"), "{news:#?}");
+        if !allow_list {
+            let welcome = tg.sent_to(ALICE.chat_id);
+            assert!(
+                text(&welcome[0]).contains("你好"),
+                "welcome first: {welcome:#?}"
+            );
+        } else {
+            assert_eq!(tg.sent_to(ALICE.chat_id).len(), 1, "only the news");
+        }
+        store.close().await;
+        bot.stop().await;
+    }
 }

@@ -5,6 +5,7 @@
 mod support;
 
 use douyin_link_bot::poller::china_time;
+use douyin_link_bot::store::Store;
 use douyin_link_bot::tracking;
 use serde_json::Value;
 use std::path::Path;
@@ -76,25 +77,46 @@ async fn wait_told(tg: &FakeTelegram, order: &str, word: &str) {
     }
 }
 
+/// Waits until the bot's store (in `dir`, where the binary runs) has marked `n` messages
+/// sent and has none pending: past that point a kill can repeat nothing.
+async fn wait_marked(dir: &Path, n: i64) {
+    let url = format!("sqlite://{}", dir.join("data/bot.db").display());
+    let store = Store::open(&url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let c = store.outbox_counts().await.unwrap();
+        if c.sent >= n && c.pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never marked: {c:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    store.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_between_polls_nothing_is_lost_and_nothing_repeated() {
     let tg = FakeTelegram::start().await;
     let veapi = MockServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     upstream_orders(&veapi, &[("1001", "PAY_SUCC")]).await;
+    // Telegram takes its time to confirm: the message has arrived well before the bot hears
+    // back and marks it. A kill after a fixed pause would land before the mark.
+    tg.set_send_delay(Duration::from_millis(800));
 
     let bot = spawn(dir.path(), &tg, &veapi);
     wait_told(&tg, "1001", "新订单").await;
-    // Past the moment the notifier records the delivery; the next poll is seconds away.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Killed once the delivery is marked (the next poll is seconds away).
+    wait_marked(dir.path(), 1).await;
     kill_9(bot);
+    tg.set_send_delay(Duration::ZERO);
 
     // While the bot is dead, order 1001 is refunded and 1002 is bought.
     upstream_orders(&veapi, &[("1001", "REFUND"), ("1002", "PAY_SUCC")]).await;
     let bot = spawn(dir.path(), &tg, &veapi);
     wait_told(&tg, "1001", "订单已退款").await;
     wait_told(&tg, "1002", "新订单").await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    wait_marked(dir.path(), 3).await;
     kill_9(bot);
 
     assert_eq!(told(&tg, "1001", "新订单"), 1, "{:#?}", tg.sent());
@@ -122,7 +144,7 @@ async fn killed_while_sending_only_the_message_in_flight_may_repeat() {
     for o in orders {
         wait_told(&tg, o, "新订单").await;
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    wait_marked(dir.path(), orders.len() as i64).await;
     kill_9(bot);
 
     let sent = tg.sent();

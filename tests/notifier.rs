@@ -3,7 +3,7 @@
 
 mod support;
 
-use douyin_link_bot::notify::{Messenger, Notifier, NotifierSettings, SendError};
+use douyin_link_bot::notify::{GroupFallback, Messenger, Notifier, NotifierSettings, SendError};
 use douyin_link_bot::secret::Secret;
 use douyin_link_bot::store::{NewConversion, Notice, Store};
 use douyin_link_bot::telegram;
@@ -18,6 +18,7 @@ use wiremock::ResponseTemplate;
 
 struct Setup {
     tg: FakeTelegram,
+    messenger: Arc<dyn Messenger>,
     store: Store,
     notifier: Notifier,
     shutdown: watch::Receiver<bool>,
@@ -33,10 +34,16 @@ async fn setup(settings: NotifierSettings) -> Setup {
         .unwrap();
     let bot = telegram::bot(&Secret::new(BOT_TOKEN), tg.server.uri().parse().unwrap()).unwrap();
     let messenger: Arc<dyn Messenger> = Arc::new(telegram::Telegram::new(bot));
-    let notifier = Notifier::new(store.clone(), messenger, Arc::new(Notify::new()), settings);
+    let notifier = Notifier::new(
+        store.clone(),
+        messenger.clone(),
+        Arc::new(Notify::new()),
+        settings,
+    );
     let (stop, shutdown) = watch::channel(false);
     Setup {
         tg,
+        messenger,
         store,
         notifier,
         shutdown,
@@ -164,12 +171,22 @@ async fn a_429_is_honoured_and_the_row_delivered_once() {
 }
 
 #[tokio::test]
-async fn a_blocked_user_is_told_in_the_group_where_they_converted() {
+async fn with_amounts_on_a_user_who_never_opened_the_bot_is_told_everything_in_the_group() {
     let s = setup(fast()).await;
+    let notifier = Notifier::new(
+        s.store.clone(),
+        s.messenger.clone(),
+        Arc::new(Notify::new()),
+        fast(),
+    )
+    .with_group_fallback(GroupFallback {
+        amounts: true,
+        ..GroupFallback::default()
+    });
     converted_in_group(&s.store, ALICE.user_id, ALICE_IN_GROUP.chat_id, "@alice").await;
-    s.tg.fail_chat(ALICE.chat_id, blocked());
+    s.tg.fail_chat(ALICE.chat_id, not_started());
     enqueue(&s.store, "kb", ALICE.user_id, "🛒 <b>新订单</b>", true).await;
-    s.notifier.drain_once(&s.shutdown).await.unwrap();
+    notifier.drain_once(&s.shutdown).await.unwrap();
 
     assert!(s.tg.sent_to(ALICE.chat_id).is_empty());
     let group = s.tg.sent_to(ALICE_IN_GROUP.chat_id);
@@ -210,7 +227,7 @@ async fn the_fallback_is_the_group_where_that_product_was_converted() {
         20,
     )
     .await;
-    s.tg.fail_chat(ALICE.chat_id, blocked());
+    s.tg.fail_chat(ALICE.chat_id, not_started());
     enqueue(&s.store, "kp", ALICE.user_id, "news", true).await;
     s.notifier.drain_once(&s.shutdown).await.unwrap();
     assert_eq!(s.tg.sent_to(-1).len(), 1);
@@ -220,7 +237,7 @@ async fn the_fallback_is_the_group_where_that_product_was_converted() {
 #[tokio::test]
 async fn an_unreachable_user_without_a_group_is_parked_and_does_not_block_the_queue() {
     let s = setup(fast()).await;
-    s.tg.fail_chat(ALICE.chat_id, blocked());
+    s.tg.fail_chat(ALICE.chat_id, not_started());
     enqueue(&s.store, "k-alice", ALICE.user_id, "for alice", true).await;
     enqueue(&s.store, "k-bob", BOB.user_id, "for bob", true).await;
     s.notifier.drain_once(&s.shutdown).await.unwrap();
@@ -333,15 +350,8 @@ async fn a_telegram_5xx_is_retried_and_delivered_once() {
 async fn a_group_migrated_to_a_supergroup_is_followed() {
     let s = setup(fast()).await;
     converted_in_group(&s.store, ALICE.user_id, -4242, "Alice").await;
-    s.tg.fail_chat(ALICE.chat_id, blocked());
-    s.tg.fail_chat(
-        -4242,
-        ResponseTemplate::new(400).set_body_json(json!({
-            "ok": false, "error_code": 400,
-            "description": "Bad Request: group chat was upgraded to a supergroup chat",
-            "parameters": {"migrate_to_chat_id": -1_009_999}
-        })),
-    );
+    s.tg.fail_chat(ALICE.chat_id, not_started());
+    s.tg.fail_chat(-4242, migrated_to(-1_009_999));
     enqueue(&s.store, "kmig", ALICE.user_id, "hello", true).await;
     s.notifier.drain_once(&s.shutdown).await.unwrap();
     assert_eq!(s.tg.sent_to(-1_009_999).len(), 1);
@@ -354,4 +364,183 @@ async fn a_group_migrated_to_a_supergroup_is_followed() {
             .0,
         -1_009_999
     );
+}
+
+/// An order message as the poller writes it: with the amounts.
+const ORDER_TEXT: &str = "🛒 <b>新订单</b>\n猫耳酥\n实付金额：¥21.00\n预估佣金：¥4.20";
+
+#[tokio::test]
+async fn a_user_who_never_opened_the_bot_gets_a_notice_in_the_group_without_amounts() {
+    let s = setup(fast()).await;
+    converted_in_group(&s.store, ALICE.user_id, ALICE_IN_GROUP.chat_id, "@alice").await;
+    s.tg.fail_chat(ALICE.chat_id, not_started());
+    enqueue(&s.store, "kns", ALICE.user_id, ORDER_TEXT, true).await;
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+
+    let group = s.tg.sent_to(ALICE_IN_GROUP.chat_id);
+    assert_eq!(group.len(), 1, "{:#?}", s.tg.sent());
+    let text = group[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains(r#"<a href="tg://user?id=1001">@alice</a>"#),
+        "{text}"
+    );
+    assert!(text.contains("私聊"), "{text}");
+    for private in ["¥", "21.00", "4.20", "猫耳酥", "新订单"] {
+        assert!(
+            !text.contains(private),
+            "{private} shown in the group: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_user_who_blocked_the_bot_is_never_announced_in_a_group() {
+    let s = setup(fast()).await;
+    converted_in_group(&s.store, ALICE.user_id, ALICE_IN_GROUP.chat_id, "@alice").await;
+    s.tg.fail_chat(ALICE.chat_id, blocked());
+    enqueue(&s.store, "kbl", ALICE.user_id, ORDER_TEXT, true).await;
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+
+    assert!(s.tg.sent().is_empty(), "{:#?}", s.tg.sent());
+    let (status, reason, _) = s.store.outbox_status("kbl").await.unwrap().unwrap();
+    assert_eq!(status, "parked");
+    assert!(reason.unwrap().contains("blocked"));
+}
+
+/// Every refusal Telegram words today ends the row's attempts at once (no ten minutes of
+/// retries) and only the one meaning "never opened a private chat" reaches the group.
+#[tokio::test]
+async fn todays_refusals_of_a_private_chat_are_understood_at_once() {
+    let cases: &[(u16, &str, bool)] = &[
+        (
+            403,
+            "Forbidden: bot can't initiate conversation with a user",
+            true,
+        ),
+        (403, "Forbidden: bot was blocked by the user", false),
+        (403, "Forbidden: user is deactivated", false),
+        (403, "Forbidden: bot can't send messages to bots", false),
+        (400, "Bad Request: chat not found", false),
+        (400, "Bad Request: PEER_ID_INVALID", false),
+        (
+            400,
+            "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 3",
+            false,
+        ),
+    ];
+    for (status, description, to_group) in cases {
+        let s = setup(NotifierSettings {
+            max_attempts: 5,
+            ..fast()
+        })
+        .await;
+        converted_in_group(&s.store, ALICE.user_id, ALICE_IN_GROUP.chat_id, "@alice").await;
+        s.tg.fail_chat(ALICE.chat_id, refusal(*status, description));
+        enqueue(&s.store, "k", ALICE.user_id, ORDER_TEXT, true).await;
+        s.notifier.drain_once(&s.shutdown).await.unwrap();
+
+        let (row, reason, _) = s.store.outbox_status("k").await.unwrap().unwrap();
+        assert_ne!(row, "pending", "{description}: retried ({reason:?})");
+        assert_eq!(
+            s.tg.sent_to(ALICE_IN_GROUP.chat_id).len(),
+            usize::from(*to_group),
+            "{description}"
+        );
+        assert_eq!(
+            s.tg.send_attempts(),
+            1 + usize::from(*to_group),
+            "{description}"
+        );
+    }
+}
+
+/// A group that refuses the notice (kicked, no right to write, closed topic) parks the row;
+/// it is not retried for ten minutes.
+#[tokio::test]
+async fn todays_refusals_of_a_group_chat_park_the_row() {
+    let cases = [
+        (403, "Forbidden: bot was kicked from the group chat"),
+        (403, "Forbidden: bot was kicked from the supergroup chat"),
+        (403, "Forbidden: the group chat was deleted"),
+        (403, "Forbidden: bot is not a member of the supergroup chat"),
+        (403, "Forbidden: bot is not a member of the channel chat"),
+        (
+            400,
+            "Bad Request: not enough rights to send text messages to the chat",
+        ),
+        (400, "Bad Request: TOPIC_CLOSED"),
+        (400, "Bad Request: chat not found"),
+    ];
+    for (status, description) in cases {
+        let s = setup(NotifierSettings {
+            max_attempts: 5,
+            ..fast()
+        })
+        .await;
+        converted_in_group(&s.store, ALICE.user_id, ALICE_IN_GROUP.chat_id, "@alice").await;
+        s.tg.fail_chat(ALICE.chat_id, not_started());
+        s.tg.fail_chat(ALICE_IN_GROUP.chat_id, refusal(status, description));
+        enqueue(&s.store, "k", ALICE.user_id, ORDER_TEXT, true).await;
+        s.notifier.drain_once(&s.shutdown).await.unwrap();
+        let (row, reason, _) = s.store.outbox_status("k").await.unwrap().unwrap();
+        assert_eq!(row, "parked", "{description}: {reason:?}");
+        assert!(reason.unwrap().contains(description));
+    }
+}
+
+/// Held messages go out privately, whole, once the user starts the bot: the one who never
+/// opened a private chat (told in the group) and the one who had blocked it (told nowhere).
+#[tokio::test]
+async fn held_messages_are_delivered_privately_once_the_user_starts_the_bot() {
+    let s = setup(fast()).await;
+    converted_in_group(&s.store, ALICE.user_id, ALICE_IN_GROUP.chat_id, "@alice").await;
+    converted_in_group(&s.store, BOB.user_id, ALICE_IN_GROUP.chat_id, "@bob").await;
+    s.tg.fail_chat(ALICE.chat_id, not_started());
+    s.tg.fail_chat(BOB.chat_id, blocked());
+    enqueue(&s.store, "ka", ALICE.user_id, ORDER_TEXT, true).await;
+    enqueue(&s.store, "kb", BOB.user_id, ORDER_TEXT, true).await;
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+    assert_eq!(
+        s.tg.sent_to(ALICE_IN_GROUP.chat_id).len(),
+        1,
+        "Alice's notice only"
+    );
+    // Parked rows wait: draining again sends nothing.
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+    assert_eq!(s.tg.sent().len(), 1);
+
+    s.tg.clear_chat_failure(ALICE.chat_id);
+    s.tg.clear_chat_failure(BOB.chat_id);
+    assert_eq!(s.store.release_held(ALICE.user_id, 0).await.unwrap(), 1);
+    assert_eq!(s.store.release_held(BOB.user_id, 0).await.unwrap(), 1);
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+    for (user, key) in [(ALICE.chat_id, "ka"), (BOB.chat_id, "kb")] {
+        let private = s.tg.sent_to(user);
+        assert_eq!(private.len(), 1);
+        assert_eq!(private[0]["text"], ORDER_TEXT);
+        let (status, _, chat) = s.store.outbox_status(key).await.unwrap().unwrap();
+        assert_eq!((status.as_str(), chat), ("sent", Some(user)));
+    }
+    assert_eq!(s.store.release_held(ALICE.user_id, 0).await.unwrap(), 0);
+}
+
+/// A new order and its refund in one poll: the group hears "open a private chat" once; both
+/// messages wait for the user's /start.
+#[tokio::test]
+async fn a_user_is_told_in_a_group_once_a_day_however_much_news_waits() {
+    let s = setup(fast()).await;
+    converted_in_group(&s.store, ALICE.user_id, ALICE_IN_GROUP.chat_id, "@alice").await;
+    s.tg.fail_chat(ALICE.chat_id, not_started());
+    enqueue(&s.store, "k1", ALICE.user_id, ORDER_TEXT, true).await;
+    enqueue(&s.store, "k2", ALICE.user_id, "↩️ <b>订单已退款</b>", true).await;
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+    assert_eq!(s.tg.sent_to(ALICE_IN_GROUP.chat_id).len(), 1);
+    for key in ["k1", "k2"] {
+        let (status, _, _) = s.store.outbox_status(key).await.unwrap().unwrap();
+        assert_eq!(status, "parked", "{key}");
+    }
+    s.tg.clear_chat_failure(ALICE.chat_id);
+    assert_eq!(s.store.release_held(ALICE.user_id, 0).await.unwrap(), 2);
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+    assert_eq!(s.tg.sent_to(ALICE.chat_id).len(), 2);
 }

@@ -6,6 +6,7 @@
 //! retries after a 429's `retry_after`.
 
 pub mod pace;
+pub mod refusal;
 pub mod texts;
 
 use crate::alerts::Alerts;
@@ -18,7 +19,7 @@ use crate::secret::Secret;
 use crate::store::Store;
 use futures::future::join_all;
 use pace::{Pace, PaceLimits};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
 use teloxide::types::{
@@ -26,6 +27,7 @@ use teloxide::types::{
 };
 use teloxide::utils::command::BotCommands;
 use teloxide::RequestError;
+use tokio::sync::Notify;
 use url::Url;
 
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
@@ -52,7 +54,8 @@ pub const MAX_MESSAGE_UTF16: usize = 4096;
 #[derive(Debug)]
 pub struct Policy {
     admins: Vec<u64>,
-    allowed_chats: Vec<i64>,
+    /// The operator's list, grown by the supergroups its groups became.
+    allowed_chats: RwLock<Vec<i64>>,
     limiter: RateLimiter,
 }
 
@@ -60,9 +63,28 @@ impl Policy {
     pub fn new(config: &Config) -> Self {
         Policy {
             admins: config.admin_user_ids.clone(),
-            allowed_chats: config.allowed_chat_ids.clone(),
+            allowed_chats: RwLock::new(config.allowed_chat_ids.clone()),
             limiter: RateLimiter::new(config.user_rate_limit),
         }
+    }
+
+    /// A group became a supergroup: if the group was allowed, so is the supergroup (the
+    /// operator listed the id the chat had then). Returns whether the list changed.
+    pub fn follow_migration(&self, from: i64, to: i64) -> bool {
+        let mut allowed = self
+            .allowed_chats
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if allowed.contains(&from) && !allowed.contains(&to) {
+            allowed.push(to);
+            return true;
+        }
+        false
+    }
+
+    fn chat_listed(&self, chat_id: i64) -> bool {
+        let allowed = self.allowed_chats.read().unwrap_or_else(|e| e.into_inner());
+        allowed.is_empty() || allowed.contains(&chat_id)
     }
 
     pub fn is_admin(&self, user_id: u64) -> bool {
@@ -72,8 +94,7 @@ impl Policy {
     /// With an allow-list, other chats are ignored entirely (no reply, no upstream call);
     /// an operator's own private chat always counts, so `/stats` keeps working.
     pub fn chat_allowed(&self, msg: &Message) -> bool {
-        self.allowed_chats.is_empty()
-            || self.allowed_chats.contains(&msg.chat.id.0)
+        self.chat_listed(msg.chat.id.0)
             || (msg.chat.is_private() && self.is_admin(msg.chat.id.0 as u64))
     }
 }
@@ -168,10 +189,44 @@ impl Telegram {
     }
 }
 
+/// Wakes the notifier when held messages become due (a dependency of the handlers).
+#[derive(Clone, Debug)]
+pub struct NotifierWake(pub Arc<Notify>);
+
+/// The old and new id of a group that became a supergroup, from either service message:
+/// `migrate_to_chat_id` in the old group, `migrate_from_chat_id` in the new supergroup.
+pub fn migration(msg: &Message) -> Option<(i64, i64)> {
+    if let Some(to) = msg.migrate_to_chat_id() {
+        return Some((msg.chat.id.0, to.0));
+    }
+    msg.migrate_from_chat_id()
+        .map(|from| (from.0, msg.chat.id.0))
+}
+
+/// A private `/start` (with or without a deep-link payload, addressed to the bot or not).
+fn is_private_start(msg: &Message) -> bool {
+    msg.chat.is_private()
+        && msg.text().is_some_and(|t| {
+            let first = t.split_whitespace().next().unwrap_or_default();
+            first == "/start" || first.starts_with("/start@")
+        })
+}
+
 pub fn schema() -> UpdateHandler<HandlerError> {
     // Edited messages and channel posts are other update kinds: not handled, on purpose (an
     // edit would convert a link twice; a channel has no person to attribute orders to).
     Update::filter_message()
+        // Service messages of a group becoming a supergroup: followed before anything else
+        // (they are sent in the name of whoever upgraded the group, or of nobody).
+        .branch(dptree::filter_map(|msg: Message| migration(&msg)).endpoint(on_migration))
+        // A private /start outside the allow-list still hands over the user's held order
+        // news (they converted in an allowed group); it gets no other answer.
+        .branch(
+            dptree::filter(|msg: Message, policy: Arc<Policy>| {
+                is_private_start(&msg) && person(&msg).is_some() && !policy.chat_allowed(&msg)
+            })
+            .endpoint(on_start_outside_allow_list),
+        )
         .filter(|msg: Message, policy: Arc<Policy>| {
             person(&msg).is_some() && policy.chat_allowed(&msg)
         })
@@ -183,6 +238,48 @@ pub fn schema() -> UpdateHandler<HandlerError> {
         .branch(dptree::endpoint(on_message))
 }
 
+/// Follows a group that became a supergroup: its conversions (the order-news fallback) and
+/// its place on the allow-list move to the new id. Only for a group the bot serves.
+async fn on_migration(
+    (from, to): (i64, i64),
+    store: Store,
+    policy: Arc<Policy>,
+) -> Result<(), HandlerError> {
+    if !policy.chat_listed(from) && !policy.chat_listed(to) {
+        return Ok(());
+    }
+    policy.follow_migration(from, to);
+    store.migrate_chat(from, to).await?;
+    tracing::info!(from, to, "group became a supergroup");
+    Ok(())
+}
+
+/// The user opened the private chat: whatever was held for that is due now.
+async fn release_held(store: &Store, wake: &NotifierWake, user_id: u64) {
+    match store
+        .release_held(user_id, chrono::Utc::now().timestamp())
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(held = n, "user started the bot; held messages are due");
+            wake.0.notify_one();
+        }
+        Err(e) => tracing::error!(error = %e, "could not release held messages"),
+    }
+}
+
+async fn on_start_outside_allow_list(
+    msg: Message,
+    store: Store,
+    wake: NotifierWake,
+) -> Result<(), HandlerError> {
+    if let Some(user) = person(&msg) {
+        release_held(&store, &wake, user.id.0).await;
+    }
+    Ok(())
+}
+
 async fn on_command(
     tg: Telegram,
     msg: Message,
@@ -190,7 +287,10 @@ async fn on_command(
     store: Store,
     policy: Arc<Policy>,
     alerts: Alerts,
+    wake: NotifierWake,
 ) -> Result<(), HandlerError> {
+    // A private /start opens the chat held order news waits for: it follows the welcome.
+    let starting = matches!(cmd, Command::Start(_)) && msg.chat.is_private();
     let text = match cmd {
         Command::Stats => return stats(&tg, &msg, &store, &policy, &alerts).await,
         Command::Start(_) => texts::START.to_string(),
@@ -208,7 +308,11 @@ async fn on_command(
             None => return Ok(()),
         },
     };
-    tg.reply(msg.chat.id.0, &text, None).await?;
+    let replied = tg.reply(msg.chat.id.0, &text, None).await;
+    if let Some(user) = person(&msg).filter(|_| starting) {
+        release_held(&store, &wake, user.id.0).await;
+    }
+    replied?;
     Ok(())
 }
 
@@ -370,6 +474,38 @@ mod tests {
             Command::parse("/stats", "bot"),
             Ok(Command::Stats)
         ));
+    }
+
+    fn policy(allowed: &str) -> Policy {
+        let vars = [
+            ("TELEGRAM_BOT_TOKEN", "1:abc"),
+            ("ALLOWED_CHAT_IDS", allowed),
+        ];
+        let config = Config::from_lookup(
+            |k| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            },
+            crate::config::Needs::default(),
+        )
+        .unwrap();
+        Policy::new(&config)
+    }
+
+    #[test]
+    fn the_allow_list_follows_a_listed_group_to_its_supergroup_only() {
+        let p = policy("-4242");
+        assert!(!p.chat_listed(-100_999));
+        assert!(p.follow_migration(-4242, -100_999));
+        assert!(p.chat_listed(-100_999) && p.chat_listed(-4242));
+        // A group nobody listed gains nothing by migrating.
+        assert!(!p.follow_migration(-5555, -100_555));
+        assert!(!p.chat_listed(-100_555));
+        // No list: every chat, before and after.
+        let open = policy("");
+        assert!(!open.follow_migration(-1, -2));
+        assert!(open.chat_listed(-2));
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub const HELP: &str = "📖 使用说明\n\n\
 2. 把复制的内容直接发给我（一条消息里可以有多个商品）。\n\
 3. 我会回复转换好的抖口令，点一下即可复制，打开抖音即可查看商品。\n\n\
 在群里：我只回复含有商品链接的消息。\n\n\
-用你的专属口令下单后，订单出现、退款、结算时我都会私信通知你（请先私聊我点一次 /start，否则通知会发到你转链的群里）。\n\n\
+用你的专属口令下单后，订单出现、退款、结算时我都会私信通知你（请先私聊我点一次 /start；否则我只会在你转链的群里提醒你来私聊查看）。\n\n\
 命令：\n/start 开始\n/help 使用说明\n/orders 我的订单";
 
 pub const ORDERS_IN_PRIVATE: &str = "🔒 订单信息只在私聊里查看：请私聊我发送 /orders。";
@@ -114,7 +114,7 @@ pub fn yuan(fen: i64) -> String {
 fn product(order: &Order) -> String {
     let name = order.product_name.trim();
     if name.is_empty() {
-        format!("商品 {}", order.product_id)
+        format!("商品 {}", escape(&order.product_id))
     } else {
         escape(name)
     }
@@ -168,6 +168,27 @@ pub fn in_group(user_id: u64, name: Option<&str>, text: &str) -> String {
     let name = name.filter(|n| !n.trim().is_empty()).unwrap_or("你");
     format!(
         "<a href=\"tg://user?id={user_id}\">{}</a>，无法私信你，所以在这里通知（私聊我发送 /start 即可改为私信接收）：\n\n{text}",
+        escape(name)
+    )
+}
+
+/// The payload of the deep link in a group notice (`t.me/<bot>?start=orders`). Telegram
+/// allows A-Z, a-z, 0-9, `_` and `-` there; /start releases held messages whatever it is.
+pub const START_PAYLOAD: &str = "orders";
+
+/// Said in the group where a user converted, when they never opened a private chat with the
+/// bot: that there is news and where to read it, nothing about the order itself.
+pub fn in_group_notice(user_id: u64, name: Option<&str>, bot_username: Option<&str>) -> String {
+    let name = name.filter(|n| !n.trim().is_empty()).unwrap_or("你");
+    let open = match bot_username.filter(|u| !u.is_empty()) {
+        Some(bot) => format!(
+            "<a href=\"https://t.me/{}?start={START_PAYLOAD}\">点这里私聊我</a>",
+            escape(bot)
+        ),
+        None => "私聊我发送 /start".to_string(),
+    };
+    format!(
+        "<a href=\"tg://user?id={user_id}\">{}</a>，你有一条订单更新。订单详情只在私聊里发送：请{open}，我会马上把它发给你。",
         escape(name)
     )
 }
@@ -354,6 +375,64 @@ mod tests {
         let text = reply(&[Ok(link)], true).unwrap();
         assert!(text.contains("<code>长按&lt;复制&gt;&amp;打开</code>"));
         assert!(text.contains("<code>券口令</code>"));
+    }
+
+    fn hostile_order(name: &str, id: &str) -> Order {
+        serde_json::from_value(serde_json::json!({
+            "order_id": "<i>9</i>", "product_id": id, "product_name": name,
+            "flow_point": "PAY_SUCC", "total_pay_amount": 2100, "estimated_commission": 420,
+            "update_time": "2026-11-22 10:00:00", "pay_success_time": "2026-11-22 10:00:00"
+        }))
+        .unwrap()
+    }
+
+    /// Markup Telegram's HTML mode would act on: tags, entities, a link.
+    const HOSTILE: &[&str] = &[
+        "<b>bold</b>",
+        "3583117383482622604</code><a href=\"https://evil.example\">",
+        "&lt;already&gt; & <",
+        "<script>alert(1)</script>",
+    ];
+
+    /// Every `<` the bot did not write itself is escaped: stripping the bot's own tags from
+    /// the text leaves no `<` at all.
+    fn assert_no_foreign_markup(text: &str) {
+        let mut rest = text.to_string();
+        for tag in ["<b>", "</b>", "<code>", "</code>"] {
+            rest = rest.replace(tag, "");
+        }
+        assert!(!rest.contains('<'), "unescaped markup: {text}");
+    }
+
+    #[test]
+    fn hostile_product_names_and_ids_are_escaped_in_every_order_message() {
+        for hostile in HOSTILE {
+            for order in [hostile_order("", hostile), hostile_order(hostile, hostile)] {
+                for text in [
+                    order_new(&order),
+                    order_refunded(&order),
+                    order_settled(&order),
+                ] {
+                    assert_no_foreign_markup(&text);
+                }
+            }
+        }
+        let text = order_new(&hostile_order(" ", "<b>1&2</b>"));
+        assert!(text.contains("商品 &lt;b&gt;1&amp;2&lt;/b&gt;"), "{text}");
+    }
+
+    #[test]
+    fn the_group_notice_names_nothing_but_the_user_and_escapes_them() {
+        let text = in_group_notice(1001, Some("<b>Eve</b>"), Some("dy_link_bot"));
+        assert!(text.contains("&lt;b&gt;Eve&lt;/b&gt;"), "{text}");
+        assert!(
+            text.contains(r#"<a href="https://t.me/dy_link_bot?start=orders">"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"<a href="tg://user?id=1001">"#), "{text}");
+        assert!(!text.contains('¥'));
+        let text = in_group_notice(1001, None, None);
+        assert!(text.contains("/start"), "{text}");
     }
 
     #[test]

@@ -368,6 +368,36 @@ impl FakeTelegram {
             .insert(chat_id, reply);
     }
 
+    /// Proves the bot has handled every update queued so far in `from`'s chat: queues a
+    /// `/help` there and waits for its answer (teloxide handles one chat's updates in order,
+    /// and `/help` is answered in any served chat). The "nothing else happened" checks wait
+    /// on this instead of a fixed sleep.
+    pub async fn settle(&self, from: &Sender) {
+        let chat = from.chat_id;
+        let answer = move |m: &Value| m["chat_id"] == chat && is_help(m);
+        let before = self.sent().iter().filter(|m| answer(m)).count();
+        self.push_text(from, "/help");
+        self.wait_for(before + 1, answer).await;
+    }
+
+    /// Messages sent to one chat, the answers to [`FakeTelegram::settle`] left out.
+    pub fn replies_to(&self, chat_id: i64) -> Vec<Value> {
+        self.sent_to(chat_id)
+            .into_iter()
+            .filter(|m| !is_help(m))
+            .collect()
+    }
+
+    /// Everything sent, the answers to [`FakeTelegram::settle`] left out.
+    pub fn replies(&self) -> Vec<Value> {
+        self.sent().into_iter().filter(|m| !is_help(m)).collect()
+    }
+
+    /// sendMessage to `chat_id` works again (the user opened the chat, unblocked the bot).
+    pub fn clear_chat_failure(&self, chat_id: i64) {
+        self.state.lock().unwrap().failing_chats.remove(&chat_id);
+    }
+
     /// Messages sent to one chat.
     pub fn sent_to(&self, chat_id: i64) -> Vec<Value> {
         self.sent()
@@ -432,6 +462,13 @@ impl FakeTelegram {
     }
 }
 
+/// Whether a sent message is the bot's `/help` answer (the sentinel of [`FakeTelegram::settle`]).
+pub fn is_help(m: &Value) -> bool {
+    m["text"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("📖 使用说明"))
+}
+
 /// A running bot (the real `app::run`) and the means to stop it.
 pub struct RunningBot {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -440,8 +477,33 @@ pub struct RunningBot {
 
 /// Telegram's answer when a user blocked the bot.
 pub fn blocked() -> ResponseTemplate {
-    ResponseTemplate::new(403).set_body_json(json!({
-        "ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"
+    refusal(403, "Forbidden: bot was blocked by the user")
+}
+
+/// Telegram's answer to a message for a user who never opened a private chat with the bot
+/// (`{"ok":false,"error_code":403,"description":"Forbidden: bot can't initiate conversation
+/// with a user"}`, https://github.com/TelegramBotAPI/errors/issues/2).
+pub fn not_started() -> ResponseTemplate {
+    refusal(
+        403,
+        "Forbidden: bot can't initiate conversation with a user",
+    )
+}
+
+/// A Bot API error as Telegram sends it: the HTTP status repeated as `error_code`, and the
+/// description prefixed with the status's name ("Forbidden: …", "Bad Request: …").
+pub fn refusal(status: u16, description: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({
+        "ok": false, "error_code": status, "description": description
+    }))
+}
+
+/// Telegram's answer to a message for a group that became a supergroup.
+pub fn migrated_to(new_chat_id: i64) -> ResponseTemplate {
+    ResponseTemplate::new(400).set_body_json(json!({
+        "ok": false, "error_code": 400,
+        "description": "Bad Request: group chat was upgraded to a supergroup chat",
+        "parameters": {"migrate_to_chat_id": new_chat_id}
     }))
 }
 
