@@ -104,8 +104,10 @@ impl Converter for ConversionService {
 }
 
 impl Inner {
-    /// Attribution rides on external_info, not on this row: a failed write costs only the
-    /// cache entry and the group fallback, so the user still gets the link.
+    /// Attribution rides on external_info (a `dlb2_` value names its user and checks
+    /// itself), not on this row: a failed write costs only the cache entry and the group
+    /// fallback, so the user still gets the link. (Only values of the earlier `dlb_` format,
+    /// issued before the upgrade, need their row to be trusted; none are issued any more.)
     async fn remember(&self, req: &ConvertRequest, link: &ShareLink, created_at: i64) {
         let external_info = tracking::encode(req.user_id);
         let row = NewConversion {

@@ -75,12 +75,25 @@ pub fn classify(e: RequestError) -> SendError {
         Refusal::NotStarted(why) => SendError::NotStarted(why),
         Refusal::Blocked(why) => SendError::Blocked(why),
         Refusal::Unreachable(why) => SendError::Unreachable(why),
+        // For a private chat, Telegram's way of saying "never opened a chat with the bot"
+        // to someone it only saw in a group; for a group, a refusal like any other.
+        Refusal::UnknownChat(why) => SendError::NotStarted(why),
+        // A revoked token fails every send alike: nothing is parked for it, every row waits
+        // and goes out once the operator has fixed the token (the bot also logs it at start
+        // and on every failed getUpdates).
+        Refusal::TokenRefused(why) => {
+            tracing::error!(reason = %why, "Telegram refused the bot token; notifications wait");
+            SendError::RetryAfter(TOKEN_REFUSED_WAIT)
+        }
         Refusal::ChatRefuses(why) => SendError::ChatRefuses(why),
         Refusal::BrokenText(why) => SendError::BrokenText(why),
         Refusal::Rejected(why) => SendError::Permanent(why),
         Refusal::Transient(why) => SendError::Transient(why),
     }
 }
+
+/// How long every message waits while Telegram refuses the bot token itself.
+pub const TOKEN_REFUSED_WAIT: Duration = Duration::from_secs(60);
 
 /// How the group fallback speaks.
 #[derive(Debug, Clone, Default)]

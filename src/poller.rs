@@ -6,10 +6,12 @@
 //! the next success covers the gap. Re-reading an order is harmless (upsert by order id,
 //! one outbox row per (order, state) ever).
 //!
-//! Two things hold the watermark without failing the poll: an order upstream sent that
-//! cannot be read (its window is read again each poll, later windows are still read and
-//! told; the operators hear once per order), and the cap on veapi calls per poll (a cursor
-//! that never ends costs at most `max_calls` calls a poll; the operators hear once).
+//! Two things hold the watermark: an order upstream sent that cannot be read (the watermark
+//! stays at its window's start and that window alone is read again each poll, so a stuck
+//! order costs its own pages a poll, not a re-read of everything since; later windows are
+//! still read and told; the operators hear once per order), and the cap on veapi calls per
+//! poll (a cursor that never ends costs at most `max_calls` calls a poll; the operators hear
+//! once, and a poll that still moved on does not count as a failure).
 
 use crate::alerts::{Alerts, Source};
 use crate::store::{IngestOrder, IngestStats, Notice, Store, StoreError};
@@ -28,6 +30,8 @@ use tokio::sync::{watch, Notify};
 
 /// Where the end of the last fully stored window is kept (unix seconds).
 pub const WATERMARK_KEY: &str = "orders_watermark";
+/// Windows that held an unreadable order, and how far reading got past them (JSON).
+pub const HELD_KEY: &str = "orders_held_windows";
 /// Upstream accepts `start_time` at most 90 days back; keep a day's margin.
 const MAX_LOOKBACK_SECS: i64 = 89 * 24 * 3600;
 
@@ -74,6 +78,24 @@ impl PollerSettings {
             retry_delay: Duration::from_secs(2),
             max_backoff: Duration::from_secs(15 * 60),
         }
+    }
+}
+
+/// Reading's progress while some windows hold an order that could not be read.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Held {
+    /// The end of the last window read (every window before it is read or listed below).
+    frontier: i64,
+    /// `(start, end)` of each window read again every poll until its orders can be read.
+    windows: Vec<(i64, i64)>,
+}
+
+impl Held {
+    fn watermark(&self) -> i64 {
+        self.windows
+            .iter()
+            .map(|w| w.0)
+            .fold(self.frontier, i64::min)
     }
 }
 
@@ -221,6 +243,7 @@ impl Poller {
             }
             // Dropping a poll midway is safe: pages are stored in transactions and the
             // watermark only moves after a whole chunk.
+            let before = self.progress().await;
             let outcome = tokio::select! {
                 r = self.poll_once(Utc::now()) => r,
                 _ = shutdown.changed() => break,
@@ -237,6 +260,12 @@ impl Poller {
                             tracing::error!(error = %e, "could not record the recovery");
                         }
                     }
+                    self.settings.interval
+                }
+                // A catch-up that needs more calls than one poll may make, but moved on: the
+                // next poll goes on from there after the usual interval, not after a backoff.
+                Err(PollError::CallCap { .. }) if self.progress().await != before => {
+                    tracing::info!("call cap reached after progress; the next poll goes on");
                     self.settings.interval
                 }
                 Err(e) => {
@@ -266,12 +295,53 @@ impl Poller {
             .min(self.settings.max_backoff.max(self.settings.interval))
     }
 
-    /// One poll: from the watermark (minus the overlap) to `now`, chunk by chunk.
+    /// Windows that held an order that could not be read, and how far reading got past them.
+    async fn held(&self) -> Result<Held, StoreError> {
+        Ok(self
+            .store
+            .kv_get(HELD_KEY)
+            .await?
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default())
+    }
+
+    /// Stores how far reading got: the watermark is the start of the oldest window that still
+    /// holds an unreadable order, else the end of the last window read.
+    async fn save_progress(&self, held: &Held) -> Result<(), StoreError> {
+        let now = Utc::now().timestamp();
+        if held.windows.is_empty() {
+            self.store.kv_delete(HELD_KEY).await?;
+        } else {
+            let json = serde_json::to_string(held).expect("plain numbers serialise");
+            self.store.kv_set(HELD_KEY, &json, now).await?;
+        }
+        self.store
+            .kv_set(WATERMARK_KEY, &held.watermark().to_string(), now)
+            .await
+    }
+
+    /// How far this poller has read, for telling a poll that moved on from one that did not.
+    async fn progress(&self) -> (Option<i64>, Option<i64>) {
+        let held = self.held().await.ok().filter(|h| !h.windows.is_empty());
+        (
+            self.watermark().await.ok().flatten(),
+            held.map(|h| h.frontier),
+        )
+    }
+
+    /// One poll: first the windows that held an unreadable order, then from where reading
+    /// got (minus the overlap) to `now`, chunk by chunk.
     pub async fn poll_once(&self, now: DateTime<Utc>) -> Result<PollReport, PollError> {
         let now = now.timestamp();
         let oldest = now - MAX_LOOKBACK_SECS;
         let overlap = self.settings.overlap.as_secs() as i64;
-        let from = match self.watermark().await? {
+        let mut held = self.held().await?;
+        let read_to = if held.windows.is_empty() {
+            self.watermark().await?
+        } else {
+            Some(held.frontier)
+        };
+        let from = match read_to {
             Some(w) if w - overlap < oldest => {
                 tracing::error!(
                     since = %china_time(w),
@@ -295,11 +365,39 @@ impl Poller {
         .max(oldest);
 
         let mut report = PollReport::default();
-        let mut start = from;
-        // The start of the first window that held an unreadable order: the watermark stays
-        // there, later windows are still read (their orders told) but not marked done.
-        let mut held: Option<i64> = None;
         let mut bad: Vec<Unreadable> = Vec::new();
+
+        // Windows that held an unreadable order are read again, each on its own: what that
+        // costs is their own pages, not a re-read of everything since.
+        let retry = std::mem::take(&mut held.windows);
+        held.frontier = read_to.unwrap_or(from + overlap);
+        for (i, &(start, end)) in retry.iter().enumerate() {
+            if start < oldest {
+                tracing::error!(
+                    window = %format!("{} – {}", china_time(start), china_time(end)),
+                    "a window with an unreadable order fell out of upstream's 90-day reach; it cannot be read any more"
+                );
+                continue;
+            }
+            let before = bad.len();
+            match self.poll_window(start, end, &mut report, &mut bad).await? {
+                WindowOutcome::Done => {
+                    if bad.len() > before {
+                        held.windows.push((start, end));
+                    }
+                }
+                WindowOutcome::TooManyPages | WindowOutcome::CallCap => {
+                    held.windows.extend_from_slice(&retry[i..]);
+                    self.save_progress(&held).await?;
+                    return Err(self.cap_reached(&report, start, end, &bad).await);
+                }
+            }
+        }
+        if !retry.is_empty() {
+            self.save_progress(&held).await?;
+        }
+
+        let mut start = from;
         // Shrinks when a window needs too many pages, for the rest of this poll.
         let mut chunk = self.settings.chunk.as_secs().max(60) as i64;
         while start < now {
@@ -313,32 +411,18 @@ impl Poller {
                         end = start + (end - start) / 2;
                         chunk = end - start;
                     }
-                    // A minute with more pages than that is a cursor that does not end, and
-                    // the call cap is the call cap: stop here and say so, skipping nothing.
+                    // A minute with more pages than that, or the call cap: stop here and say
+                    // so, skipping nothing.
                     WindowOutcome::TooManyPages | WindowOutcome::CallCap => {
-                        let window = format!("{} – {}", china_time(start), china_time(end));
-                        tracing::error!(calls = report.calls, %window, "veapi call cap reached; the rest of this poll waits");
-                        self.tell_unreadable(&bad).await;
-                        if let Some(a) = &self.alerts {
-                            if let Err(e) = a.call_cap(report.calls, &window).await {
-                                tracing::error!(error = %e, "could not record the incident");
-                            }
-                        }
-                        return Err(PollError::CallCap {
-                            calls: report.calls,
-                            window,
-                        });
+                        return Err(self.cap_reached(&report, start, end, &bad).await);
                     }
                 }
             }
             if bad.len() > unreadable_before {
-                held.get_or_insert(start);
+                held.windows.push((start, end));
             }
-            if held.is_none() {
-                self.store
-                    .kv_set(WATERMARK_KEY, &end.to_string(), Utc::now().timestamp())
-                    .await?;
-            }
+            held.frontier = end;
+            self.save_progress(&held).await?;
             start = end;
         }
         self.tell_unreadable(&bad).await;
@@ -354,6 +438,27 @@ impl Poller {
             }
         }
         Ok(report)
+    }
+
+    async fn cap_reached(
+        &self,
+        report: &PollReport,
+        start: i64,
+        end: i64,
+        bad: &[Unreadable],
+    ) -> PollError {
+        let window = format!("{} – {}", china_time(start), china_time(end));
+        tracing::error!(calls = report.calls, %window, "veapi call cap reached; the rest of this poll waits");
+        self.tell_unreadable(bad).await;
+        if let Some(a) = &self.alerts {
+            if let Err(e) = a.call_cap(report.calls, &window).await {
+                tracing::error!(error = %e, "could not record the incident");
+            }
+        }
+        PollError::CallCap {
+            calls: report.calls,
+            window,
+        }
     }
 
     async fn tell_unreadable(&self, bad: &[Unreadable]) {
@@ -424,14 +529,17 @@ pub enum Next {
 
 /// Walks every page of a window: the first page without a cursor, then each returned cursor.
 /// The window is done at a page without a cursor (none, `""`, `"0"`), at an empty page or
-/// one shorter than the `size` asked for, whatever its cursor says, and at a cursor already
-/// seen. More than `max_pages` pages, or a spent call budget, is reported, never skipped.
+/// one shorter than the `size` asked for, whatever its cursor says, at a cursor already
+/// seen, and at a page that brings no order id the window had not brought already. More than `max_pages` pages, or a spent call budget, is reported, never skipped.
 pub struct Pager<'a> {
     source: &'a dyn OrderSource,
     settings: &'a PollerSettings,
     window: &'a Window,
     cursor: Option<String>,
     seen: HashSet<String>,
+    /// Order ids this window has brought so far: a page with none new is a cursor going in
+    /// a circle (upstream re-serving the same page under new cursors).
+    orders: HashSet<String>,
     pages: usize,
     calls: usize,
     budget: usize,
@@ -461,6 +569,7 @@ impl<'a> Pager<'a> {
             window,
             cursor: None,
             seen: HashSet::new(),
+            orders: HashSet::new(),
             pages: 0,
             calls: 0,
             budget,
@@ -499,8 +608,28 @@ impl<'a> Pager<'a> {
         for bad in &page.unreadable {
             tracing::error!(window = ?self.window, problem = %bad, "an order could not be read");
         }
+        let mut brought_new = false;
+        for o in &page.orders {
+            brought_new |= self.orders.insert(o.order_id.clone());
+        }
+        for u in &page.unreadable {
+            // Without an id it cannot be told apart from a new one.
+            brought_new |= u
+                .order_id
+                .as_ref()
+                .is_none_or(|id| self.orders.insert(id.clone()));
+        }
         match &page.cursor {
             _ if page.is_empty() => self.done = true,
+            Some(next) if !brought_new => {
+                tracing::warn!(cursor = %next, window = ?self.window, "a page brought no order this window had not already brought; ending the window here");
+                self.done = true;
+            }
+            Some(next) if page.len() < PAGE_SIZE as usize => {
+                // Upstream fills every page but the last; logged in case that ever changes.
+                tracing::warn!(cursor = %next, size = page.len(), window = ?self.window, "a short page came with a cursor; ending the window here");
+                self.done = true;
+            }
             _ if page.len() < PAGE_SIZE as usize => self.done = true,
             None => self.done = true,
             Some(next) if !self.seen.insert(next.clone()) => {

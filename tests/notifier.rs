@@ -408,7 +408,7 @@ async fn a_user_who_blocked_the_bot_is_never_announced_in_a_group() {
 }
 
 /// Every refusal Telegram words today ends the row's attempts at once (no ten minutes of
-/// retries) and only the one meaning "never opened a private chat" reaches the group.
+/// retries) and only those meaning "never opened a private chat" reach the group.
 #[tokio::test]
 async fn todays_refusals_of_a_private_chat_are_understood_at_once() {
     let cases: &[(u16, &str, bool)] = &[
@@ -420,8 +420,9 @@ async fn todays_refusals_of_a_private_chat_are_understood_at_once() {
         (403, "Forbidden: bot was blocked by the user", false),
         (403, "Forbidden: user is deactivated", false),
         (403, "Forbidden: bot can't send messages to bots", false),
-        (400, "Bad Request: chat not found", false),
-        (400, "Bad Request: PEER_ID_INVALID", false),
+        // Telegram's answer for someone it only saw in a group (tdlib/telegram-bot-api#219).
+        (400, "Bad Request: chat not found", true),
+        (400, "Bad Request: PEER_ID_INVALID", true),
         (
             400,
             "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 3",
@@ -543,4 +544,43 @@ async fn a_user_is_told_in_a_group_once_a_day_however_much_news_waits() {
     assert_eq!(s.store.release_held(ALICE.user_id, 0).await.unwrap(), 2);
     s.notifier.drain_once(&s.shutdown).await.unwrap();
     assert_eq!(s.tg.sent_to(ALICE.chat_id).len(), 2);
+}
+
+/// Telegram answers `Bad Request: chat not found` (400) for a user the bot only ever saw in
+/// a group (tdlib/telegram-bot-api#219, GroupButler#5): as good as never started.
+#[tokio::test]
+async fn chat_not_found_for_a_private_chat_gets_the_group_notice_without_amounts() {
+    let s = setup(fast()).await;
+    converted_in_group(&s.store, ALICE.user_id, ALICE_IN_GROUP.chat_id, "@alice").await;
+    s.tg.fail_chat(ALICE.chat_id, refusal(400, "Bad Request: chat not found"));
+    enqueue(&s.store, "kcnf", ALICE.user_id, ORDER_TEXT, true).await;
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+
+    let group = s.tg.sent_to(ALICE_IN_GROUP.chat_id);
+    assert_eq!(group.len(), 1, "{:#?}", s.tg.sent());
+    let text = group[0]["text"].as_str().unwrap();
+    assert!(text.contains("私聊"), "{text}");
+    assert!(!text.contains("21.00"), "{text}");
+    // Held (parked until /start).
+    let (status, reason, _) = s.store.outbox_status("kcnf").await.unwrap().unwrap();
+    assert_eq!(status, "parked");
+    assert!(reason.unwrap().contains("chat not found"));
+}
+
+/// A revoked token: teloxide turns Telegram's `{"ok":false,"error_code":401,
+/// "description":"Unauthorized"}` into `InvalidToken`. Nothing is parked for it: the row
+/// waits and is not counted as a failure.
+#[tokio::test]
+async fn a_revoked_token_parks_nothing() {
+    let s = setup(NotifierSettings {
+        max_attempts: 1,
+        ..fast()
+    })
+    .await;
+    s.tg.fail_chat(ALICE.chat_id, refusal(401, "Unauthorized"));
+    enqueue(&s.store, "ktok", ALICE.user_id, "news", true).await;
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+    let (status, reason, _) = s.store.outbox_status("ktok").await.unwrap().unwrap();
+    assert_eq!(status, "pending", "{reason:?}");
+    assert_eq!(s.store.outbox_counts().await.unwrap().parked, 0);
 }

@@ -9,13 +9,37 @@ use douyin_link_bot::poller::{china_time, PollerSettings};
 use douyin_link_bot::tracking;
 use serde_json::Value;
 use std::time::Duration;
-use support::veapi::{fast_settings, page_body, EndlessCursor, PollerSetup, WindowedOrders};
+use support::veapi::{
+    fast_settings, page_body, EndlessCursor, PollerSetup, SamePageNewCursor, WindowedOrders,
+};
 use support::*;
 
 const ADMIN: u64 = 9001;
 
 fn alice_order(id: &str, updated: &str) -> Value {
     order_json(id, &tracking::encode(ALICE.user_id), "PAY_SUCC", updated)
+}
+
+#[tokio::test]
+async fn a_cursor_in_a_circle_ends_the_window_at_the_first_page_with_nothing_new() {
+    let s = PollerSetup::start(
+        PollerSettings {
+            first_lookback: Duration::from_secs(120),
+            ..fast_settings()
+        },
+        &[ADMIN],
+    )
+    .await;
+    let fake = SamePageNewCursor::default();
+    wiremock::Mock::given(wiremock::matchers::path("/douyin/alliance_kol_orders"))
+        .respond_with(fake.clone())
+        .mount(&s.veapi)
+        .await;
+    let now = Utc::now();
+    s.poller.poll_once(now).await.unwrap();
+    assert_eq!(fake.calls(), 2, "the second page brought nothing new");
+    assert_eq!(s.poller.watermark().await.unwrap(), Some(now.timestamp()));
+    assert!(s.outbox_for(ADMIN).await.is_empty());
 }
 
 #[tokio::test]

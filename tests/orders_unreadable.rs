@@ -69,8 +69,8 @@ async fn an_unreadable_order_holds_the_watermark_alerts_once_and_is_read_when_it
     let first_start = t1.timestamp() - 24 * 3600;
     assert_eq!(
         s.poller.watermark().await.unwrap(),
-        Some(first_start + 5 * 60),
-        "the window with the unreadable order is not marked read"
+        Some(first_start),
+        "held at the start of the window with the unreadable order"
     );
     let alerts = s.outbox_for(ADMIN).await;
     assert_eq!(alerts.len(), 1, "{alerts:?}");
@@ -84,14 +84,26 @@ async fn an_unreadable_order_holds_the_watermark_alerts_once_and_is_read_when_it
             .await
             .unwrap();
     }
-    // Each poll starts at the held window (then reaches past a day, so takes two windows).
+    // Each poll reads the held windows again, then goes on from where reading got. This fake
+    // answers the order in every window, so the second poll's window (which overlaps the
+    // first by 5 minutes) holds it too and is read again by the third.
     let starts: Vec<i64> = orders_calls(&s.veapi)
         .await
         .iter()
         .filter_map(|c| parse_china_time(&c["start_time"]))
         .collect();
-    assert_eq!(starts.len(), 5, "{starts:?}");
-    assert_eq!(starts.iter().filter(|&&t| t == first_start).count(), 3);
+    let second = t1.timestamp() - 5 * 60;
+    assert_eq!(
+        starts,
+        vec![
+            first_start,
+            first_start,
+            second,
+            first_start,
+            second,
+            second + 60
+        ],
+    );
     assert_eq!(s.outbox_for(ADMIN).await.len(), 1);
 
     // Upstream sends it readable: it is told, the watermark moves, the operators hear so.
@@ -154,11 +166,66 @@ async fn an_unreadable_order_never_holds_back_later_windows_orders() {
     assert!(news[0].contains("4910000000000000022"));
     assert_eq!(
         s.poller.watermark().await.unwrap(),
-        Some(watermark),
-        "held at the start of the unreadable order's window"
+        Some(watermark - 5 * 60),
+        "held at the start of the unreadable order's window (the watermark less the overlap)"
     );
     let alerts = s.outbox_for(ADMIN).await;
     assert_eq!(alerts.len(), 1);
     assert!(alerts[0].contains("4910000000000000021"), "{}", alerts[0]);
     assert!(alerts[0].contains("pid_info"), "{}", alerts[0]);
+}
+
+#[tokio::test]
+async fn a_held_window_costs_its_own_pages_a_poll_not_a_reread_of_everything_since() {
+    let s = PollerSetup::start(fast_settings(), &[ADMIN]).await;
+    // Three day-sized windows to catch up on; the first holds an unreadable order.
+    let now = Utc::now().timestamp();
+    let watermark = now - 3 * 24 * 3600 + 600;
+    s.store
+        .kv_set(WATERMARK_KEY, &watermark.to_string(), now)
+        .await
+        .unwrap();
+    let mut bad = alice_order("4910000000000000031");
+    bad["total_pay_amount"] = json!(21.5);
+    let first_start = douyin_link_bot::poller::china_time(watermark - 5 * 60);
+    let m = wiremock::Mock::given(wiremock::matchers::path("/douyin/alliance_kol_orders"));
+    m.and(FormParam("start_time", first_start.clone()))
+        .respond_with(orders_body(vec![bad], ""))
+        .with_priority(1)
+        .mount(&s.veapi)
+        .await;
+    orders_page(&s.veapi, None, orders_body(vec![], "")).await;
+
+    let at = |secs: i64| chrono::DateTime::from_timestamp(now + secs, 0).unwrap();
+    s.poller.poll_once(at(0)).await.unwrap();
+    assert_eq!(orders_calls(&s.veapi).await.len(), 3, "three windows");
+    s.veapi.reset().await;
+    let m = wiremock::Mock::given(wiremock::matchers::path("/douyin/alliance_kol_orders"));
+    let mut bad = alice_order("4910000000000000031");
+    bad["total_pay_amount"] = json!(21.5);
+    m.and(FormParam("start_time", first_start.clone()))
+        .respond_with(orders_body(vec![bad], ""))
+        .with_priority(1)
+        .mount(&s.veapi)
+        .await;
+    orders_page(&s.veapi, None, orders_body(vec![], "")).await;
+
+    // Ten more polls while the order stays unreadable: each reads the held window and the
+    // last minute, two calls, never the two good days in between again.
+    for i in 1..=10 {
+        s.poller.poll_once(at(60 * i)).await.unwrap();
+    }
+    let calls = orders_calls(&s.veapi).await;
+    assert_eq!(calls.len(), 20, "{calls:#?}");
+    let held = calls
+        .iter()
+        .filter(|c| c["start_time"] == first_start)
+        .count();
+    assert_eq!(held, 10);
+    assert_eq!(
+        s.poller.watermark().await.unwrap(),
+        Some(watermark - 5 * 60),
+        "still held at the unreadable order's window"
+    );
+    assert_eq!(s.outbox_for(ADMIN).await.len(), 1, "told once");
 }

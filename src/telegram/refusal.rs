@@ -23,9 +23,20 @@ pub enum Refusal {
     NotStarted(String),
     /// A user who blocked the bot: they said no.
     Blocked(String),
-    /// This chat cannot be reached: every other 403, `chat not found`, `PEER_ID_INVALID`,
-    /// a deleted or deactivated group, a deactivated user, another bot.
+    /// Telegram does not know this chat for the bot (`chat not found`, `PEER_ID_INVALID`,
+    /// `user not found`). For a user's private chat that means the same as [`NotStarted`]:
+    /// it is what Telegram answers for people the bot only ever saw in a group
+    /// (tdlib/telegram-bot-api#219). For a group it means the group is gone.
+    ///
+    /// [`NotStarted`]: Refusal::NotStarted
+    UnknownChat(String),
+    /// This chat cannot be reached: every other 403, a deleted or deactivated group, a
+    /// deactivated user, another bot.
     Unreachable(String),
+    /// The bot token itself was refused (a bare `Unauthorized`, `Not Found`: the token was
+    /// revoked or is wrong). Nothing is wrong with the chat or the text; every send fails
+    /// until the operator fixes the token.
+    TokenRefused(String),
     /// The chat exists and the bot is in it, but it may not write there (no right to send
     /// text, a closed topic).
     ChatRefuses(String),
@@ -103,11 +114,16 @@ pub fn classify_description(description: &str) -> Refusal {
         // The old 403 wording ("Unauthorized: bot was kicked from a chat"); a bare
         // "Unauthorized" is a wrong token, which no retry fixes either.
         "unauthorized" if !detail.is_empty() => Refusal::Unreachable(text),
+        "unauthorized" | "not found" if detail.is_empty() => Refusal::TokenRefused(text),
         "bad request"
             if detail.contains("chat not found")
                 || detail.contains("peer_id_invalid")
-                || detail.contains("user not found")
-                || detail.contains("group is deactivated")
+                || detail.contains("user not found") =>
+        {
+            Refusal::UnknownChat(text)
+        }
+        "bad request"
+            if detail.contains("group is deactivated")
                 || detail.contains("chat_id_invalid")
                 || detail.contains("user_is_deactivated")
                 || detail.contains("input_user_deactivated") =>
@@ -187,8 +203,9 @@ mod tests {
         ("Unauthorized: bot was kicked from a chat", "unreachable"),
         // Any 403 at all, in words nobody has seen yet.
         ("Forbidden: some wording from next year", "unreachable"),
-        ("Bad Request: chat not found", "unreachable"),
-        ("Bad Request: PEER_ID_INVALID", "unreachable"),
+        ("Bad Request: chat not found", "unknown_chat"),
+        ("Bad Request: PEER_ID_INVALID", "unknown_chat"),
+        ("Bad Request: user not found", "unknown_chat"),
         ("Bad Request: group is deactivated", "unreachable"),
         (
             "Bad Request: not enough rights to send text messages to the chat",
@@ -207,7 +224,9 @@ mod tests {
         ("Bad Request: message is too long", "broken"),
         ("Bad Request: message text is empty", "broken"),
         ("Bad Request: wrong parameter action in request", "rejected"),
-        ("Unauthorized", "rejected"),
+        // teloxide's InvalidToken: a revoked or wrong token, for every chat alike.
+        ("Unauthorized", "token"),
+        ("Not Found", "token"),
         ("Internal Server Error", "transient"),
         ("Bad Gateway", "transient"),
     ];
@@ -219,6 +238,8 @@ mod tests {
             Refusal::NotStarted(_) => "not_started",
             Refusal::Blocked(_) => "blocked",
             Refusal::Unreachable(_) => "unreachable",
+            Refusal::UnknownChat(_) => "unknown_chat",
+            Refusal::TokenRefused(_) => "token",
             Refusal::ChatRefuses(_) => "refuses",
             Refusal::BrokenText(_) => "broken",
             Refusal::Rejected(_) => "rejected",
@@ -243,10 +264,13 @@ mod tests {
                 Refusal::NotStarted(t)
                 | Refusal::Blocked(t)
                 | Refusal::Unreachable(t)
+                | Refusal::UnknownChat(t)
                 | Refusal::ChatRefuses(t)
                 | Refusal::BrokenText(t)
                 | Refusal::Rejected(t)
                 | Refusal::Transient(t) => assert_eq!(&t, description),
+                // teloxide keeps no description for these: it is "Unauthorized" for both.
+                Refusal::TokenRefused(_) => {}
             }
         }
     }

@@ -81,8 +81,9 @@ impl VeapiError {
 /// Classifies a refusal by its code and by words of its message: veapi publishes no code
 /// table and forwards Douyin's messages, so both are needed (see `shared/veapi.md`).
 ///
-/// Product words come before operator words: `团长活动已过期` and `商品未授权推广` say
-/// "过期" and "授权" but are about one product, and answering them with "authorization
+/// Douyin's token codes come first (they mean the operator's authorization whatever the
+/// words). Then product words before operator words: `团长活动已过期` and `商品未授权推广`
+/// say "过期" and "授权" but are about one product, and answering them with "authorization
 /// expired" would page the operator for something only the user can change.
 pub fn classify(code: &str, msg: &str) -> ErrorClass {
     let lower = msg.to_lowercase();
@@ -92,11 +93,11 @@ pub fn classify(code: &str, msg: &str) -> ErrorClass {
     } else if has(&["vekey"]) {
         // "vekey不存在" is about the key, "商品不存在" about the product.
         ErrorClass::KeyOrQuota
+    } else if matches!(code, "10008" | "2190008" | "10010") {
+        ErrorClass::Authorization
     } else if has(PRODUCT_WORDS) {
         ErrorClass::Product
-    } else if matches!(code, "10008" | "2190008" | "10010")
-        || has(&["授权", "token", "过期", "无效 pid", "无效pid"])
-    {
+    } else if has(&["授权", "token", "过期", "无效 pid", "无效pid"]) {
         ErrorClass::Authorization
     } else if has(&["会员", "余量", "次数", "额度", "充值"]) {
         ErrorClass::KeyOrQuota
@@ -114,8 +115,8 @@ pub fn classify(code: &str, msg: &str) -> ErrorClass {
 /// Words that tie a refusal to the product (or its 团长 activity), whatever else it says.
 /// From buyin.kolProductShare's sub-messages (`shared/veapi.md`; a public Douyin SDK's
 /// `DouyinRetCode` table for `buyin.kolProductShare`) and issue 9.
+/// (`精选联盟` alone is not one: "未开通精选联盟" is about the operator's account.)
 const PRODUCT_WORDS: &[&str] = &[
-    "精选联盟",
     "下架",
     "上架",
     "无效商品",
@@ -398,6 +399,15 @@ mod tests {
             ("15", "产品或活动转链失败，请检查参数…", Product),
             // Operator incidents stay operator incidents.
             ("10008", "access token expired", Authorization),
+            // A token code is the operator's whatever product words ride along.
+            (
+                "10008",
+                "团长活动查询失败：access_token已过期",
+                Authorization,
+            ),
+            ("2190008", "商品类目授权校验失败", Authorization),
+            // About the operator's account, not a product: not the user's to fix.
+            ("1", "账号未开通精选联盟权限", Other),
             ("1", "授权已过期，请到会员中心重新授权", Authorization),
             ("1", "参数校验失败：无效 PID", Authorization), // [sdk] 4102
             ("1", "vekey不存在或已到期", KeyOrQuota),

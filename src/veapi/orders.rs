@@ -348,12 +348,12 @@ fn fen<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
             .or_else(|| whole(n.as_f64()?))
             .ok_or_else(|| serde::de::Error::custom(format!("amount {n} is not whole fen"))),
         Value::String(s) if s.trim().is_empty() => Ok(0),
+        // Only digits: `"21.00"` reads like yuan and would be shown 100 times too small if
+        // taken as fen, so a string with a point (or anything else) is not guessed at.
         Value::String(s) => s
             .trim()
             .parse::<i64>()
-            .ok()
-            .or_else(|| whole(s.trim().parse::<f64>().ok()?))
-            .ok_or_else(|| serde::de::Error::custom(format!("amount {s:?} is not whole fen"))),
+            .map_err(|_| serde::de::Error::custom(format!("amount {s:?} is not whole fen"))),
         other => Err(serde::de::Error::custom(format!(
             "amount {other} is not a number"
         ))),
@@ -374,8 +374,10 @@ fn pid_info<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PidInfo>, D::Error
         Value::String(s) if s.trim_start().starts_with('{') => serde_json::from_str(&s)
             .map(Some)
             .map_err(serde::de::Error::custom),
+        // Nothing there, in every way PHP and JSON say it: no attribution in this snapshot.
         Value::Null => Ok(None),
-        Value::String(s) if s.trim().is_empty() => Ok(None),
+        Value::Array(a) if a.is_empty() => Ok(None),
+        Value::String(s) if matches!(s.trim(), "" | "null" | "[]") => Ok(None),
         // The attribution lives here: something else in its place is not guessed at.
         other => Err(serde::de::Error::custom(format!(
             "pid_info {other} is not an object"
@@ -472,6 +474,47 @@ mod tests {
         o["pid_info"] = json!(null);
         let page = parse_orders(json!({"data": {"orders": [o]}})).unwrap();
         assert_eq!(page.orders[0].attribution(), Some("dddd"));
+    }
+
+    #[test]
+    fn an_empty_pid_info_in_any_spelling_is_no_attribution() {
+        // PHP relays encode an empty object as `[]`; some put it in a string.
+        for empty in [json!([]), json!(""), json!("null"), json!("[]"), json!({})] {
+            let mut o = seed_order();
+            o["pid_info"] = empty.clone();
+            o["external_info"] = json!("");
+            let page = parse_orders(json!({"data": {"orders": [o]}})).unwrap();
+            assert_eq!(page.unreadable.len(), 0, "{empty}");
+            assert_eq!(page.orders[0].attribution(), Some("dddd"), "{empty}");
+        }
+        // Something that is there but not an object may be ours: not guessed at.
+        let mut o = seed_order();
+        o["pid_info"] = json!(["dy_1_2_3", "dlb2_rth"]);
+        let page = parse_orders(json!({"data": {"orders": [o]}})).unwrap();
+        assert_eq!(page.unreadable.len(), 1);
+    }
+
+    #[test]
+    fn amounts_shown_to_users_are_whole_fen_or_unreadable() {
+        for (value, fen) in [
+            (json!(2100), Some(2100)),
+            (json!("2100"), Some(2100)),
+            (json!(2100.0), Some(2100)),
+            (json!(null), Some(0)),
+            // Reads like yuan: taken as fen it would be told 100 times too small.
+            (json!("21.00"), None),
+            (json!("2100.0"), None),
+            (json!(21.5), None),
+            (json!("¥21"), None),
+        ] {
+            let mut o = seed_order();
+            o["total_pay_amount"] = value.clone();
+            let page = parse_orders(json!({"data": {"orders": [o]}})).unwrap();
+            match fen {
+                Some(f) => assert_eq!(page.orders[0].total_pay_amount, f, "{value}"),
+                None => assert_eq!(page.unreadable.len(), 1, "{value}"),
+            }
+        }
     }
 
     #[test]

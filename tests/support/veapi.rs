@@ -69,8 +69,8 @@ impl Respond for WindowedOrders {
     }
 }
 
-/// A broken cursor: every call answers a full page of other channels' orders and a cursor
-/// never seen before. Counts the calls it received.
+/// A broken cursor: every call answers a full page of other channels' orders never seen
+/// before and a cursor never seen before. Counts the calls it received.
 #[derive(Clone, Default)]
 pub struct EndlessCursor(pub Arc<AtomicUsize>);
 
@@ -81,6 +81,23 @@ impl EndlessCursor {
 }
 
 impl Respond for EndlessCursor {
+    fn respond(&self, _req: &Request) -> ResponseTemplate {
+        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+        page_body(full_page(vec![], &format!("48{n:010}")), &format!("{n}"))
+    }
+}
+
+/// A cursor going in a circle: every call answers the same full page under a new cursor.
+#[derive(Clone, Default)]
+pub struct SamePageNewCursor(pub Arc<AtomicUsize>);
+
+impl SamePageNewCursor {
+    pub fn calls(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Respond for SamePageNewCursor {
     fn respond(&self, _req: &Request) -> ResponseTemplate {
         let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
         page_body(full_page(vec![], "48000000000000"), &format!("{n}"))
