@@ -544,3 +544,110 @@ async fn a_user_is_told_in_a_group_once_a_day_however_much_news_waits() {
     s.notifier.drain_once(&s.shutdown).await.unwrap();
     assert_eq!(s.tg.sent_to(ALICE.chat_id).len(), 2);
 }
+
+const GROUP: i64 = -100_555;
+const CAROL: u64 = 3003;
+const DAVE: u64 = 4004;
+
+fn text_of(m: &serde_json::Value) -> &str {
+    m["text"].as_str().unwrap_or_default()
+}
+
+/// Carol never opened the bot and her group answers 502 (teloxide waits 10 s before it
+/// returns a 5xx): Bob's and Dave's news, queued after hers, arrive while hers is still
+/// being tried.
+#[tokio::test]
+async fn a_failing_group_does_not_hold_up_other_users() {
+    let s = setup(fast()).await;
+    converted_in_group(&s.store, CAROL, GROUP, "@carol").await;
+    s.tg.fail_chat(CAROL as i64, not_started());
+    s.tg.fail_chat(
+        GROUP,
+        ResponseTemplate::new(502).set_body_string("Bad Gateway"),
+    );
+    enqueue(&s.store, "kc", CAROL, "for carol", true).await;
+    enqueue(&s.store, "kb", BOB.user_id, "for bob", true).await;
+    enqueue(&s.store, "kd", DAVE, "for dave", true).await;
+    let run = tokio::spawn(s.notifier.run(s.shutdown.clone()));
+
+    s.tg.wait_for(1, |m| text_of(m) == "for bob").await;
+    s.tg.wait_for(1, |m| text_of(m) == "for dave").await;
+    // Carol's attempt has not come back yet: nothing is recorded for it.
+    assert_eq!(s.tg.attempts_to(GROUP), 1);
+    let (status, error, _) = s.store.outbox_status("kc").await.unwrap().unwrap();
+    assert_eq!((status.as_str(), error), ("pending", None));
+    run.abort();
+}
+
+/// A NEW whose first attempt failed (a 502) still arrives before the same order's REFUND.
+#[tokio::test]
+async fn news_then_refund_arrive_in_order_after_a_transient_failure() {
+    let s = setup(fast()).await;
+    s.tg.fail_next_sends(vec![
+        ResponseTemplate::new(502).set_body_string("Bad Gateway")
+    ]);
+    enqueue(&s.store, "n", ALICE.user_id, "🛒 新订单", true).await;
+    enqueue(&s.store, "r", ALICE.user_id, "↩️ 订单已退款", true).await;
+    let run = tokio::spawn(s.notifier.run(s.shutdown.clone()));
+    let sent = s.tg.wait_for(2, |m| m["chat_id"] == ALICE.chat_id).await;
+    let texts: Vec<&str> = sent.iter().map(text_of).collect();
+    assert_eq!(texts, ["🛒 新订单", "↩️ 订单已退款"]);
+    assert_eq!(s.tg.attempts_to(ALICE.chat_id), 3);
+    run.abort();
+}
+
+/// Alice blocked the bot when her NEW came (held), then unblocked it without sending /start:
+/// when the REFUND comes, the NEW goes first.
+#[tokio::test]
+async fn a_held_news_goes_before_a_later_refund_when_the_user_unblocks() {
+    let s = setup(fast()).await;
+    s.tg.fail_chat(ALICE.chat_id, blocked());
+    enqueue(&s.store, "n", ALICE.user_id, "🛒 新订单", true).await;
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+    let (status, _, _) = s.store.outbox_status("n").await.unwrap().unwrap();
+    assert_eq!(status, "parked");
+
+    s.tg.clear_chat_failure(ALICE.chat_id);
+    enqueue(&s.store, "r", ALICE.user_id, "↩️ 订单已退款", true).await;
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+    let texts: Vec<String> = s
+        .tg
+        .sent_to(ALICE.chat_id)
+        .iter()
+        .map(|m| text_of(m).to_string())
+        .collect();
+    assert_eq!(texts, ["🛒 新订单", "↩️ 订单已退款"]);
+    for key in ["n", "r"] {
+        let (status, _, _) = s.store.outbox_status(key).await.unwrap().unwrap();
+        assert_eq!(status, "sent", "{key}");
+    }
+}
+
+/// Alice never opened the bot: her NEW is held (the group told once); the REFUND that comes
+/// later waits behind it, the group is not told again, and /start delivers both in order.
+#[tokio::test]
+async fn a_refund_waits_behind_held_news_and_both_arrive_in_order_on_start() {
+    let s = setup(fast()).await;
+    converted_in_group(&s.store, ALICE.user_id, ALICE_IN_GROUP.chat_id, "@alice").await;
+    s.tg.fail_chat(ALICE.chat_id, not_started());
+    enqueue(&s.store, "n", ALICE.user_id, "🛒 新订单", true).await;
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+    enqueue(&s.store, "r", ALICE.user_id, "↩️ 订单已退款", true).await;
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+    assert_eq!(s.tg.sent_to(ALICE_IN_GROUP.chat_id).len(), 1);
+    for key in ["n", "r"] {
+        let (status, _, _) = s.store.outbox_status(key).await.unwrap().unwrap();
+        assert_eq!(status, "parked", "{key}");
+    }
+
+    s.tg.clear_chat_failure(ALICE.chat_id);
+    assert_eq!(s.store.release_held(ALICE.user_id, 0).await.unwrap(), 2);
+    s.notifier.drain_once(&s.shutdown).await.unwrap();
+    let texts: Vec<String> = s
+        .tg
+        .sent_to(ALICE.chat_id)
+        .iter()
+        .map(|m| text_of(m).to_string())
+        .collect();
+    assert_eq!(texts, ["🛒 新订单", "↩️ 订单已退款"]);
+}
