@@ -3,7 +3,9 @@
 
 mod support;
 
-use douyin_link_bot::notify::{GroupFallback, Messenger, Notifier, NotifierSettings, SendError};
+use douyin_link_bot::notify::{
+    GroupFallback, Messenger, Notifier, NotifierSettings, Patience, SendError,
+};
 use douyin_link_bot::secret::Secret;
 use douyin_link_bot::store::{NewConversion, Notice, Store};
 use douyin_link_bot::telegram;
@@ -266,7 +268,12 @@ async fn operator_alerts_never_fall_back_to_a_group() {
 struct Scripted(std::sync::Mutex<Vec<Result<(), SendError>>>);
 
 impl Messenger for Scripted {
-    fn send<'a>(&'a self, _chat: i64, _html: &'a str) -> BoxFuture<'a, Result<(), SendError>> {
+    fn send<'a>(
+        &'a self,
+        _chat: i64,
+        _html: &'a str,
+        _patience: &'a Patience,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
         let next = self.0.lock().unwrap().pop().unwrap_or(Ok(()));
         Box::pin(async move { next })
     }
@@ -610,12 +617,11 @@ async fn a_held_news_goes_before_a_later_refund_when_the_user_unblocks() {
     s.tg.clear_chat_failure(ALICE.chat_id);
     enqueue(&s.store, "r", ALICE.user_id, "↩️ 订单已退款", true).await;
     s.notifier.drain_once(&s.shutdown).await.unwrap();
-    let texts: Vec<String> = s
-        .tg
-        .sent_to(ALICE.chat_id)
-        .iter()
-        .map(|m| text_of(m).to_string())
-        .collect();
+    let texts: Vec<String> =
+        s.tg.sent_to(ALICE.chat_id)
+            .iter()
+            .map(|m| text_of(m).to_string())
+            .collect();
     assert_eq!(texts, ["🛒 新订单", "↩️ 订单已退款"]);
     for key in ["n", "r"] {
         let (status, _, _) = s.store.outbox_status(key).await.unwrap().unwrap();
@@ -643,11 +649,10 @@ async fn a_refund_waits_behind_held_news_and_both_arrive_in_order_on_start() {
     s.tg.clear_chat_failure(ALICE.chat_id);
     assert_eq!(s.store.release_held(ALICE.user_id, 0).await.unwrap(), 2);
     s.notifier.drain_once(&s.shutdown).await.unwrap();
-    let texts: Vec<String> = s
-        .tg
-        .sent_to(ALICE.chat_id)
-        .iter()
-        .map(|m| text_of(m).to_string())
-        .collect();
+    let texts: Vec<String> =
+        s.tg.sent_to(ALICE.chat_id)
+            .iter()
+            .map(|m| text_of(m).to_string())
+            .collect();
     assert_eq!(texts, ["🛒 新订单", "↩️ 订单已退款"]);
 }

@@ -122,7 +122,11 @@ async fn a_429_for_one_group_holds_back_that_group_only() {
     // Now Bob writes privately, and Bob and Dave buy something.
     orders_now(
         &veapi,
-        &[("c1", CAROL.user_id), ("b1", BOB.user_id), ("d1", DAVE.user_id)],
+        &[
+            ("c1", CAROL.user_id),
+            ("b1", BOB.user_id),
+            ("d1", DAVE.user_id),
+        ],
     )
     .await;
     tg.push_text(&BOB, "你好");
