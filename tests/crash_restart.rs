@@ -1,6 +1,6 @@
 //! The built binary killed with SIGKILL (no graceful stop, no flush) and restarted on the
 //! same store: no notification is lost, and only the one message in flight at the moment of
-//! the kill may arrive twice.
+//! the kill may arrive twice. Stopped with SIGTERM instead, it repeats nothing.
 
 mod support;
 
