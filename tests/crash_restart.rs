@@ -1,6 +1,6 @@
 //! The built binary killed with SIGKILL (no graceful stop, no flush) and restarted on the
 //! same store: no notification is lost, and only the one message in flight at the moment of
-//! the kill may arrive twice.
+//! the kill may arrive twice. Stopped with SIGTERM instead, it repeats nothing.
 
 mod support;
 
@@ -157,4 +157,55 @@ async fn killed_while_sending_only_the_message_in_flight_may_repeat() {
         assert_eq!(n, expected, "order {o} (in flight: {was_in_flight})");
     }
     assert_eq!(sent.len(), orders.len() + 1, "{sent:#?}");
+}
+
+/// SIGTERM while Telegram holds a notification's answer: the bot waits for the answer,
+/// marks the message sent, then exits; after a restart it is not sent again.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_while_sending_waits_for_the_answer_and_repeats_nothing() {
+    let tg = FakeTelegram::start().await;
+    let veapi = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    upstream_orders(&veapi, &[("3001", "PAY_SUCC")]).await;
+    let hold = Duration::from_secs(3);
+    tg.set_send_delay(hold);
+
+    let mut bot = spawn(dir.path(), &tg, &veapi);
+    tg.wait_sent(1).await;
+    let (_, arrived) = tg.sent_timed().remove(0);
+    Command::new("kill")
+        .args(["-TERM", &bot.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = bot.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let exited = Instant::now();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        exited >= arrived + hold,
+        "exited {:?} after the request, before Telegram answered",
+        exited - arrived
+    );
+    // The store shows it sent before anything restarts.
+    let url = format!("sqlite://{}", dir.path().join("data/bot.db").display());
+    let store = Store::open(&url).await.unwrap();
+    let c = store.outbox_counts().await.unwrap();
+    store.close().await;
+    assert_eq!((c.sent, c.pending), (1, 0), "{c:?}");
+
+    // Restarted, with a new order for the same user: that one is told, 3001 is not again.
+    tg.set_send_delay(Duration::ZERO);
+    upstream_orders(&veapi, &[("3001", "PAY_SUCC"), ("3002", "PAY_SUCC")]).await;
+    let bot = spawn(dir.path(), &tg, &veapi);
+    wait_told(&tg, "3002", "新订单").await;
+    wait_marked(dir.path(), 2).await;
+    kill_9(bot);
+    assert_eq!(told(&tg, "3001", "新订单"), 1, "{:#?}", tg.sent());
+    assert_eq!(tg.sent().len(), 2);
 }

@@ -2,8 +2,8 @@
 //!
 //! teloxide's dispatcher runs updates of different chats concurrently and those of one chat
 //! in order, so one slow conversion never holds up another chat. Every message leaves
-//! through [`Telegram`], which keeps to Telegram's limits ([`pace`]) and, for replies,
-//! retries after a 429's `retry_after`.
+//! through [`Telegram`], which keeps to Telegram's limits ([`pace`]: a 429 holds back the
+//! chat that got it) and, for replies, retries after a 429's `retry_after`.
 
 pub mod pace;
 pub mod refusal;
@@ -146,8 +146,8 @@ impl Telegram {
         }
     }
 
-    /// One HTML message without a link preview, sent once. A 429 holds back every send
-    /// for its `retry_after` and is returned to the caller.
+    /// One HTML message without a link preview, sent once. A 429 holds back that chat for
+    /// its `retry_after` ([`pace`]) and is returned to the caller.
     pub async fn send_once(
         &self,
         chat_id: i64,
@@ -155,6 +155,31 @@ impl Telegram {
         reply_to: Option<MessageId>,
     ) -> Result<Message, RequestError> {
         self.pace.acquire(chat_id).await;
+        self.post(chat_id, html, reply_to).await
+    }
+
+    /// [`Telegram::send_once`] for a sender with other work to do (the notifier): declined,
+    /// with nothing sent, when the chat's turn is more than `max_wait` away or `stop`
+    /// resolves before the message leaves. Once it has left, the answer is awaited.
+    pub async fn send_within(
+        &self,
+        chat_id: i64,
+        html: &str,
+        max_wait: std::time::Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<Result<Message, RequestError>, pace::Declined> {
+        self.pace
+            .acquire_within(chat_id, Some(max_wait), stop)
+            .await?;
+        Ok(self.post(chat_id, html, None).await)
+    }
+
+    async fn post(
+        &self,
+        chat_id: i64,
+        html: &str,
+        reply_to: Option<MessageId>,
+    ) -> Result<Message, RequestError> {
         let mut request = self
             .bot
             .send_message(ChatId(chat_id), html)
@@ -167,7 +192,7 @@ impl Telegram {
         let sent = request.await;
         if let Err(RequestError::RetryAfter(after)) = &sent {
             self.pace
-                .freeze(tokio::time::Instant::now() + after.duration());
+                .freeze(chat_id, tokio::time::Instant::now() + after.duration());
         }
         sent
     }

@@ -8,8 +8,19 @@
 //! 30 a second when it is busy. Busy means evenly spaced (a few at once, then one every
 //! 1/30 s), not 30 at once every second: bursts arrive at Telegram bunched by network jitter
 //! and can count as more than 30 in one of its seconds.
+//!
+//! A 429 (`Too Many Requests: retry after N`) holds back the chat it came from, for its
+//! `retry_after`: Telegram's flood limits are per chat as well as global, and one busy group
+//! must not stop private replies and everyone else's order news. Only when 429s come back
+//! from [`GLOBAL_429_CHATS`] different chats within [`GLOBAL_429_WINDOW`] is it the overall
+//! limit speaking, and then every chat waits.
+//!
+//! The notifier does not queue behind a chat that is held back: [`Pace::acquire_within`]
+//! declines a slot further away than it is willing to wait, and can be abandoned at
+//! shutdown before the message leaves.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -21,6 +32,10 @@ const MINUTE: Duration = Duration::from_secs(60);
 const OVERALL_WINDOW: Duration = Duration::from_millis(1050);
 /// Chats remembered before idle ones are dropped (memory bounded by recent activity).
 const PRUNE_ABOVE: usize = 10_000;
+/// 429s from this many different chats ...
+pub const GLOBAL_429_CHATS: usize = 3;
+/// ... within this long mean the overall limit: every chat waits.
+pub const GLOBAL_429_WINDOW: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy)]
 pub struct PaceLimits {
@@ -43,6 +58,15 @@ impl Default for PaceLimits {
     }
 }
 
+/// Why [`Pace::acquire_within`] let nothing leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Declined {
+    /// The chat's turn (or the end of a 429) is this far away.
+    Busy(Duration),
+    /// Told to stop before the message left.
+    Stopped,
+}
+
 #[derive(Debug)]
 pub struct Pace {
     limits: PaceLimits,
@@ -55,7 +79,10 @@ struct State {
     overall: VecDeque<Instant>,
     /// When the next message would be due at the steady rate (GCRA's theoretical time).
     due: Option<Instant>,
+    /// Every chat waits until then (429s from several chats at once).
     frozen_until: Option<Instant>,
+    /// Recent 429s: when, and for which chat.
+    recent_429: VecDeque<(Instant, i64)>,
     chats: HashMap<i64, ChatSlots>,
 }
 
@@ -64,6 +91,8 @@ struct ChatSlots {
     next: Instant,
     /// Groups only: the slots of the last minute.
     minute: VecDeque<Instant>,
+    /// This chat answered 429: nothing for it before then.
+    frozen_until: Option<Instant>,
 }
 
 impl Pace {
@@ -76,17 +105,81 @@ impl Pace {
 
     /// Waits until a message to `chat_id` may leave, and counts it as sent.
     pub async fn acquire(&self, chat_id: i64) {
-        // The chat's own limit first, so a busy chat never holds overall slots it cannot use.
-        let at = self.reserve_chat(chat_id, Instant::now());
-        tokio::time::sleep_until(at).await;
-        let at = self.reserve_overall(Instant::now());
-        tokio::time::sleep_until(at).await;
+        let never = std::future::pending::<()>();
+        // Without a bound and without a stop, nothing is declined.
+        let _ = self.acquire_within(chat_id, None, never).await;
     }
 
-    /// Telegram answered 429: nothing leaves before `until`.
-    pub fn freeze(&self, until: Instant) {
+    /// Like [`Pace::acquire`], but declines when the chat's turn is more than `max_wait`
+    /// away (nothing is reserved then), and when `stop` resolves before the message may
+    /// leave.
+    pub async fn acquire_within(
+        &self,
+        chat_id: i64,
+        max_wait: Option<Duration>,
+        stop: impl Future<Output = ()>,
+    ) -> Result<(), Declined> {
+        tokio::pin!(stop);
+        let latest = max_wait.map(|w| Instant::now() + w);
+        loop {
+            // The chat's own limit first, so a busy chat never holds overall slots it
+            // cannot use.
+            let now = Instant::now();
+            let at = self
+                .reserve_chat(chat_id, now, latest)
+                .map_err(|at| Declined::Busy(at - now))?;
+            tokio::select! {
+                _ = tokio::time::sleep_until(at) => {}
+                _ = &mut stop => return Err(Declined::Stopped),
+            }
+            let at = self.reserve_overall(Instant::now());
+            tokio::select! {
+                _ = tokio::time::sleep_until(at) => {}
+                _ = &mut stop => return Err(Declined::Stopped),
+            }
+            // A 429 that came back while this one waited holds it back too.
+            if self.frozen_for(chat_id).is_none_or(|f| f <= Instant::now()) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Telegram answered 429 for `chat_id`: nothing leaves for that chat before `until`;
+    /// nothing leaves at all if several chats answered 429 within a few seconds.
+    pub fn freeze(&self, chat_id: i64, until: Instant) {
+        self.freeze_at(chat_id, until, Instant::now());
+    }
+
+    fn freeze_at(&self, chat_id: i64, until: Instant, now: Instant) {
         let mut st = self.lock();
-        st.frozen_until = Some(st.frozen_until.map_or(until, |f| f.max(until)));
+        let slots = st
+            .chats
+            .entry(chat_id)
+            .or_insert_with(|| ChatSlots::new(now));
+        slots.frozen_until = Some(slots.frozen_until.map_or(until, |f| f.max(until)));
+        st.recent_429.push_back((now, chat_id));
+        while st
+            .recent_429
+            .front()
+            .is_some_and(|(at, _)| *at + GLOBAL_429_WINDOW < now)
+        {
+            st.recent_429.pop_front();
+        }
+        let chats: HashSet<i64> = st.recent_429.iter().map(|(_, c)| *c).collect();
+        if chats.len() >= GLOBAL_429_CHATS {
+            tracing::warn!(
+                chats = chats.len(),
+                "429s from several chats at once: all sending waits"
+            );
+            st.frozen_until = Some(st.frozen_until.map_or(until, |f| f.max(until)));
+        }
+    }
+
+    /// Until when `chat_id` is held back by a 429 (its own or everyone's), if at all.
+    fn frozen_for(&self, chat_id: i64) -> Option<Instant> {
+        let st = self.lock();
+        let own = st.chats.get(&chat_id).and_then(|c| c.frozen_until);
+        own.max(st.frozen_until)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -94,30 +187,48 @@ impl Pace {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn reserve_chat(&self, chat_id: i64, now: Instant) -> Instant {
+    /// Reserves the chat's earliest slot, or returns it without reserving when it is later
+    /// than `latest`.
+    fn reserve_chat(
+        &self,
+        chat_id: i64,
+        now: Instant,
+        latest: Option<Instant>,
+    ) -> Result<Instant, Instant> {
         let limits = self.limits;
         let mut st = self.lock();
         if st.chats.len() > PRUNE_ABOVE {
-            st.chats
-                .retain(|_, c| c.next > now || c.minute.back().is_some_and(|t| *t + MINUTE > now));
+            st.chats.retain(|_, c| {
+                c.next > now
+                    || c.frozen_until.is_some_and(|f| f > now)
+                    || c.minute.back().is_some_and(|t| *t + MINUTE > now)
+            });
         }
-        let slots = st.chats.entry(chat_id).or_insert(ChatSlots {
-            next: now,
-            minute: VecDeque::new(),
-        });
+        let everyone = st.frozen_until;
+        let slots = st
+            .chats
+            .entry(chat_id)
+            .or_insert_with(|| ChatSlots::new(now));
         let mut at = now.max(slots.next);
+        for frozen in [slots.frozen_until, everyone].into_iter().flatten() {
+            at = at.max(frozen);
+        }
         // Negative ids are groups, supergroups and channels.
-        if chat_id < 0 && limits.per_minute_group > 0 {
-            if slots.minute.len() >= limits.per_minute_group {
-                at = at.max(slots.minute[slots.minute.len() - limits.per_minute_group] + MINUTE);
-            }
+        let group = chat_id < 0 && limits.per_minute_group > 0;
+        if group && slots.minute.len() >= limits.per_minute_group {
+            at = at.max(slots.minute[slots.minute.len() - limits.per_minute_group] + MINUTE);
+        }
+        if latest.is_some_and(|l| at > l) {
+            return Err(at);
+        }
+        if group {
             slots.minute.push_back(at);
             while slots.minute.len() > limits.per_minute_group {
                 slots.minute.pop_front();
             }
         }
         slots.next = at + limits.per_chat_interval;
-        at
+        Ok(at)
     }
 
     fn reserve_overall(&self, now: Instant) -> Instant {
@@ -148,6 +259,16 @@ impl Pace {
     }
 }
 
+impl ChatSlots {
+    fn new(now: Instant) -> Self {
+        ChatSlots {
+            next: now,
+            minute: VecDeque::new(),
+            frozen_until: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,16 +281,22 @@ mod tests {
     fn a_quiet_bot_sends_at_once() {
         let p = pace();
         let t = Instant::now();
-        assert_eq!(p.reserve_chat(1, t), t);
+        assert_eq!(p.reserve_chat(1, t, None), Ok(t));
         assert_eq!(p.reserve_overall(t), t);
-        assert_eq!(p.reserve_chat(2, t), t, "another chat is not held up");
+        assert_eq!(
+            p.reserve_chat(2, t, None),
+            Ok(t),
+            "another chat is not held up"
+        );
     }
 
     #[test]
     fn one_chat_gets_one_message_a_second() {
         let p = pace();
         let t = Instant::now();
-        let slots: Vec<Duration> = (0..3).map(|_| p.reserve_chat(7, t) - t).collect();
+        let slots: Vec<Duration> = (0..3)
+            .map(|_| p.reserve_chat(7, t, None).unwrap() - t)
+            .collect();
         assert_eq!(slots, [Duration::ZERO, SECOND, 2 * SECOND]);
     }
 
@@ -195,16 +322,75 @@ mod tests {
     fn groups_get_twenty_a_minute() {
         let p = pace();
         let t = Instant::now();
-        let slots: Vec<Instant> = (0..21).map(|_| p.reserve_chat(-100, t)).collect();
+        let slots: Vec<Instant> = (0..21)
+            .map(|_| p.reserve_chat(-100, t, None).unwrap())
+            .collect();
         assert_eq!(slots[19], t + 19 * SECOND);
         assert_eq!(slots[20], t + MINUTE);
     }
 
     #[test]
-    fn a_429_freezes_every_send_until_it_is_over() {
+    fn a_429_holds_back_its_own_chat_only() {
         let p = pace();
         let t = Instant::now();
-        p.freeze(t + 5 * SECOND);
-        assert_eq!(p.reserve_overall(t), t + 5 * SECOND);
+        p.freeze_at(-100, t + 30 * SECOND, t);
+        assert_eq!(p.reserve_chat(-100, t, None), Ok(t + 30 * SECOND));
+        assert_eq!(
+            p.reserve_chat(7, t, None),
+            Ok(t),
+            "another chat is not delayed"
+        );
+        assert_eq!(p.reserve_chat(-200, t, None), Ok(t), "nor another group");
+        assert_eq!(p.reserve_overall(t), t, "nothing leaves later overall");
+        assert_eq!(p.frozen_for(7), None);
+    }
+
+    #[test]
+    fn a_chat_further_away_than_the_caller_waits_is_declined_without_a_reservation() {
+        let p = pace();
+        let t = Instant::now();
+        p.freeze_at(-100, t + 30 * SECOND, t);
+        let latest = Some(t + 2 * SECOND);
+        assert_eq!(p.reserve_chat(-100, t, latest), Err(t + 30 * SECOND));
+        // One second per chat: the second message within two seconds waits, the fourth not.
+        let slots: Vec<_> = (0..4).map(|_| p.reserve_chat(7, t, latest)).collect();
+        assert_eq!(
+            slots,
+            [
+                Ok(t),
+                Ok(t + SECOND),
+                Ok(t + 2 * SECOND),
+                Err(t + 3 * SECOND)
+            ]
+        );
+        // Declining reserved nothing: the next slot is still 3 s away.
+        assert_eq!(p.reserve_chat(7, t, None), Ok(t + 3 * SECOND));
+    }
+
+    #[test]
+    fn several_chats_answering_429_at_once_hold_back_every_chat() {
+        let p = pace();
+        let t = Instant::now();
+        p.freeze_at(-1, t + 10 * SECOND, t);
+        p.freeze_at(-1, t + 10 * SECOND, t + SECOND);
+        p.freeze_at(-2, t + 10 * SECOND, t + SECOND);
+        assert_eq!(
+            p.reserve_chat(3, t, None),
+            Ok(t),
+            "two chats are not all of them"
+        );
+        p.freeze_at(-3, t + 12 * SECOND, t + 2 * SECOND);
+        assert_eq!(p.reserve_chat(4, t, None), Ok(t + 12 * SECOND));
+        assert_eq!(p.reserve_overall(t), t + 12 * SECOND);
+    }
+
+    #[test]
+    fn several_chats_answering_429_far_apart_hold_back_their_own_chats_only() {
+        let p = pace();
+        let t = Instant::now();
+        p.freeze_at(-1, t + 60 * SECOND, t);
+        p.freeze_at(-2, t + 60 * SECOND, t + 4 * SECOND);
+        p.freeze_at(-3, t + 60 * SECOND, t + 9 * SECOND);
+        assert_eq!(p.reserve_chat(4, t, None), Ok(t));
     }
 }

@@ -165,6 +165,8 @@ struct TgState {
     delivered_at: HashMap<i64, Instant>,
     first_get_updates: Option<Instant>,
     send_attempts: usize,
+    /// The chat of every sendMessage request, accepted or refused, in order of arrival.
+    attempted_chats: Vec<i64>,
     scripted_send_failures: VecDeque<ResponseTemplate>,
     failing_chats: HashMap<i64, ResponseTemplate>,
     /// How long sendMessage takes to answer. A message counts as sent when it arrives: a
@@ -235,10 +237,11 @@ impl Respond for TgResponder {
             }
             "sendmessage" => {
                 st.send_attempts += 1;
+                let chat_id = body["chat_id"].as_i64().unwrap_or_default();
+                st.attempted_chats.push(chat_id);
                 if let Some(failure) = st.scripted_send_failures.pop_front() {
                     return failure;
                 }
-                let chat_id = body["chat_id"].as_i64().unwrap_or_default();
                 if let Some(failure) = st.failing_chats.get(&chat_id) {
                     return failure.clone();
                 }
@@ -410,6 +413,33 @@ impl FakeTelegram {
         self.state.lock().unwrap().send_attempts
     }
 
+    /// sendMessage requests for `chat_id`, refused ones included.
+    pub fn attempts_to(&self, chat_id: i64) -> usize {
+        self.attempted_chats()
+            .iter()
+            .filter(|c| **c == chat_id)
+            .count()
+    }
+
+    /// The chat of every sendMessage request so far, refused ones included, in order.
+    pub fn attempted_chats(&self) -> Vec<i64> {
+        self.state.lock().unwrap().attempted_chats.clone()
+    }
+
+    /// Waits until the bot has asked to send at least `n` messages to `chat_id` (panics
+    /// after 20 s).
+    pub async fn wait_attempts(&self, chat_id: i64, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.attempts_to(chat_id) < n {
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} sends to {chat_id}, got {}",
+                self.attempts_to(chat_id)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn sent(&self) -> Vec<Value> {
         self.state.lock().unwrap().sent.clone()
     }
@@ -495,6 +525,19 @@ pub fn not_started() -> ResponseTemplate {
 pub fn refusal(status: u16, description: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({
         "ok": false, "error_code": status, "description": description
+    }))
+}
+
+/// Telegram's flood-control answer: `{"ok":false,"error_code":429,"description":"Too Many
+/// Requests: retry after 30","parameters":{"retry_after":30}}`: status 429 with the seconds
+/// in `ResponseParameters.retry_after` (https://core.telegram.org/bots/api#responseparameters)
+/// and in the description, which public bots parse as `/retry after (\d+)/`
+/// (makhin/PhotoBank, frontend/packages/telegram-bot/src/utils/retry.ts).
+pub fn too_many_requests(retry_after: u64) -> ResponseTemplate {
+    ResponseTemplate::new(429).set_body_json(json!({
+        "ok": false, "error_code": 429,
+        "description": format!("Too Many Requests: retry after {retry_after}"),
+        "parameters": {"retry_after": retry_after}
     }))
 }
 

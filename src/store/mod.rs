@@ -3,6 +3,11 @@
 //! SQLite today; `Store` wraps a backend enum so a PostgreSQL backend can be added as a
 //! variant without touching callers.
 
+mod outbox;
+
+use outbox::{enqueue_many, Target};
+pub use outbox::{OutboxCounts, OutboxRow};
+
 use crate::tracking;
 use crate::veapi::{Coupon, Order, ShareLink};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -80,24 +85,6 @@ pub struct IngestStats {
     pub orders: usize,
     pub new_orders: usize,
     pub new_notices: usize,
-}
-
-/// A message waiting in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxRow {
-    pub id: i64,
-    pub user_id: u64,
-    pub product_id: Option<String>,
-    pub text: String,
-    pub allow_fallback: bool,
-    pub attempts: i64,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OutboxCounts {
-    pub pending: i64,
-    pub sent: i64,
-    pub parked: i64,
 }
 
 /// One of a user's orders, for `/orders`.
@@ -418,137 +405,6 @@ impl Store {
         Ok(stats)
     }
 
-    /// Enqueues a message for a user's private chat only (operator alerts). Returns whether
-    /// it was new.
-    pub async fn enqueue_private(
-        &self,
-        notice: &Notice,
-        user_id: u64,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let pool = self.writer();
-        let mut conn = pool.acquire().await?;
-        let target = Target {
-            user_id,
-            product_id: None,
-            allow_fallback: false,
-        };
-        Ok(enqueue_many(&mut conn, &[(notice, target)], now).await? > 0)
-    }
-
-    /// Pending messages due by `now`, oldest first.
-    pub async fn due_outbox(&self, now: i64, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
-        let pool = self.reader();
-        let rows = sqlx::query(
-            "SELECT id, user_id, product_id, text, allow_fallback, attempts FROM outbox
-             WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| OutboxRow {
-                id: r.get("id"),
-                user_id: r.get::<i64, _>("user_id") as u64,
-                product_id: r.get("product_id"),
-                text: r.get("text"),
-                allow_fallback: r.get::<i64, _>("allow_fallback") != 0,
-                attempts: r.get("attempts"),
-            })
-            .collect())
-    }
-
-    /// When the next pending message falls due, if any.
-    pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
-        let pool = self.reader();
-        Ok(
-            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
-                .fetch_one(pool)
-                .await?,
-        )
-    }
-
-    pub async fn mark_sent(&self, id: i64, chat_id: i64, now: i64) -> Result<(), StoreError> {
-        let pool = self.writer();
-        sqlx::query(
-            "UPDATE outbox SET status = 'sent', sent_chat_id = ?, sent_at = ?, last_error = NULL
-             WHERE id = ?",
-        )
-        .bind(chat_id)
-        .bind(now)
-        .bind(id)
-        .execute(pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Tries again at `at`; `count` says whether this failure counts toward parking.
-    pub async fn reschedule(
-        &self,
-        id: i64,
-        at: i64,
-        error: &str,
-        count: bool,
-    ) -> Result<(), StoreError> {
-        let pool = self.writer();
-        sqlx::query(
-            "UPDATE outbox SET next_attempt_at = ?, last_error = ?, attempts = attempts + ? WHERE id = ?",
-        )
-        .bind(at)
-        .bind(error)
-        .bind(i64::from(count))
-        .bind(id)
-        .execute(pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Gives up on a message, keeping why.
-    pub async fn park(&self, id: i64, reason: &str) -> Result<(), StoreError> {
-        let pool = self.writer();
-        sqlx::query(
-            "UPDATE outbox SET status = 'parked', last_error = ?, attempts = attempts + 1 WHERE id = ?",
-        )
-        .bind(reason)
-        .bind(id)
-        .execute(pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
-        let pool = self.reader();
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
-            .fetch_all(pool)
-            .await?;
-        let mut c = OutboxCounts::default();
-        for r in rows {
-            let n: i64 = r.get("n");
-            match r.get::<String, _>("status").as_str() {
-                "pending" => c.pending = n,
-                "sent" => c.sent = n,
-                _ => c.parked = n,
-            }
-        }
-        Ok(c)
-    }
-
-    /// The last error of a parked or retried message, by dedupe key (for tests and ops).
-    pub async fn outbox_status(
-        &self,
-        dedupe_key: &str,
-    ) -> Result<Option<(String, Option<String>, Option<i64>)>, StoreError> {
-        let pool = self.reader();
-        let row =
-            sqlx::query("SELECT status, last_error, sent_chat_id FROM outbox WHERE dedupe_key = ?")
-                .bind(dedupe_key)
-                .fetch_optional(pool)
-                .await?;
-        Ok(row.map(|r| (r.get("status"), r.get("last_error"), r.get("sent_chat_id"))))
-    }
-
     /// The group chat where `user_id` converted `product_id` (else any link, latest first),
     /// and how to name them there.
     pub async fn fallback_chat(
@@ -604,66 +460,6 @@ impl Store {
             .into_iter()
             .map(|r| (r.get("from_chat_id"), r.get("to_chat_id")))
             .collect())
-    }
-
-    /// Parks a message until its user sends /start (see [`Store::release_held`]); `told`:
-    /// the group told to open a private chat, and when.
-    pub async fn hold(
-        &self,
-        id: i64,
-        reason: &str,
-        told: Option<(i64, i64)>,
-    ) -> Result<(), StoreError> {
-        let pool = self.writer();
-        sqlx::query(
-            "UPDATE outbox SET status = 'parked', until_start = 1, last_error = ?,
-                    attempts = attempts + 1,
-                    told_in_chat = COALESCE(?, told_in_chat), told_at = COALESCE(?, told_at)
-             WHERE id = ?",
-        )
-        .bind(reason)
-        .bind(told.map(|(chat, _)| chat))
-        .bind(told.map(|(_, at)| at))
-        .bind(id)
-        .execute(pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Whether `user_id`, with news still held, was told in `chat` at or after `since`.
-    pub async fn told_since(
-        &self,
-        user_id: u64,
-        chat: i64,
-        since: i64,
-    ) -> Result<bool, StoreError> {
-        let pool = self.reader();
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM outbox
-                WHERE user_id = ? AND status = 'parked' AND until_start = 1
-                  AND told_in_chat = ? AND told_at >= ?)",
-        )
-        .bind(user_id as i64)
-        .bind(chat)
-        .bind(since)
-        .fetch_one(pool)
-        .await?)
-    }
-
-    /// The user started the bot: their messages held for that are due again, with a fresh
-    /// count of attempts. Returns how many.
-    pub async fn release_held(&self, user_id: u64, now: i64) -> Result<u64, StoreError> {
-        let pool = self.writer();
-        let done = sqlx::query(
-            "UPDATE outbox SET status = 'pending', until_start = 0, attempts = 0,
-                    next_attempt_at = ?
-             WHERE user_id = ? AND status = 'parked' AND until_start = 1",
-        )
-        .bind(now)
-        .bind(user_id as i64)
-        .execute(pool)
-        .await?;
-        Ok(done.rows_affected())
     }
 
     pub async fn kv_get(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -796,38 +592,6 @@ async fn order_totals(pool: &SqlitePool, user_id: Option<u64>) -> Result<OrderTo
         estimated_commission: t.get("est"),
         settled_commission: t.get("settled"),
     })
-}
-
-/// Who an outbox row is for.
-struct Target<'a> {
-    user_id: u64,
-    product_id: Option<&'a str>,
-    allow_fallback: bool,
-}
-
-/// Inserts messages whose dedupe key was never used; returns how many were new.
-async fn enqueue_many(
-    conn: &mut sqlx::SqliteConnection,
-    notices: &[(&Notice, Target<'_>)],
-    now: i64,
-) -> Result<usize, StoreError> {
-    if notices.is_empty() {
-        return Ok(0);
-    }
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "INSERT OR IGNORE INTO outbox (dedupe_key, user_id, product_id, text, allow_fallback, next_attempt_at, created_at) ",
-    );
-    q.push_values(notices, |mut row, (notice, target)| {
-        row.push_bind(&notice.dedupe_key)
-            .push_bind(target.user_id as i64)
-            .push_bind(target.product_id)
-            .push_bind(&notice.text)
-            .push_bind(i64::from(target.allow_fallback))
-            .push_bind(now)
-            .push_bind(now);
-    });
-    let done = q.build().execute(conn).await?;
-    Ok(done.rows_affected() as usize)
 }
 
 #[cfg(test)]

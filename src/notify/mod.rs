@@ -1,16 +1,23 @@
 //! Drains the outbox into Telegram: send, then mark sent.
 //!
-//! Delivery is at least once: a crash between a successful send and its mark repeats that
-//! one message after a restart, nothing else. A 429 waits its `retry_after` without counting
-//! as a failure; other transient failures back off; a message that keeps failing is parked
-//! with its reason and stops occupying the queue.
+//! Delivery is at least once: a crash between a successful send and its mark repeats the
+//! messages in flight after a restart (at most one per user), nothing else; a SIGTERM waits
+//! for them to be answered and marked ([`lanes`]). Users are served side by side, each
+//! user's messages in order, one at a time, so one slow or refused chat holds up nobody
+//! else. A 429 waits its `retry_after` without counting as a failure, and so does a chat
+//! whose turn is seconds away (the message is put back instead of occupying a lane); other
+//! transient failures back off; a message that keeps failing is parked with its reason and
+//! stops occupying the queue.
 //!
 //! A user who never opened a private chat with the bot is mentioned in the group where they
 //! converted and asked to open one (the amounts only with `GROUP_FALLBACK_AMOUNTS=on`); their
 //! message is held and sent privately when they send /start. A user who blocked the bot is
 //! never announced anywhere: the message is held for their next /start.
 
+mod lanes;
+
 use crate::store::{OutboxRow, Store, StoreError};
+use crate::telegram::pace::Declined;
 use crate::telegram::refusal::{self, Refusal};
 use crate::telegram::{texts, Policy, Telegram};
 use chrono::Utc;
@@ -48,21 +55,61 @@ pub enum SendError {
     /// Telegram cannot read this text (`can't parse entities`, too long).
     #[error("text refused: {0}")]
     BrokenText(String),
+    /// Not sent: the chat's turn (Telegram's limits, a 429) is this far away.
+    #[error("chat busy for {0:?}")]
+    Busy(Duration),
+    /// Not sent: shutting down.
+    #[error("not sent: shutting down")]
+    Stopped,
 }
 
-/// Sends one HTML message to a chat.
+/// How long a send may wait for its chat's turn, and when it must not leave at all.
+#[derive(Debug, Clone)]
+pub struct Patience {
+    pub max_wait: Duration,
+    /// Turns true at shutdown: a message not yet on its way stays in the outbox.
+    pub stop: watch::Receiver<bool>,
+}
+
+impl Patience {
+    /// Resolves once stopping (never, if nobody can ask for it any more).
+    pub async fn stopped(&self) {
+        let mut stop = self.stop.clone();
+        if stop.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Sends one HTML message to a chat: [`SendError::Busy`] instead of waiting longer than
+/// `patience.max_wait` for the chat's turn, [`SendError::Stopped`] if stopping before it
+/// leaves; once on its way, it is awaited.
 pub trait Messenger: Send + Sync + 'static {
-    fn send<'a>(&'a self, chat_id: i64, html: &'a str) -> BoxFuture<'a, Result<(), SendError>>;
+    fn send<'a>(
+        &'a self,
+        chat_id: i64,
+        html: &'a str,
+        patience: &'a Patience,
+    ) -> BoxFuture<'a, Result<(), SendError>>;
 }
 
 impl Messenger for Telegram {
-    fn send<'a>(&'a self, chat_id: i64, html: &'a str) -> BoxFuture<'a, Result<(), SendError>> {
+    fn send<'a>(
+        &'a self,
+        chat_id: i64,
+        html: &'a str,
+        patience: &'a Patience,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
         // A 429 goes back to the notifier, which reschedules the row without counting it.
         Box::pin(async move {
-            self.send_once(chat_id, html, None)
+            match self
+                .send_within(chat_id, html, patience.max_wait, patience.stopped())
                 .await
-                .map(|_| ())
-                .map_err(classify)
+            {
+                Ok(sent) => sent.map(|_| ()).map_err(classify),
+                Err(Declined::Busy(wait)) => Err(SendError::Busy(wait)),
+                Err(Declined::Stopped) => Err(SendError::Stopped),
+            }
         })
     }
 }
@@ -118,6 +165,14 @@ pub struct NotifierSettings {
     pub max_backoff: Duration,
     /// The longest sleep with nothing due, in case a wake-up was missed.
     pub idle_poll: Duration,
+    /// Users served at once (one message each in flight).
+    pub lanes: usize,
+    /// A chat whose turn is further away than this (Telegram's limits, a 429) gets its
+    /// message put back until then instead of holding a lane.
+    pub max_chat_wait: Duration,
+    /// At shutdown, how long sends already on their way are awaited (teloxide's client
+    /// gives up on a request after 17 s, and waits 10 s after a Telegram 5xx).
+    pub shutdown_grace: Duration,
 }
 
 impl Default for NotifierSettings {
@@ -127,6 +182,9 @@ impl Default for NotifierSettings {
             base_backoff: Duration::from_secs(5),
             max_backoff: Duration::from_secs(30 * 60),
             idle_poll: Duration::from_secs(30),
+            lanes: 16,
+            max_chat_wait: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -160,6 +218,8 @@ pub enum Delivery {
         /// The group told to open a private chat by this attempt, if one was.
         told_in: Option<i64>,
     },
+    /// Nothing was sent: stopping. The row stays as it was.
+    Stopped,
 }
 
 impl Notifier {
@@ -184,67 +244,14 @@ impl Notifier {
         self
     }
 
-    /// Delivers until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            // A send in flight is abandoned on shutdown: it was not marked, so it is
-            // retried after the restart (at least once, never lost).
-            let between_rows = shutdown.clone();
-            let drained = tokio::select! {
-                r = self.drain_once(&between_rows) => r,
-                _ = shutdown.changed() => break,
-            };
-            let idle = match drained {
-                Ok(0) => self.idle_time().await,
-                Ok(_) => Duration::ZERO,
-                Err(e) => {
-                    tracing::error!(error = %e, "outbox unavailable; retrying");
-                    Duration::from_secs(5)
-                }
-            };
-            if idle.is_zero() {
-                continue;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(idle) => {}
-                _ = self.wake.notified() => {}
-                _ = shutdown.changed() => {}
-            }
-        }
-        tracing::info!("notifier stopped");
-    }
-
-    async fn idle_time(&self) -> Duration {
-        let now = Utc::now().timestamp();
-        match self.store.next_due_at().await {
-            Ok(Some(at)) if at > now => {
-                Duration::from_secs((at - now) as u64).min(self.settings.idle_poll)
-            }
-            Ok(Some(_)) => Duration::from_millis(50),
-            _ => self.settings.idle_poll,
-        }
-    }
-
-    /// Sends what is due now; returns how many rows it handled.
-    pub async fn drain_once(&self, shutdown: &watch::Receiver<bool>) -> Result<usize, StoreError> {
-        let rows = self.store.due_outbox(Utc::now().timestamp(), 50).await?;
-        let n = rows.len();
-        for row in rows {
-            if *shutdown.borrow() {
-                break;
-            }
-            let outcome = self.deliver(&row).await;
-            self.record(&row, outcome).await?;
-        }
-        Ok(n)
-    }
-
     async fn record(&self, row: &OutboxRow, outcome: Delivery) -> Result<(), StoreError> {
         let now = Utc::now().timestamp();
+        let attempts = failures(row);
         match outcome {
+            Delivery::Stopped => {
+                tracing::info!(outbox_id = row.id, "stopping: not sent");
+                Ok(())
+            }
             Delivery::Sent { chat_id } => {
                 tracing::info!(outbox_id = row.id, chat_id, "notification sent");
                 self.store.mark_sent(row.id, chat_id, now).await
@@ -254,8 +261,8 @@ impl Notifier {
                 reason,
                 counts,
             } => {
-                if counts && row.attempts + 1 >= self.settings.max_attempts {
-                    let reason = format!("gave up after {} attempts: {reason}", row.attempts + 1);
+                if counts && attempts + 1 >= self.settings.max_attempts {
+                    let reason = format!("gave up after {} attempts: {reason}", attempts + 1);
                     tracing::error!(outbox_id = row.id, %reason, "notification parked");
                     return self.store.park(row.id, &reason).await;
                 }
@@ -285,12 +292,12 @@ impl Notifier {
     ///
     /// Only a user who never opened a private chat is looked for in a group. A user who
     /// blocked the bot said no: nobody hears of their order, and it waits for their /start.
-    pub async fn deliver(&self, row: &OutboxRow) -> Delivery {
+    pub async fn deliver(&self, row: &OutboxRow, patience: &Patience) -> Delivery {
         let private = row.user_id as i64;
-        match self.messenger.send(private, &row.text).await {
+        match self.messenger.send(private, &row.text, patience).await {
             Ok(()) => Delivery::Sent { chat_id: private },
             Err(SendError::NotStarted(why)) if row.allow_fallback => {
-                self.deliver_in_group(row, &why).await
+                self.deliver_in_group(row, &why, patience).await
             }
             Err(SendError::NotStarted(why)) => Delivery::Held {
                 reason: format!("user never started the bot ({why})"),
@@ -310,7 +317,12 @@ impl Notifier {
         }
     }
 
-    async fn deliver_in_group(&self, row: &OutboxRow, private_failure: &str) -> Delivery {
+    async fn deliver_in_group(
+        &self,
+        row: &OutboxRow,
+        private_failure: &str,
+        patience: &Patience,
+    ) -> Delivery {
         let (mut chat, name) = match self
             .store
             .fallback_chat(row.user_id, row.product_id.as_deref())
@@ -327,7 +339,7 @@ impl Notifier {
             }
             Err(e) => {
                 return Delivery::Retry {
-                    after: self.backoff(row.attempts),
+                    after: self.backoff(failures(row)),
                     reason: format!("store: {e}"),
                     counts: true,
                 }
@@ -359,7 +371,7 @@ impl Notifier {
         };
         // A group that became a supergroup answers with its new id once; follow it.
         for _ in 0..2 {
-            match self.messenger.send(chat, &text).await {
+            match self.messenger.send(chat, &text, patience).await {
                 Ok(()) if self.fallback.amounts => return Delivery::Sent { chat_id: chat },
                 Ok(()) => {
                     return Delivery::Held {
@@ -396,7 +408,7 @@ impl Notifier {
             }
         }
         Delivery::Retry {
-            after: self.backoff(row.attempts),
+            after: self.backoff(failures(row)),
             reason: "group migrated twice".into(),
             counts: true,
         }
@@ -409,8 +421,17 @@ impl Notifier {
                 reason: format!("rate limited for {}s", d.as_secs()),
                 counts: false,
             },
+            SendError::Busy(d) => Delivery::Retry {
+                after: d,
+                reason: format!(
+                    "chat busy for {}s (Telegram's limits); put back",
+                    d.as_secs()
+                ),
+                counts: false,
+            },
+            SendError::Stopped => Delivery::Stopped,
             SendError::Transient(why) => Delivery::Retry {
-                after: self.backoff(row.attempts),
+                after: self.backoff(failures(row)),
                 reason: why,
                 counts: true,
             },
@@ -426,5 +447,15 @@ impl Notifier {
                 reason: format!("private chat reported a migration to {to}"),
             },
         }
+    }
+}
+
+/// The failures that count toward parking a row so far: a held message tried again starts
+/// afresh (its attempts were refusals, not failures).
+fn failures(row: &OutboxRow) -> i64 {
+    if row.held {
+        0
+    } else {
+        row.attempts
     }
 }

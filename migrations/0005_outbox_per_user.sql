@@ -1,0 +1,5 @@
+-- Each user's undelivered messages (pending, or held until their /start), by user and age:
+-- the notifier delivers a user's messages in order, each user's earliest first, and this
+-- index stays as small as what is still to deliver (sent rows are not in it).
+CREATE INDEX outbox_undelivered ON outbox (user_id, id)
+    WHERE status = 'pending' OR (status = 'parked' AND until_start = 1);
