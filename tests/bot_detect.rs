@@ -116,6 +116,9 @@ async fn product_shares_in_new_shapes_reach_veapi_with_the_right_value() {
     // share cost no call.
     let urls: Vec<&str> = calls.iter().map(|c| c["productUrl"].as_str()).collect();
     assert_eq!(calls.len(), cases.len() + 1, "{urls:#?}");
-    assert!(!urls.contains(&"https://v.douyin.com/L5pbfdP/"), "{urls:#?}");
+    assert!(
+        !urls.contains(&"https://v.douyin.com/L5pbfdP/"),
+        "{urls:#?}"
+    );
     h.bot.stop().await;
 }
