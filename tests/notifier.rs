@@ -577,9 +577,12 @@ async fn a_failing_group_does_not_hold_up_other_users() {
     enqueue(&s.store, "kd", DAVE, "for dave", true).await;
     let run = tokio::spawn(s.notifier.run(s.shutdown.clone()));
 
+    // The group has been asked (teloxide now waits 10 s before it returns the 502) ...
+    s.tg.wait_attempts(GROUP, 1).await;
+    // ... and Bob's and Dave's news arrive meanwhile: Carol's attempt has not come back, as
+    // nothing is recorded for it yet.
     s.tg.wait_for(1, |m| text_of(m) == "for bob").await;
     s.tg.wait_for(1, |m| text_of(m) == "for dave").await;
-    // Carol's attempt has not come back yet: nothing is recorded for it.
     assert_eq!(s.tg.attempts_to(GROUP), 1);
     let (status, error, _) = s.store.outbox_status("kc").await.unwrap().unwrap();
     assert_eq!((status.as_str(), error), ("pending", None));
