@@ -90,6 +90,31 @@ impl Store {
             .collect())
     }
 
+    /// A user's pending messages (not sent, parked or held), in the order they are
+    /// delivered.
+    pub async fn pending_for(&self, user_id: u64) -> Result<Vec<OutboxRow>, StoreError> {
+        let pool = self.reader();
+        let rows = sqlx::query(
+            "SELECT id, user_id, product_id, text, allow_fallback, attempts FROM outbox
+             WHERE user_id = ? AND status = 'pending' ORDER BY id",
+        )
+        .bind(user_id as i64)
+        .fetch_all(pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| OutboxRow {
+                id: r.get("id"),
+                user_id,
+                product_id: r.get("product_id"),
+                text: r.get("text"),
+                allow_fallback: r.get::<i64, _>("allow_fallback") != 0,
+                attempts: r.get("attempts"),
+                held: false,
+            })
+            .collect())
+    }
+
     /// When [`Store::due_outbox`] will next have something for a user not in `busy`.
     pub async fn next_due_at(&self, busy: &HashSet<u64>) -> Result<Option<i64>, StoreError> {
         let pool = self.reader();

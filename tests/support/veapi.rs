@@ -210,13 +210,11 @@ impl PollerSetup {
 
     /// The texts waiting in the outbox for `user_id`, oldest first.
     pub async fn outbox_for(&self, user_id: u64) -> Vec<String> {
-        let far = chrono::Utc::now().timestamp() + 365 * 24 * 3600;
         self.store
-            .due_outbox(far, 10_000)
+            .pending_for(user_id)
             .await
             .unwrap()
             .into_iter()
-            .filter(|r| r.user_id == user_id)
             .map(|r| r.text)
             .collect()
     }
