@@ -155,15 +155,13 @@ fn pinyin_ascii(run: &str) -> bool {
 
 /// `[呲牙]`, `[玫瑰]`: an emoji code of 1 to 4 Chinese characters in ASCII brackets.
 fn emoji_code_len(s: &str) -> Option<usize> {
-    let mut n = 0;
-    for (i, c) in s.char_indices().skip(1) {
+    for (n, (i, c)) in s.char_indices().skip(1).enumerate() {
         if c == ']' {
             return (1..=4).contains(&n).then_some(i + 1);
         }
         if !is_han(c) || n == 4 {
             return None;
         }
-        n += 1;
     }
     None
 }

@@ -65,10 +65,9 @@ pub fn find(
         let anchored = markers
             .get()
             .iter()
-            .filter(|(r, k)| {
+            .rfind(|(r, k)| {
                 *k == Marker::Anchor && r.end <= core.start && r.start >= facts.range.start
             })
-            .last()
             .is_some_and(|(a, _)| {
                 let gap = &text[a.end..core.start];
                 gap.len() <= 6 * 4
