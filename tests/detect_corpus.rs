@@ -51,6 +51,12 @@ fn variant_spellings_yield_exactly_the_labelled_references() {
     check_corpus(include_str!("../fixtures/messages_variants.jsonl"), 30);
 }
 
+/// Real share texts found in other projects' tests, docs and issues, each with its source.
+#[test]
+fn found_messages_yield_exactly_the_labelled_references() {
+    check_corpus(include_str!("../fixtures/messages_found.jsonl"), 13);
+}
+
 fn check_corpus(corpus: &str, at_least: usize) {
     let mut failures = Vec::new();
     let mut checked = 0;

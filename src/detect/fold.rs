@@ -149,8 +149,17 @@ fn needs_folding(text: &str) -> bool {
     run_start.is_some_and(|s| prev_han && pinyin_ascii(&text[s..]))
 }
 
+/// Whether a letter run splits into syllables, any case; allocates nothing.
 fn pinyin_ascii(run: &str) -> bool {
-    run.len() <= 16 && pinyin(&run.to_ascii_lowercase()).is_some()
+    fn splits(rest: &[u8]) -> bool {
+        rest.is_empty()
+            || SYLLABLES.iter().any(|(s, _)| {
+                rest.len() >= s.len()
+                    && rest[..s.len()].eq_ignore_ascii_case(s.as_bytes())
+                    && splits(&rest[s.len()..])
+            })
+    }
+    !run.is_empty() && run.len() <= 16 && splits(run.as_bytes())
 }
 
 /// `[呲牙]`, `[玫瑰]`: an emoji code of 1 to 4 Chinese characters in ASCII brackets.

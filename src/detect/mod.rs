@@ -87,11 +87,15 @@ pub fn detect_with_links(text: &str, hidden: &[HiddenLink<'_>]) -> Vec<Reference
         {
             continue;
         }
-        // A hidden link is a URL on its own: no share text around it to classify.
+        // The hidden URL is classified alone; a short link is then judged by the share words
+        // around the text that carries it, as if the link were written there.
         for r in scan(link.url)
             .into_iter()
             .filter(|r| r.kind != Kind::Password)
         {
+            if r.kind == Kind::ShortLink && !hidden_short_link_may_be_a_product(text, link) {
+                continue;
+            }
             if !refs.iter().any(|x| x.value == r.value) {
                 refs.push(Reference {
                     start: link.span.start,
@@ -104,6 +108,25 @@ pub fn detect_with_links(text: &str, hidden: &[HiddenLink<'_>]) -> Vec<Reference
     refs.sort_by_key(|r| (r.start, r.end));
     refs.truncate(MAX_REFS);
     refs
+}
+
+/// Whether the share words nearest to the text carrying a hidden short link leave it a
+/// possible product (a caption "…直接观看视频" over a video link does not).
+fn hidden_short_link_may_be_a_product(text: &str, link: &HiddenLink<'_>) -> bool {
+    let mut spans: Vec<UrlSpan<'_>> = urls::find_urls(text)
+        .into_iter()
+        .filter(|u| u.range.end <= link.span.start || u.range.start >= link.span.end)
+        .collect();
+    let at = spans.partition_point(|u| u.range.start < link.span.start);
+    spans.insert(
+        at,
+        UrlSpan {
+            range: link.span.clone(),
+            url: std::borrow::Cow::Borrowed(link.url),
+        },
+    );
+    let markers = shares::markers(text);
+    shares::classify(text, &spans, &markers)[at] != Some(false)
 }
 
 /// Template words of a message, found on first use.
@@ -493,6 +516,18 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!((r[0].start, r[0].end), (0, text.len()));
         assert_eq!(r[0].value, "https://v.douyin.com/Ay1Q2QU/");
+    }
+
+    #[test]
+    fn a_hidden_short_link_under_video_words_is_not_a_reference() {
+        let text = "点这里 复制此链接，打开Dou音搜索，直接观看视频！";
+        let links = [HiddenLink {
+            url: "https://v.douyin.com/L5pbfdP/",
+            span: 0.."点这里".len(),
+        }];
+        assert_eq!(detect_with_links(text, &links), vec![]);
+        let text = "点这里 长按复制此条消息，打开抖音搜索，查看商品详情！";
+        assert_eq!(detect_with_links(text, &links).len(), 1);
     }
 
     #[test]

@@ -24,7 +24,7 @@ static PASSWORD_START_RE: Lazy<Regex> = Lazy::new(|| {
 
 /// Other platforms' password delimiters: Taobao's currency signs, JD's at-signs.
 fn foreign_delimiters(before: Option<char>, after: Option<char>) -> bool {
-    let taobao = |c: Option<char>| matches!(c, Some('￥' | '€' | '¥' | '₤' | '₳' | '₴' | '₰'));
+    let taobao = |c: Option<char>| matches!(c, Some('￥' | '€' | '¥'));
     taobao(before) || taobao(after) || (before == after && matches!(before, Some('@' | '$')))
 }
 

@@ -32,26 +32,67 @@ impl Marker {
     }
 }
 
-// One pass over the folded text; group order is priority at the same position.
-static MARKER_RE: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(concat!(
-        // The product template, also with noise inside (`查看:/ 商品详情`).
-        r"(?i)(?P<anchor>查看[^\p{Han}\n]{0,4}商品[^\p{Han}\n]{0,4}详情|查看商品|商品详情|看商品)",
-        r"|(?P<product>抖音商城|购买商品|去购买|下单)",
-        // Videos and photo posts: `直接观看视频`, the plain copy-this-link template (products
-        // say `复制此条消息`), `看看【…的作品】`.
-        r"|(?P<video>观看(?:视频|视品|作品|图文)|看看【[^】\n]{0,40}(?:的(?:图文)?作品】|】的(?:图文)?作品)",
-        r"|复制打开抖音(?:极速版)?[，,]?\s*看看|打开【抖音短视频】|去抖音看看",
-        r"|复制此链接[，,]?\s*打开抖音(?:极速版)?搜索)",
-        r"|(?P<live>看ta直播|正在直播|的直播间|直播间】|观看直播|直播中)",
-        r"|(?P<profile>更多作品|ta的主页|的主页|个人主页|关注我|抖音号是|橱窗|的店铺】|查看店铺|进店|团购详情|【抖音团购】)",
-        r"|(?P<music>聆听音乐|的原声|音乐】)",
-        r"|(?P<comment>发布作品的评论|作品的评论|的评论[:：])",
-        r"|(?P<foreign>淘宝|天猫|支付宝|吱口令|京东|拼多多|快手|小红书|闲鱼|唯品会|美团|饿了么|微信",
-        r"|taobao|tmall|jd\.com|yangkeduo|kuaishou|xhslink|pinduoduo)",
+// The words of each kind, in the folded text. All kinds are found in one pass (`ALL_RE`);
+// the kind of a match is then read from the short match alone.
+const ANCHOR: &str = r"查看[^\p{Han}\n]{0,4}商品[^\p{Han}\n]{0,4}详情|查看商品|商品详情|看商品";
+const PRODUCT: &str = r"抖音商城|购买商品|去购买|下单";
+const NOT_PRODUCT: &str = concat!(
+    // Videos and photo posts: `直接观看视频`, the plain copy-this-link template (products say
+    // `复制此条消息`), `看看【…的作品】`.
+    r"观看(?:视频|作品|图文)|看看【[^】\n]{0,40}(?:的(?:图文)?作品】|】的(?:图文)?作品)",
+    r"|复制打开抖音(?:极速版)?[，,]?\s*看看|打开【抖音短视频】|去抖音看看",
+    r"|复制此链接[，,]?\s*打开抖音(?:极速版)?搜索",
+    // Live rooms.
+    r"|看ta直播|正在直播|的直播间|直播间】|观看直播|直播中",
+    // Profiles, shop windows, shops, local deals: not one alliance product.
+    r"|更多作品|ta的主页|的主页|个人主页|关注我|抖音号是|橱窗|的店铺】|查看店铺|进店|团购详情|【抖音团购】",
+    // Music and comments.
+    r"|聆听音乐|的原声|音乐】|发布作品的评论|作品的评论|的评论[:：]",
+);
+const FOREIGN: &[&str] = &[
+    "淘宝",
+    "天猫",
+    "支付宝",
+    "吱口令",
+    "京东",
+    "拼多多",
+    "快手",
+    "小红书",
+    "闲鱼",
+    "唯品会",
+    "美团",
+    "饿了么",
+    "微信",
+    "taobao",
+    "tmall",
+    "jd.com",
+    "yangkeduo",
+    "kuaishou",
+    "xhslink",
+    "pinduoduo",
+];
+
+static ALL_RE: Lazy<Regex> = Lazy::new(|| {
+    let foreign: Vec<String> = FOREIGN.iter().map(|w| regex::escape(w)).collect();
+    Regex::new(&format!(
+        "(?i){ANCHOR}|{PRODUCT}|{NOT_PRODUCT}|{}",
+        foreign.join("|")
     ))
     .unwrap()
 });
+
+/// The kind of a word `ALL_RE` found, read from the word alone (no second regex pass).
+fn kind_of(word: &str) -> Marker {
+    if matches!(word, "抖音商城" | "购买商品" | "去购买" | "下单") {
+        Marker::Product
+    } else if word.contains("商品") {
+        Marker::Anchor
+    } else if FOREIGN.iter().any(|f| f.eq_ignore_ascii_case(word)) {
+        Marker::Foreign
+    } else {
+        Marker::NotProduct
+    }
+}
 
 static SHARE_HEADER_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(
@@ -69,17 +110,8 @@ pub fn markers(text: &str) -> Vec<(Range<usize>, Marker)> {
     let mut out: Vec<(Range<usize>, Marker)> = Vec::new();
     // The plain copy-this-link template is a video's unless 查看商品详情 follows it.
     let mut plain_link_template = false;
-    for c in MARKER_RE.captures_iter(&folded.text) {
-        let m = c.get(0).unwrap();
-        let kind = if c.name("anchor").is_some() {
-            Marker::Anchor
-        } else if c.name("product").is_some() {
-            Marker::Product
-        } else if c.name("foreign").is_some() {
-            Marker::Foreign
-        } else {
-            Marker::NotProduct
-        };
+    for m in ALL_RE.find_iter(&folded.text) {
+        let kind = kind_of(m.as_str());
         if kind == Marker::Anchor && plain_link_template {
             out.pop();
         }
