@@ -42,7 +42,12 @@ pub enum PollError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("stopped after {calls} veapi calls in one poll, in the window {window}")]
-    CallCap { calls: usize, window: String },
+    CallCap {
+        calls: usize,
+        window: String,
+        /// Whether the poll still read a window to its end (a long catch-up, not a stall).
+        moved: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -243,7 +248,6 @@ impl Poller {
             }
             // Dropping a poll midway is safe: pages are stored in transactions and the
             // watermark only moves after a whole chunk.
-            let before = self.progress().await;
             let outcome = tokio::select! {
                 r = self.poll_once(Utc::now()) => r,
                 _ = shutdown.changed() => break,
@@ -264,7 +268,7 @@ impl Poller {
                 }
                 // A catch-up that needs more calls than one poll may make, but moved on: the
                 // next poll goes on from there after the usual interval, not after a backoff.
-                Err(PollError::CallCap { .. }) if self.progress().await != before => {
+                Err(PollError::CallCap { moved: true, .. }) => {
                     tracing::info!("call cap reached after progress; the next poll goes on");
                     self.settings.interval
                 }
@@ -318,15 +322,6 @@ impl Poller {
         self.store
             .kv_set(WATERMARK_KEY, &held.watermark().to_string(), now)
             .await
-    }
-
-    /// How far this poller has read, for telling a poll that moved on from one that did not.
-    async fn progress(&self) -> (Option<i64>, Option<i64>) {
-        let held = self.held().await.ok().filter(|h| !h.windows.is_empty());
-        (
-            self.watermark().await.ok().flatten(),
-            held.map(|h| h.frontier),
-        )
     }
 
     /// One poll: first the windows that held an unreadable order, then from where reading
@@ -389,7 +384,8 @@ impl Poller {
                 WindowOutcome::TooManyPages | WindowOutcome::CallCap => {
                     held.windows.extend_from_slice(&retry[i..]);
                     self.save_progress(&held).await?;
-                    return Err(self.cap_reached(&report, start, end, &bad).await);
+                    let moved = held.windows.len() < retry.len();
+                    return Err(self.cap_reached(&report, start, end, &bad, moved).await);
                 }
             }
         }
@@ -414,7 +410,8 @@ impl Poller {
                     // A minute with more pages than that, or the call cap: stop here and say
                     // so, skipping nothing.
                     WindowOutcome::TooManyPages | WindowOutcome::CallCap => {
-                        return Err(self.cap_reached(&report, start, end, &bad).await);
+                        let moved = start > from || held.windows.len() < retry.len();
+                        return Err(self.cap_reached(&report, start, end, &bad, moved).await);
                     }
                 }
             }
@@ -446,6 +443,7 @@ impl Poller {
         start: i64,
         end: i64,
         bad: &[Unreadable],
+        moved: bool,
     ) -> PollError {
         let window = format!("{} – {}", china_time(start), china_time(end));
         tracing::error!(calls = report.calls, %window, "veapi call cap reached; the rest of this poll waits");
@@ -458,6 +456,7 @@ impl Poller {
         PollError::CallCap {
             calls: report.calls,
             window,
+            moved,
         }
     }
 

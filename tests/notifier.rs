@@ -543,10 +543,7 @@ async fn a_user_is_told_in_a_group_once_a_day_however_much_news_waits() {
     enqueue(&s.store, "k2", ALICE.user_id, "↩️ <b>订单已退款</b>", true).await;
     s.notifier.drain_once(&s.shutdown).await.unwrap();
     assert_eq!(s.tg.sent_to(ALICE_IN_GROUP.chat_id).len(), 1);
-    for key in ["k1", "k2"] {
-        let (status, _, _) = s.store.outbox_status(key).await.unwrap().unwrap();
-        assert_eq!(status, "parked", "{key}");
-    }
+    assert_statuses(&s.store, &["k1", "k2"], "parked").await;
     s.tg.clear_chat_failure(ALICE.chat_id);
     assert_eq!(s.store.release_held(ALICE.user_id, 0).await.unwrap(), 2);
     s.notifier.drain_once(&s.shutdown).await.unwrap();
@@ -621,10 +618,7 @@ async fn a_failing_group_does_not_hold_up_other_users() {
     s.tg.wait_for(1, |m| text_of(m) == "for dave").await;
     // Carol's group attempt is under way (the lanes run side by side, so it may start
     // after Bob's and Dave's landed) and has not come back: nothing is recorded for it.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while s.tg.attempts_to(GROUP) == 0 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    s.tg.wait_attempts(GROUP, 1).await;
     assert_eq!(s.tg.attempts_to(GROUP), 1);
     let (status, error, _) = s.store.outbox_status("kc").await.unwrap().unwrap();
     assert_eq!((status.as_str(), error), ("pending", None));
@@ -668,10 +662,7 @@ async fn a_held_news_goes_before_a_later_refund_when_the_user_unblocks() {
             .map(|m| text_of(m).to_string())
             .collect();
     assert_eq!(texts, ["🛒 新订单", "↩️ 订单已退款"]);
-    for key in ["n", "r"] {
-        let (status, _, _) = s.store.outbox_status(key).await.unwrap().unwrap();
-        assert_eq!(status, "sent", "{key}");
-    }
+    assert_statuses(&s.store, &["n", "r"], "sent").await;
 }
 
 /// Alice never opened the bot: her NEW is held (the group told once); the REFUND that comes
@@ -686,10 +677,7 @@ async fn a_refund_waits_behind_held_news_and_both_arrive_in_order_on_start() {
     enqueue(&s.store, "r", ALICE.user_id, "↩️ 订单已退款", true).await;
     s.notifier.drain_once(&s.shutdown).await.unwrap();
     assert_eq!(s.tg.sent_to(ALICE_IN_GROUP.chat_id).len(), 1);
-    for key in ["n", "r"] {
-        let (status, _, _) = s.store.outbox_status(key).await.unwrap().unwrap();
-        assert_eq!(status, "parked", "{key}");
-    }
+    assert_statuses(&s.store, &["n", "r"], "parked").await;
 
     s.tg.clear_chat_failure(ALICE.chat_id);
     assert_eq!(s.store.release_held(ALICE.user_id, 0).await.unwrap(), 2);
@@ -700,4 +688,12 @@ async fn a_refund_waits_behind_held_news_and_both_arrive_in_order_on_start() {
             .map(|m| text_of(m).to_string())
             .collect();
     assert_eq!(texts, ["🛒 新订单", "↩️ 订单已退款"]);
+}
+
+/// Every row named by `keys` is in `status`.
+async fn assert_statuses(store: &Store, keys: &[&str], status: &str) {
+    for key in keys {
+        let (got, _, _) = store.outbox_status(key).await.unwrap().unwrap();
+        assert_eq!(got, status, "{key}");
+    }
 }

@@ -3,29 +3,11 @@
 
 mod support;
 
-use douyin_link_bot::app::Tuning;
-use douyin_link_bot::notify::NotifierSettings;
-use douyin_link_bot::poller::PollerSettings;
 use douyin_link_bot::tracking;
 use serde_json::Value;
 use std::time::Duration;
 use support::*;
 use wiremock::MockServer;
-
-fn tuning() -> Tuning {
-    Tuning {
-        poller: PollerSettings {
-            page_retries: 0,
-            max_backoff: Duration::from_millis(300),
-            ..PollerSettings::new(Duration::from_millis(150))
-        },
-        notifier: NotifierSettings {
-            base_backoff: Duration::from_millis(100),
-            idle_poll: Duration::from_millis(200),
-            ..NotifierSettings::default()
-        },
-    }
-}
 
 /// The fakes and a store folder for one test; the bot starts once upstream is set up, as
 /// its first poll happens at once.
@@ -47,7 +29,10 @@ impl Upstream {
     /// The bot on this test's store (the same one on every call: restarts keep it).
     fn start_bot(&self, extra: &[(&str, &str)]) -> RunningBot {
         let db = self.dir.path().join("bot.db");
-        RunningBot::start_tuned(config_with(&self.tg, &self.veapi, &db, extra), tuning())
+        RunningBot::start_tuned(
+            config_with(&self.tg, &self.veapi, &db, extra),
+            fast_tuning(),
+        )
     }
 }
 

@@ -3,15 +3,12 @@
 
 mod support;
 
-use douyin_link_bot::app::Tuning;
-use douyin_link_bot::notify::NotifierSettings;
-use douyin_link_bot::poller::{china_time, PollerSettings};
+use douyin_link_bot::poller::china_time;
 use douyin_link_bot::store::{NewConversion, Store};
 use douyin_link_bot::tracking;
 use douyin_link_bot::veapi::ShareLink;
 use serde_json::Value;
 use std::path::Path;
-use std::time::Duration;
 use support::*;
 use wiremock::MockServer;
 
@@ -26,21 +23,6 @@ const DAVE: Sender = Sender {
     user_id: 4004,
     chat_id: 4004,
 };
-
-fn tuning() -> Tuning {
-    Tuning {
-        poller: PollerSettings {
-            page_retries: 0,
-            max_backoff: Duration::from_millis(300),
-            ..PollerSettings::new(Duration::from_millis(150))
-        },
-        notifier: NotifierSettings {
-            base_backoff: Duration::from_millis(100),
-            idle_poll: Duration::from_millis(200),
-            ..NotifierSettings::default()
-        },
-    }
-}
 
 /// Carol converted the product of `order_json` in GROUP (before the bot starts).
 async fn carol_converted_in_group(db: &Path) {
@@ -113,7 +95,7 @@ async fn a_429_for_one_group_holds_back_that_group_only() {
     tg.fail_chat(CAROL.chat_id, not_started());
     tg.fail_chat(GROUP, too_many_requests(30));
     orders_now(&veapi, &[("c1", CAROL.user_id)]).await;
-    let bot = RunningBot::start_tuned(config_with(&tg, &veapi, &db, &[]), tuning());
+    let bot = RunningBot::start_tuned(config_with(&tg, &veapi, &db, &[]), fast_tuning());
 
     // Carol's news tries her private chat, then the group, which answers 429.
     tg.wait_attempts(GROUP, 1).await;

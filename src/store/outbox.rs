@@ -25,6 +25,21 @@ pub struct OutboxRow {
     pub held: bool,
 }
 
+impl OutboxRow {
+    /// A row selected as `id, user_id, product_id, text, allow_fallback, attempts, held`.
+    fn from_row(r: &sqlx::sqlite::SqliteRow) -> OutboxRow {
+        OutboxRow {
+            id: r.get("id"),
+            user_id: r.get::<i64, _>("user_id") as u64,
+            product_id: r.get("product_id"),
+            text: r.get("text"),
+            allow_fallback: r.get::<i64, _>("allow_fallback") != 0,
+            attempts: r.get("attempts"),
+            held: r.get::<i64, _>("held") != 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutboxCounts {
     pub pending: i64,
@@ -76,18 +91,7 @@ impl Store {
         .bind(limit)
         .fetch_all(pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| OutboxRow {
-                id: r.get("id"),
-                user_id: r.get::<i64, _>("user_id") as u64,
-                product_id: r.get("product_id"),
-                text: r.get("text"),
-                allow_fallback: r.get::<i64, _>("allow_fallback") != 0,
-                attempts: r.get("attempts"),
-                held: r.get::<i64, _>("held") != 0,
-            })
-            .collect())
+        Ok(rows.iter().map(OutboxRow::from_row).collect())
     }
 
     /// A user's pending messages (not sent, parked or held), in the order they are
@@ -95,24 +99,13 @@ impl Store {
     pub async fn pending_for(&self, user_id: u64) -> Result<Vec<OutboxRow>, StoreError> {
         let pool = self.reader();
         let rows = sqlx::query(
-            "SELECT id, user_id, product_id, text, allow_fallback, attempts FROM outbox
-             WHERE user_id = ? AND status = 'pending' ORDER BY id",
+            "SELECT id, user_id, product_id, text, allow_fallback, attempts, 0 AS held
+             FROM outbox WHERE user_id = ? AND status = 'pending' ORDER BY id",
         )
         .bind(user_id as i64)
         .fetch_all(pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| OutboxRow {
-                id: r.get("id"),
-                user_id,
-                product_id: r.get("product_id"),
-                text: r.get("text"),
-                allow_fallback: r.get::<i64, _>("allow_fallback") != 0,
-                attempts: r.get("attempts"),
-                held: false,
-            })
-            .collect())
+        Ok(rows.iter().map(OutboxRow::from_row).collect())
     }
 
     /// When [`Store::due_outbox`] will next have something for a user not in `busy`.

@@ -499,6 +499,24 @@ pub fn is_help(m: &Value) -> bool {
         .is_some_and(|t| t.starts_with("📖 使用说明"))
 }
 
+/// The bot's loops at test speed: polls every 150 ms, short backoffs, no page retries.
+pub fn fast_tuning() -> douyin_link_bot::app::Tuning {
+    use douyin_link_bot::notify::NotifierSettings;
+    use douyin_link_bot::poller::PollerSettings;
+    douyin_link_bot::app::Tuning {
+        poller: PollerSettings {
+            page_retries: 0,
+            max_backoff: Duration::from_millis(300),
+            ..PollerSettings::new(Duration::from_millis(150))
+        },
+        notifier: NotifierSettings {
+            base_backoff: Duration::from_millis(100),
+            idle_poll: Duration::from_millis(200),
+            ..NotifierSettings::default()
+        },
+    }
+}
+
 /// A running bot (the real `app::run`) and the means to stop it.
 pub struct RunningBot {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
