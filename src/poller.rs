@@ -376,11 +376,8 @@ impl Poller {
             }
             let before = bad.len();
             match self.poll_window(start, end, &mut report, &mut bad).await? {
-                WindowOutcome::Done => {
-                    if bad.len() > before {
-                        held.windows.push((start, end));
-                    }
-                }
+                WindowOutcome::Done if bad.len() == before => {}
+                WindowOutcome::Done | WindowOutcome::ReadAgain => held.windows.push((start, end)),
                 WindowOutcome::TooManyPages | WindowOutcome::CallCap => {
                     held.windows.extend_from_slice(&retry[i..]);
                     self.save_progress(&held).await?;
@@ -399,9 +396,14 @@ impl Poller {
         while start < now {
             let mut end = (start + chunk).min(now);
             let unreadable_before = bad.len();
+            let mut read_again = false;
             loop {
                 match self.poll_window(start, end, &mut report, &mut bad).await? {
                     WindowOutcome::Done => break,
+                    WindowOutcome::ReadAgain => {
+                        read_again = true;
+                        break;
+                    }
                     // Too many pages for one window: halve it, down to a minute.
                     WindowOutcome::TooManyPages if end - start > 60 => {
                         end = start + (end - start) / 2;
@@ -415,7 +417,7 @@ impl Poller {
                     }
                 }
             }
-            if bad.len() > unreadable_before {
+            if read_again || bad.len() > unreadable_before {
                 held.windows.push((start, end));
             }
             held.frontier = end;
@@ -487,6 +489,7 @@ impl Poller {
             report.calls = before + pager.calls();
             let page = match next? {
                 Next::Page(page) => page,
+                Next::Done if pager.circled() => break WindowOutcome::ReadAgain,
                 Next::Done => break WindowOutcome::Done,
                 Next::TooManyPages => break WindowOutcome::TooManyPages,
                 Next::CallCap => break WindowOutcome::CallCap,
@@ -539,6 +542,8 @@ pub struct Pager<'a> {
     /// Order ids this window has brought so far: a page with none new is a cursor going in
     /// a circle (upstream re-serving the same page under new cursors).
     orders: HashSet<String>,
+    /// The window ended at a page with nothing new: not known to be read to its end.
+    circled: bool,
     pages: usize,
     calls: usize,
     budget: usize,
@@ -569,11 +574,18 @@ impl<'a> Pager<'a> {
             cursor: None,
             seen: HashSet::new(),
             orders: HashSet::new(),
+            circled: false,
             pages: 0,
             calls: 0,
             budget,
             done: false,
         }
+    }
+
+    /// Whether the window ended at a page with nothing new, so may not have been read to
+    /// its end.
+    pub fn circled(&self) -> bool {
+        self.circled
     }
 
     /// Calls made so far, retries included.
@@ -621,8 +633,12 @@ impl<'a> Pager<'a> {
         match &page.cursor {
             _ if page.is_empty() => self.done = true,
             Some(next) if !brought_new => {
-                tracing::warn!(cursor = %next, window = ?self.window, "a page brought no order this window had not already brought; ending the window here");
+                // Either the cursor goes in a circle, or upstream's order shifted under the
+                // pager (a bulk update re-sorting `time_type=update`): stop spending calls, and
+                // have the window read again next poll rather than marked read.
+                tracing::error!(cursor = %next, window = ?self.window, "a page brought no order this window had not already brought; the window is read again next poll");
                 self.done = true;
+                self.circled = true;
             }
             Some(next) if page.len() < PAGE_SIZE as usize => {
                 // Upstream fills every page but the last; logged in case that ever changes.
@@ -677,6 +693,9 @@ async fn page_with_retries(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowOutcome {
     Done,
+    /// Paging stopped before the window was known to be read to its end: hold it, read it
+    /// again next poll.
+    ReadAgain,
     TooManyPages,
     CallCap,
 }

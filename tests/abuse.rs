@@ -114,7 +114,7 @@ async fn with_an_allow_list_other_chats_get_nothing_and_cost_nothing() {
         .await
         .unwrap();
     for row in store.due_outbox(i64::MAX, 10).await.unwrap() {
-        store.hold(row.id, "test: blocked", None).await.unwrap();
+        store.hold(row.id, "test: blocked", None, 0).await.unwrap();
     }
     tg.clear_chat_failure(BOB.chat_id);
 

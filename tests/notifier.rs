@@ -286,11 +286,16 @@ async fn transient_failures_back_off_then_park_with_their_reason() {
         Err(SendError::Transient("Internal Server Error".into())),
         Err(SendError::Transient("Internal Server Error".into())),
     ];
+    // Due times are whole seconds: a 2 s backoff is still ahead at the next drain however
+    // the clock's second turns over in between.
     let notifier = Notifier::new(
         s.store.clone(),
         Arc::new(Scripted(std::sync::Mutex::new(script))),
         Arc::new(Notify::new()),
-        fast(),
+        NotifierSettings {
+            base_backoff: Duration::from_secs(2),
+            ..fast()
+        },
     );
     enqueue(&s.store, "k500", ALICE.user_id, "hello", true).await;
 
@@ -301,7 +306,7 @@ async fn transient_failures_back_off_then_park_with_their_reason() {
     // Not due yet: nothing is tried in the meantime.
     assert_eq!(notifier.drain_once(&s.shutdown).await.unwrap(), 0);
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     notifier.drain_once(&s.shutdown).await.unwrap();
     let (status, reason, _) = s.store.outbox_status("k500").await.unwrap().unwrap();
     assert_eq!(status, "parked");
@@ -696,4 +701,78 @@ async fn assert_statuses(store: &Store, keys: &[&str], status: &str) {
         let (got, _, _) = store.outbox_status(key).await.unwrap().unwrap();
         assert_eq!(got, status, "{key}");
     }
+}
+
+/// Answers each send with the next scripted result (then `Ok`), and records the chat asked.
+type Script = std::collections::VecDeque<Result<(), SendError>>;
+
+struct Recorder(std::sync::Mutex<(Script, Vec<i64>)>);
+
+impl Messenger for Recorder {
+    fn send<'a>(
+        &'a self,
+        chat: i64,
+        _html: &'a str,
+        _patience: &'a Patience,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        let mut state = self.0.lock().unwrap();
+        state.1.push(chat);
+        let next = state.0.pop_front().unwrap_or(Ok(()));
+        Box::pin(async move { next })
+    }
+}
+
+/// A held message that was told in the group, then failed once on its retry (and so went
+/// back to pending), does not get the group told a second time that day.
+#[tokio::test]
+async fn a_notice_already_given_is_not_repeated_after_a_failed_retry() {
+    let s = setup(NotifierSettings {
+        max_attempts: 10,
+        ..fast()
+    })
+    .await;
+    let not_started = || {
+        Err(SendError::NotStarted(
+            "Forbidden: bot can't initiate conversation with a user".into(),
+        ))
+    };
+    let recorder = Arc::new(Recorder(std::sync::Mutex::new((
+        [
+            not_started(),                                   // k1, private
+            Ok(()),                                          // k1, the group notice
+            Err(SendError::Transient("Bad Gateway".into())), // k1 again, when k2 falls due
+            not_started(),                                   // k1, after its backoff
+        ]
+        .into(),
+        Vec::new(),
+    ))));
+    let notifier = Notifier::new(
+        s.store.clone(),
+        recorder.clone(),
+        Arc::new(Notify::new()),
+        NotifierSettings {
+            max_attempts: 10,
+            ..fast()
+        },
+    );
+    converted_in_group(&s.store, ALICE.user_id, ALICE_IN_GROUP.chat_id, "@alice").await;
+    enqueue(&s.store, "k1", ALICE.user_id, ORDER_TEXT, true).await;
+    notifier.drain_once(&s.shutdown).await.unwrap();
+    enqueue(&s.store, "k2", ALICE.user_id, "↩️ <b>订单已退款</b>", true).await;
+    notifier.drain_once(&s.shutdown).await.unwrap();
+    assert_eq!(
+        s.store.outbox_status("k1").await.unwrap().unwrap().0,
+        "pending"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    notifier.drain_once(&s.shutdown).await.unwrap();
+
+    let asked = recorder.0.lock().unwrap().1.clone();
+    let group = ALICE_IN_GROUP.chat_id;
+    assert_eq!(
+        asked.iter().filter(|&&c| c == group).count(),
+        1,
+        "{asked:?}"
+    );
+    assert_statuses(&s.store, &["k1"], "parked").await;
 }

@@ -208,6 +208,23 @@ mod tests {
             .collect()
     }
 
+    /// What people type around a share does not outvote the share's own template.
+    #[test]
+    fn chatter_never_outvotes_the_template() {
+        // A video share with "please order" typed right before its link.
+        assert_eq!(
+            kinds(
+                "帮我下单 https://v.douyin.com/iXyZ123/ 复制此链接，打开抖音搜索，直接观看视频！"
+            ),
+            vec![]
+        );
+        // A product share with "follow me, live now" typed right after its link.
+        assert_eq!(
+            kinds("7.89 复制打开抖音，查看商品详情 https://v.douyin.com/iAbC456/ 关注我，直播中"),
+            vec![(Kind::ShortLink, "https://v.douyin.com/iAbC456/".into())]
+        );
+    }
+
     #[test]
     fn short_link_without_scheme_or_slash_is_normalised() {
         assert_eq!(

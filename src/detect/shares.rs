@@ -129,8 +129,14 @@ pub fn markers(text: &str) -> Vec<(Range<usize>, Marker)> {
     out
 }
 
-/// For each URL, whether the nearest template word says product (Some(true)), something else
+/// For each URL, whether its template words say product (Some(true)), something else
 /// (Some(false)), or nothing is near (None).
+///
+/// Words from a share template outrank words anyone may type: `查看商品详情` and `抖音商城`
+/// (only product shares carry them) decide first, then the other templates' words
+/// (`直接观看视频`, `的主页`, …), and only then loose words like `下单` or `去购买`, so
+/// "帮我下单" typed by a link from a video share does not make it a product, and "关注我"
+/// typed by a product share does not drop it. Nearness ranks words of the same rank.
 pub fn classify(
     text: &str,
     urls: &[UrlSpan<'_>],
@@ -143,7 +149,9 @@ pub fn classify(
         .collect();
     boundaries.sort_by_key(|r| r.start);
 
-    let mut best: Vec<Option<((usize, usize), bool)>> = vec![None; urls.len()];
+    // (rank, distance): lower is stronger.
+    type Vote = ((u8, usize, usize), bool);
+    let mut best: Vec<Option<Vote>> = vec![None; urls.len()];
     for (m, kind) in markers {
         if *kind == Marker::Foreign {
             continue;
@@ -177,9 +185,16 @@ pub fn classify(
                 nearest = Some((idx, dist));
             }
         }
-        if let Some((idx, dist)) = nearest {
-            if best[idx].is_none_or(|(d, _)| dist < d) {
-                best[idx] = Some((dist, kind.is_product()));
+        if let Some((idx, (lines, chars))) = nearest {
+            let rank = match kind {
+                Marker::Anchor => 0,
+                Marker::Product if text[m.clone()].contains(['城', '場']) => 0,
+                Marker::NotProduct => 1,
+                _ => 2,
+            };
+            let key = (rank, lines, chars);
+            if best[idx].is_none_or(|(k, _)| key < k) {
+                best[idx] = Some((key, kind.is_product()));
             }
         }
     }

@@ -149,8 +149,9 @@ impl Notifier {
     }
 
     async fn handle(&self, row: &OutboxRow, patience: &Patience) -> Result<(), StoreError> {
+        let began = Utc::now().timestamp();
         let outcome = self.deliver(row, patience).await;
-        self.record(row, outcome).await
+        self.record(row, outcome, began).await
     }
 
     fn patience(&self, shutdown: &watch::Receiver<bool>) -> Patience {

@@ -159,7 +159,9 @@ pub const NOTICE_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone)]
 pub struct NotifierSettings {
-    /// Failures (429s excepted) before a message is parked.
+    /// Failures (429s excepted) before a message is parked. The default rides out about a
+    /// day of Telegram or network trouble (backoff 5 s doubling to 30 min: 8 failures take
+    /// ~21 min, each further one 30 min): an outage of hours must not park everyone's news.
     pub max_attempts: i64,
     pub base_backoff: Duration,
     pub max_backoff: Duration,
@@ -178,7 +180,7 @@ pub struct NotifierSettings {
 impl Default for NotifierSettings {
     fn default() -> Self {
         NotifierSettings {
-            max_attempts: 8,
+            max_attempts: 56,
             base_backoff: Duration::from_secs(5),
             max_backoff: Duration::from_secs(30 * 60),
             idle_poll: Duration::from_secs(30),
@@ -244,7 +246,13 @@ impl Notifier {
         self
     }
 
-    async fn record(&self, row: &OutboxRow, outcome: Delivery) -> Result<(), StoreError> {
+    /// `began`: when the attempt started (a /start since then makes a hold stale).
+    async fn record(
+        &self,
+        row: &OutboxRow,
+        outcome: Delivery,
+        began: i64,
+    ) -> Result<(), StoreError> {
         let now = Utc::now().timestamp();
         let attempts = failures(row);
         match outcome {
@@ -277,7 +285,7 @@ impl Notifier {
             Delivery::Held { reason, told_in } => {
                 tracing::warn!(outbox_id = row.id, %reason, "notification held until /start");
                 self.store
-                    .hold(row.id, &reason, told_in.map(|chat| (chat, now)))
+                    .hold(row.id, &reason, told_in.map(|chat| (chat, now)), began)
                     .await
             }
         }

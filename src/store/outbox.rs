@@ -217,14 +217,43 @@ impl Store {
     /// Parks a message until its user sends /start (see [`Store::release_held`]); `told`:
     /// the group told to open a private chat, and when. The user's later pending messages
     /// are held with it: they must not overtake it.
+    ///
+    /// `began`: when the attempt that was refused started. If the user sent /start since
+    /// then, the refusal is stale (the /start that would release the message already came
+    /// and found nothing held): the message is due again instead of held.
     pub async fn hold(
         &self,
         id: i64,
         reason: &str,
         told: Option<(i64, i64)>,
+        began: i64,
     ) -> Result<(), StoreError> {
         let pool = self.writer();
         let mut tx = pool.begin().await?;
+        let started_since: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM user_starts s JOIN outbox o ON o.user_id = s.user_id
+                            WHERE o.id = ? AND s.started_at >= ?)",
+        )
+        .bind(id)
+        .bind(began)
+        .fetch_one(&mut *tx)
+        .await?;
+        if started_since {
+            sqlx::query(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?,
+                        told_in_chat = COALESCE(?, told_in_chat), told_at = COALESCE(?, told_at)
+                 WHERE id = ?",
+            )
+            .bind(began)
+            .bind(reason)
+            .bind(told.map(|(chat, _)| chat))
+            .bind(told.map(|(_, at)| at))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(());
+        }
         sqlx::query(
             "UPDATE outbox SET status = 'parked', until_start = 1, last_error = ?,
                     attempts = attempts + 1,
@@ -252,7 +281,8 @@ impl Store {
         Ok(())
     }
 
-    /// Whether `user_id`, with news still held, was told in `chat` at or after `since`.
+    /// Whether `user_id`, with news not yet delivered (held, or back to pending after a
+    /// failed retry), was told in `chat` at or after `since`.
     pub async fn told_since(
         &self,
         user_id: u64,
@@ -262,7 +292,7 @@ impl Store {
         let pool = self.reader();
         Ok(sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM outbox
-                WHERE user_id = ? AND status = 'parked' AND until_start = 1
+                WHERE user_id = ? AND status IN ('pending', 'parked')
                   AND told_in_chat = ? AND told_at >= ?)",
         )
         .bind(user_id as i64)
@@ -276,6 +306,16 @@ impl Store {
     /// count of attempts (delivered in the order they were written). Returns how many.
     pub async fn release_held(&self, user_id: u64, now: i64) -> Result<u64, StoreError> {
         let pool = self.writer();
+        let mut tx = pool.begin().await?;
+        // Remembered for a refusal still on its way back ([`Store::hold`]).
+        sqlx::query(
+            "INSERT INTO user_starts (user_id, started_at) VALUES (?, ?)
+             ON CONFLICT (user_id) DO UPDATE SET started_at = excluded.started_at",
+        )
+        .bind(user_id as i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         let done = sqlx::query(
             "UPDATE outbox SET status = 'pending', until_start = 0, attempts = 0,
                     next_attempt_at = ?
@@ -283,8 +323,9 @@ impl Store {
         )
         .bind(now)
         .bind(user_id as i64)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 }
@@ -370,7 +411,7 @@ mod tests {
     async fn a_held_message_holds_later_ones_and_is_tried_first_when_one_falls_due() {
         let store = store_with(&[("a1", 1), ("a2", 1)]).await;
         let a1 = store.due_outbox(0, 10).await.unwrap().remove(0);
-        store.hold(a1.id, "blocked", None).await.unwrap();
+        store.hold(a1.id, "blocked", None, 0).await.unwrap();
         assert!(store.due_outbox(0, 10).await.unwrap().is_empty());
         assert_eq!(
             store.outbox_counts().await.unwrap().parked,
@@ -401,6 +442,21 @@ mod tests {
         assert_eq!((a1.text.as_str(), a1.held), ("a1", false));
         store.mark_sent(a1.id, 1, 6).await.unwrap();
         assert_eq!(keys(&store.due_outbox(6, 10).await.unwrap()), ["a2"]);
+    }
+
+    /// The race: the send goes out, /start arrives and releases nothing, then the send's
+    /// "never started" answer comes back. That answer is stale: the message is due again.
+    #[tokio::test]
+    async fn a_refusal_older_than_the_users_start_does_not_hold() {
+        let store = store_with(&[("a1", 1)]).await;
+        let a1 = store.due_outbox(0, 10).await.unwrap().remove(0);
+        assert_eq!(store.release_held(1, 100).await.unwrap(), 0);
+        store.hold(a1.id, "never started", None, 99).await.unwrap();
+        assert_eq!(keys(&store.due_outbox(100, 10).await.unwrap()), ["a1"]);
+        // A refusal from an attempt after the start holds as usual.
+        store.hold(a1.id, "blocked", None, 101).await.unwrap();
+        assert!(store.due_outbox(200, 10).await.unwrap().is_empty());
+        assert_eq!(store.outbox_counts().await.unwrap().parked, 1);
     }
 
     #[tokio::test]
