@@ -46,12 +46,35 @@ pub struct VeapiConfig {
     pub timeout: Duration,
 }
 
+/// `DATABASE_URL`: shown (`Debug`) without its password; the store opens it as a `&str`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl std::ops::Deref for DatabaseUrl {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", crate::store::redact_url(&self.0))
+    }
+}
+
+impl PartialEq<&str> for DatabaseUrl {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bot_token: Option<Secret>,
     pub telegram_api_url: Url,
     pub veapi: Option<VeapiConfig>,
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub poll_interval: Duration,
     pub admin_user_ids: Vec<u64>,
     /// Chats the bot works in; empty means every chat. Admins' private chats always count.
@@ -140,13 +163,14 @@ impl Config {
         };
 
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/bot.db".into());
-        if !database_url.starts_with("sqlite:") {
+        if !database_url.starts_with("sqlite:") && !crate::store::is_postgres_url(&database_url) {
             return Err(ConfigError::Invalid {
                 var: "DATABASE_URL",
-                value: database_url,
-                hint: "only sqlite:// URLs are supported, e.g. sqlite://data/bot.db",
+                value: crate::store::redact_url(&database_url),
+                hint: "expected sqlite://path/to/bot.db or postgres://user@host/database",
             });
         }
+        let database_url = DatabaseUrl(database_url);
 
         let poll_interval = Duration::from_secs(num_var(
             "ORDER_POLL_INTERVAL_SECS",
@@ -276,6 +300,29 @@ mod tests {
         telegram: true,
         veapi: true,
     };
+
+    #[test]
+    fn a_postgres_url_is_accepted_and_its_password_never_shown() {
+        let url = "postgres://bot:hunter2-pw@db.internal:5432/bot";
+        let c = load(
+            &[
+                ("TELEGRAM_BOT_TOKEN", "1:abc"),
+                ("VEAPI_KEY", "V1"),
+                ("DATABASE_URL", url),
+            ],
+            ALL,
+        )
+        .unwrap();
+        assert_eq!(c.database_url, url);
+        assert!(!format!("{c:?}").contains("hunter2"), "{c:?}");
+        let err = load(
+            &[("DATABASE_URL", "mysql://bot:hunter2-pw@db/bot")],
+            Needs::default(),
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(err.to_string().contains("postgres://"), "{err}");
+    }
 
     #[test]
     fn defaults_apply_when_only_credentials_are_set() {

@@ -1,18 +1,35 @@
 //! The store: everything the bot remembers. SQL lives here and nowhere else.
 //!
-//! SQLite today; `Store` wraps a backend enum so a PostgreSQL backend can be added as a
-//! variant without touching callers.
+//! Two backends, one meaning: SQLite (the default, one process on one file) and PostgreSQL
+//! (several instances on one server). Each operation is written once, in SQL both engines
+//! read the same way (`$n` placeholders, `ON CONFLICT`, integers as BIGINT, sums cast back
+//! to BIGINT), and [`on_backend!`] compiles that one body against each driver's own typed
+//! pool. The few places the dialects differ are named constants in [`dialect`].
+//!
+//! Why not a trait with two implementations: every query would be written twice, and the
+//! two copies would drift (the bugs this store guards against are in the details of its
+//! SQL). Why not sqlx's `Any` driver: it decodes by the value's runtime type (PostgreSQL's
+//! NUMERIC sums, SQLite's integer booleans) and loses SQLite's typed connection options.
+//!
+//! Files by concern: conversions, orders, chats, kv, outbox, updates, leases.
 
+#[macro_use]
+mod dialect;
+mod chats;
+mod conversions;
+mod kv;
+mod leases;
+#[macro_use]
 mod outbox;
+mod orders;
 
-use outbox::{enqueue_many, Target};
+pub use conversions::{CachedConversion, NewConversion};
+pub use orders::{IngestOrder, IngestStats, Notice, OrderSummary, OrderTotals, Stats};
 pub use outbox::{OutboxCounts, OutboxRow};
 
-use crate::tracking;
-use crate::veapi::{Coupon, Order, ShareLink};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
-use std::collections::{HashMap, HashSet};
+use sqlx::{PgPool, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,6 +37,7 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
+    /// `url` is shown without its password ([`redact_url`]).
     #[error("cannot open the database {url}: {reason}")]
     Open { url: String, reason: String },
     #[error("database migration failed: {0}")]
@@ -40,96 +58,53 @@ enum Backend {
     /// lock and wait in its busy handler, which sleeps: under a burst of conversions that
     /// starved the reads too (400 chats took 46 × one veapi call, BENCHMARKS.md).
     Sqlite { read: SqlitePool, write: SqlitePool },
+    /// One pool: the server runs writes side by side and locks rows, not the database.
+    Postgres(PgPool),
 }
 
-/// A conversion to remember.
-#[derive(Debug, Clone)]
-pub struct NewConversion<'a> {
-    pub user_id: u64,
-    /// How to mention the user in a group (name or @username).
-    pub user_name: Option<&'a str>,
-    pub chat_id: i64,
-    pub product_key: &'a str,
-    pub external_info: &'a str,
-    pub link: &'a ShareLink,
-    pub created_at: i64,
+/// Which engine a store runs on (tests and `/stats` say which).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
 }
 
-/// A remembered conversion: the link, where and when it was made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedConversion {
-    pub link: ShareLink,
-    pub chat_id: i64,
-    pub created_at: i64,
-}
-
-/// One order of a page to store, with the messages its states call for.
-#[derive(Debug, Clone)]
-pub struct IngestOrder<'a> {
-    pub order: &'a Order,
-    /// The Telegram user it belongs to; None when its external_info is not ours (or absent:
-    /// then the user already stored for the order, if any, keeps it and gets its notices).
-    pub user_id: Option<u64>,
-    pub notices: Vec<Notice>,
-}
-
-/// A message to deliver once: the dedupe key makes a second enqueue a no-op, forever.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
-    pub dedupe_key: String,
-    pub text: String,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct IngestStats {
-    pub orders: usize,
-    pub new_orders: usize,
-    pub new_notices: usize,
-}
-
-/// One of a user's orders, for `/orders`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderSummary {
-    pub order_id: String,
-    pub product_name: String,
-    pub flow_point: String,
-    pub total_pay_amount: i64,
-    pub estimated_commission: i64,
-    pub real_commission: i64,
-    pub pay_success_time: String,
-}
-
-/// Totals over a set of orders. Refunded orders count in `orders` and `refunded` only.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OrderTotals {
-    pub orders: i64,
-    pub refunded: i64,
-    pub paid: i64,
-    pub estimated_commission: i64,
-    pub settled_commission: i64,
-}
-
-/// The operator's overview (`/stats`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub users: i64,
-    pub conversions: i64,
-    pub recent_conversions: i64,
-    /// Attributed orders only (ours), not other channels'.
-    pub orders: OrderTotals,
-    /// Orders whose external_info carries this bot's prefix but did not decode to a user.
-    pub unattributed: i64,
-    pub outbox: OutboxCounts,
-}
-
-/// Rows per multi-row statement: 16 binds an order row, well under SQLite's 32 766.
+/// Rows per multi-row statement: 16 binds an order row, well under SQLite's 32 766 and
+/// PostgreSQL's 65 535 bind parameters.
 const ROWS_PER_STATEMENT: usize = 100;
 
+/// A database URL as it may be shown: the password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(_) => url.to_string(),
+        // Not a URL at all: show only its scheme-ish start, it might hold anything.
+        Err(_) => url.split(['@', '?']).next().unwrap_or_default().to_string(),
+    }
+}
+
+/// Whether a `DATABASE_URL` names PostgreSQL.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 impl Store {
-    /// Opens (creating file and folder on first run) and migrates the database.
+    /// Opens and migrates the database: `sqlite://…` (file and folder created on first
+    /// run) or `postgres://…` (the database must exist; its tables are created).
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        if is_postgres_url(url) {
+            Self::open_postgres(url).await
+        } else {
+            Self::open_sqlite(url).await
+        }
+    }
+
+    async fn open_sqlite(url: &str) -> Result<Store, StoreError> {
         let open_err = |reason: String| StoreError::Open {
-            url: url.to_string(),
+            url: redact_url(url),
             reason,
         };
         let opts = SqliteConnectOptions::from_str(url)
@@ -156,7 +131,7 @@ impl Store {
                 .connect_with(opts.clone())
         };
         let write = connect(1).await.map_err(|e| open_err(e.to_string()))?;
-        sqlx::migrate!("./migrations").run(&write).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
         // An in-memory database exists per connection: there, the one connection does all.
         let read = if in_memory {
             write.clone()
@@ -168,435 +143,55 @@ impl Store {
         })
     }
 
+    async fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let open_err = |reason: String| StoreError::Open {
+            url: redact_url(url),
+            reason,
+        };
+        let opts = PgConnectOptions::from_str(url).map_err(|e| open_err(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(|e| open_err(e.to_string()))?;
+        // sqlx takes an advisory lock around migrations: instances starting together
+        // migrate once.
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Store {
+            backend: Backend::Postgres(pool),
+        })
+    }
+
+    pub fn engine(&self) -> Engine {
+        match &self.backend {
+            Backend::Sqlite { .. } => Engine::Sqlite,
+            Backend::Postgres(_) => Engine::Postgres,
+        }
+    }
+
     pub async fn close(&self) {
         match &self.backend {
             Backend::Sqlite { read, write } => {
                 read.close().await;
                 write.close().await;
             }
+            Backend::Postgres(pool) => pool.close().await,
         }
     }
 
-    fn reader(&self) -> &SqlitePool {
-        let Backend::Sqlite { read, .. } = &self.backend;
-        read
-    }
-
-    fn writer(&self) -> &SqlitePool {
-        let Backend::Sqlite { write, .. } = &self.backend;
-        write
-    }
-
-    /// The newest conversion of `product_key` by `user_id` made at or after `not_before`.
-    pub async fn cached_conversion(
-        &self,
-        user_id: u64,
-        product_key: &str,
-        not_before: i64,
-    ) -> Result<Option<CachedConversion>, StoreError> {
-        let pool = self.reader();
-        let row = sqlx::query(
-            "SELECT dy_password, coupon_command, share_link, chat_id, created_at FROM conversions
-             WHERE user_id = ? AND product_key = ? AND created_at >= ?
-             ORDER BY created_at DESC, id DESC LIMIT 1",
-        )
-        .bind(user_id as i64)
-        .bind(product_key)
-        .bind(not_before)
-        .fetch_optional(pool)
-        .await?;
-        Ok(row.map(|r| CachedConversion {
-            link: ShareLink {
-                dy_password: r.get("dy_password"),
-                share_link: r.get("share_link"),
-                dy_deeplink: None,
-                dy_zlink: None,
-                coupon: r
-                    .get::<Option<String>, _>("coupon_command")
-                    .map(|share_command| Coupon {
-                        share_command,
-                        share_link: None,
-                    }),
-            },
-            chat_id: r.get("chat_id"),
-            created_at: r.get("created_at"),
-        }))
-    }
-
-    pub async fn record_conversion(&self, c: &NewConversion<'_>) -> Result<(), StoreError> {
-        let pool = self.writer();
-        sqlx::query(
-            "INSERT INTO conversions
-             (user_id, user_name, chat_id, product_key, product_id, external_info, dy_password, coupon_command, share_link, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(c.user_id as i64)
-        .bind(c.user_name)
-        .bind(c.chat_id)
-        .bind(c.product_key)
-        .bind(c.link.product_id())
-        .bind(c.external_info)
-        .bind(&c.link.dy_password)
-        .bind(c.link.coupon.as_ref().map(|c| c.share_command.as_str()))
-        .bind(c.link.share_link.as_deref())
-        .bind(c.created_at)
-        .execute(pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Which of these `(user, external_info)` pairs this bot issued (a conversion recorded
-    /// for that user with exactly that value): earlier-format values are trusted only then.
-    pub async fn issued_values(
-        &self,
-        candidates: &[(u64, &str)],
-    ) -> Result<HashSet<String>, StoreError> {
-        let mut issued = HashSet::new();
-        for &(user_id, value) in candidates {
-            if issued.contains(value) {
-                continue;
-            }
-            let found = sqlx::query(
-                "SELECT 1 FROM conversions WHERE user_id = ? AND external_info = ? LIMIT 1",
-            )
-            .bind(user_id as i64)
-            .bind(value)
-            .fetch_optional(self.reader())
-            .await?;
-            if found.is_some() {
-                issued.insert(value.to_string());
-            }
-        }
-        Ok(issued)
-    }
-
-    /// Stores a page of orders in one transaction: each order upserted (a stale snapshot
-    /// never overwrites a newer one), each state seen recorded once as a fact, each notice
-    /// enqueued unless its dedupe key was ever enqueued before.
-    pub async fn ingest_page(
-        &self,
-        items: &[IngestOrder<'_>],
-        now: i64,
-    ) -> Result<IngestStats, StoreError> {
-        let pool = self.writer();
-        // An order listed twice in one page is stored once, as its latest snapshot (what a
-        // row-by-row upsert would leave behind): one statement must not upsert a row twice.
-        let mut latest: Vec<&IngestOrder<'_>> = Vec::with_capacity(items.len());
-        let mut index: HashMap<&str, usize> = HashMap::with_capacity(items.len());
-        for item in items {
-            match index.get(item.order.order_id.as_str()) {
-                Some(&i) if item.order.update_time >= latest[i].order.update_time => {
-                    latest[i] = item
-                }
-                Some(_) => {}
-                None => {
-                    index.insert(&item.order.order_id, latest.len());
-                    latest.push(item);
-                }
-            }
-        }
-        let mut stats = IngestStats {
-            orders: items.len(),
-            ..IngestStats::default()
-        };
-        let mut tx = pool.begin().await?;
-        // The user each known order is stored for: a later snapshot without attribution
-        // (no pid_info, empty external_info) keeps it, and its messages still go to them.
-        let mut stored_users: HashMap<String, u64> = HashMap::new();
-        // A few multi-row statements per page instead of four per order: each statement is
-        // a round trip to SQLite's worker thread, and those dominated the cost of a page.
-        for chunk in latest.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT order_id, user_id FROM orders WHERE order_id IN (",
-            );
-            let mut ids = q.separated(", ");
-            for item in chunk {
-                ids.push_bind(&item.order.order_id);
-            }
-            q.push(")");
-            let existing: Vec<(String, Option<i64>)> =
-                q.build_query_as().fetch_all(&mut *tx).await?;
-            stats.new_orders += chunk.len() - existing.len();
-            stored_users.extend(
-                existing
-                    .into_iter()
-                    .filter_map(|(id, user)| Some((id, user? as u64))),
-            );
-
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO orders (order_id, product_id, product_name, flow_point, total_pay_amount,
-                    estimated_commission, real_commission, external_info, user_id, pay_success_time,
-                    update_time, settle_time, refund_time, raw, first_seen_at, updated_at) ",
-            );
-            q.push_values(chunk, |mut row, item| {
-                let o = item.order;
-                row.push_bind(&o.order_id)
-                    .push_bind(&o.product_id)
-                    .push_bind(&o.product_name)
-                    .push_bind(&o.flow_point)
-                    .push_bind(o.total_pay_amount)
-                    .push_bind(o.estimated_commission)
-                    .push_bind(o.real_commission)
-                    .push_bind(o.attribution())
-                    .push_bind(item.user_id.map(|u| u as i64))
-                    .push_bind(&o.pay_success_time)
-                    .push_bind(&o.update_time)
-                    .push_bind(&o.settle_time)
-                    .push_bind(&o.refund_time)
-                    .push_bind(serde_json::to_string(o).unwrap_or_default())
-                    .push_bind(now)
-                    .push_bind(now);
-            });
-            q.push(
-                " ON CONFLICT (order_id) DO UPDATE SET
-                    product_id = excluded.product_id, product_name = excluded.product_name,
-                    flow_point = excluded.flow_point, total_pay_amount = excluded.total_pay_amount,
-                    estimated_commission = excluded.estimated_commission,
-                    real_commission = excluded.real_commission,
-                    external_info = COALESCE(excluded.external_info, orders.external_info),
-                    user_id = COALESCE(excluded.user_id, orders.user_id),
-                    pay_success_time = excluded.pay_success_time,
-                    update_time = excluded.update_time, settle_time = excluded.settle_time,
-                    refund_time = excluded.refund_time, raw = excluded.raw,
-                    updated_at = excluded.updated_at
-                 WHERE excluded.update_time >= orders.update_time",
-            );
-            q.build().execute(&mut *tx).await?;
-        }
-        // Facts and messages come from every snapshot, a repeated order's earlier one too.
-        for chunk in items.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT OR IGNORE INTO order_events
-                 (order_id, flow_point, total_pay_amount, estimated_commission, real_commission, seen_at) ",
-            );
-            q.push_values(chunk, |mut row, item| {
-                let o = item.order;
-                row.push_bind(&o.order_id)
-                    .push_bind(&o.flow_point)
-                    .push_bind(o.total_pay_amount)
-                    .push_bind(o.estimated_commission)
-                    .push_bind(o.real_commission)
-                    .push_bind(now);
-            });
-            q.build().execute(&mut *tx).await?;
-
-            let notices: Vec<(&Notice, Target<'_>)> = chunk
-                .iter()
-                .filter_map(|item| {
-                    let stored = || stored_users.get(&item.order.order_id).copied();
-                    Some((item, item.user_id.or_else(stored)?))
-                })
-                .flat_map(|(item, user_id)| {
-                    item.notices.iter().map(move |n| {
-                        let target = Target {
-                            user_id,
-                            product_id: Some(item.order.product_id.as_str()),
-                            allow_fallback: true,
-                        };
-                        (n, target)
-                    })
-                })
-                .collect();
-            for batch in notices.chunks(ROWS_PER_STATEMENT) {
-                stats.new_notices += enqueue_many(&mut tx, batch, now).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(stats)
-    }
-
-    /// The group chat where `user_id` converted `product_id` (else any link, latest first),
-    /// and how to name them there.
-    pub async fn fallback_chat(
-        &self,
-        user_id: u64,
-        product_id: Option<&str>,
-    ) -> Result<Option<(i64, Option<String>)>, StoreError> {
-        let pool = self.reader();
-        let row = sqlx::query(
-            "SELECT chat_id, user_name FROM conversions WHERE user_id = ? AND chat_id != user_id
-             ORDER BY (product_id IS NOT NULL AND product_id = ?) DESC, created_at DESC, id DESC
-             LIMIT 1",
-        )
-        .bind(user_id as i64)
-        .bind(product_id)
-        .fetch_optional(pool)
-        .await?;
-        Ok(row.map(|r| (r.get("chat_id"), r.get("user_name"))))
-    }
-
-    /// A group became a supergroup: conversions made in it now live under the new id, and
-    /// the move is remembered (the allow-list follows it after a restart too).
-    pub async fn migrate_chat(&self, from: i64, to: i64) -> Result<(), StoreError> {
-        let pool = self.writer();
-        let mut tx = pool.begin().await?;
-        sqlx::query("UPDATE conversions SET chat_id = ? WHERE chat_id = ?")
-            .bind(to)
-            .bind(from)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO chat_migrations (from_chat_id, to_chat_id, migrated_at)
-             VALUES (?, ?, strftime('%s', 'now'))
-             ON CONFLICT (from_chat_id) DO UPDATE SET to_chat_id = excluded.to_chat_id",
-        )
-        .bind(from)
-        .bind(to)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Every group-to-supergroup move seen, oldest first, as (old id, new id).
-    pub async fn chat_migrations(&self) -> Result<Vec<(i64, i64)>, StoreError> {
-        let pool = self.reader();
-        let rows = sqlx::query(
-            "SELECT from_chat_id, to_chat_id FROM chat_migrations ORDER BY migrated_at, rowid",
-        )
-        .fetch_all(pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.get("from_chat_id"), r.get("to_chat_id")))
-            .collect())
-    }
-
-    pub async fn kv_get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let pool = self.reader();
-        Ok(sqlx::query_scalar("SELECT value FROM kv WHERE key = ?")
-            .bind(key)
-            .fetch_optional(pool)
-            .await?)
-    }
-
-    pub async fn kv_set(&self, key: &str, value: &str, now: i64) -> Result<(), StoreError> {
-        let pool = self.writer();
-        sqlx::query(
-            "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(key)
-        .bind(value)
-        .bind(now)
-        .execute(pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn kv_delete(&self, key: &str) -> Result<(), StoreError> {
-        let pool = self.writer();
-        sqlx::query("DELETE FROM kv WHERE key = ?")
-            .bind(key)
-            .execute(pool)
-            .await?;
-        Ok(())
-    }
-
-    /// When the first conversion was made, if any.
-    pub async fn earliest_conversion_at(&self) -> Result<Option<i64>, StoreError> {
-        let pool = self.reader();
-        Ok(
-            sqlx::query_scalar("SELECT MIN(created_at) FROM conversions")
-                .fetch_one(pool)
-                .await?,
-        )
-    }
-
-    /// A user's most recent orders and their totals.
-    pub async fn user_orders(
-        &self,
-        user_id: u64,
-        limit: i64,
-    ) -> Result<(Vec<OrderSummary>, OrderTotals), StoreError> {
-        let pool = self.reader();
-        let rows = sqlx::query(
-            "SELECT order_id, product_name, flow_point, total_pay_amount, estimated_commission,
-                    real_commission, pay_success_time
-             FROM orders WHERE user_id = ? ORDER BY pay_success_time DESC, order_id DESC LIMIT ?",
-        )
-        .bind(user_id as i64)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?;
-        let recent = rows
-            .into_iter()
-            .map(|r| OrderSummary {
-                order_id: r.get("order_id"),
-                product_name: r.get("product_name"),
-                flow_point: r.get("flow_point"),
-                total_pay_amount: r.get("total_pay_amount"),
-                estimated_commission: r.get("estimated_commission"),
-                real_commission: r.get("real_commission"),
-                pay_success_time: r.get("pay_success_time"),
-            })
-            .collect();
-        Ok((recent, order_totals(pool, Some(user_id)).await?))
-    }
-
-    /// The operator's overview for `/stats`; `since` bounds the "recent" counts.
-    pub async fn stats(&self, since: i64) -> Result<Stats, StoreError> {
-        let pool = self.reader();
-        let c = sqlx::query(
-            "SELECT COUNT(DISTINCT user_id) AS users, COUNT(*) AS conversions,
-                    COALESCE(SUM(created_at >= ?), 0) AS recent
-             FROM conversions",
-        )
-        .bind(since)
-        .fetch_one(pool)
-        .await?;
-        Ok(Stats {
-            users: c.get("users"),
-            conversions: c.get("conversions"),
-            recent_conversions: c.get("recent"),
-            orders: order_totals(pool, None).await?,
-            unattributed: unattributed_orders(pool).await?,
-            outbox: self.outbox_counts().await?,
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_backend!(self, read, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+            Ok(())
         })
     }
 }
-
-/// Orders carrying this bot's prefix (current or earlier format) that belong to nobody.
-async fn unattributed_orders(pool: &SqlitePool) -> Result<i64, StoreError> {
-    let n = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM orders WHERE user_id IS NULL
-         AND (substr(external_info, 1, ?1) = ?2 OR substr(external_info, 1, ?3) = ?4)",
-    )
-    .bind(tracking::PREFIX.len() as i64)
-    .bind(tracking::PREFIX)
-    .bind(tracking::LEGACY_PREFIX.len() as i64)
-    .bind(tracking::LEGACY_PREFIX)
-    .fetch_one(pool)
-    .await?;
-    Ok(n)
-}
-
-/// Order totals of one user, or of every attributed order. Refunded orders count in
-/// `orders` and `refunded` only.
-async fn order_totals(pool: &SqlitePool, user_id: Option<u64>) -> Result<OrderTotals, StoreError> {
-    let t = sqlx::query(
-        "SELECT COUNT(*) AS orders,
-                COALESCE(SUM(flow_point = 'REFUND'), 0) AS refunded,
-                COALESCE(SUM(CASE WHEN flow_point != 'REFUND' THEN total_pay_amount END), 0) AS paid,
-                COALESCE(SUM(CASE WHEN flow_point != 'REFUND' THEN estimated_commission END), 0) AS est,
-                COALESCE(SUM(CASE WHEN flow_point = 'SETTLE' THEN real_commission END), 0) AS settled
-         FROM orders WHERE user_id IS NOT NULL AND (?1 IS NULL OR user_id = ?1)",
-    )
-    .bind(user_id.map(|u| u as i64))
-    .fetch_one(pool)
-    .await?;
-    Ok(OrderTotals {
-        orders: t.get("orders"),
-        refunded: t.get("refunded"),
-        paid: t.get("paid"),
-        estimated_commission: t.get("est"),
-        settled_commission: t.get("settled"),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::veapi::{Coupon, Order, ShareLink};
 
     fn link(p: &str) -> ShareLink {
         ShareLink {
@@ -705,7 +300,9 @@ mod tests {
         let (recent, totals) = store.user_orders(1001, 10).await.unwrap();
         assert_eq!(recent.len(), 2);
         assert_eq!((totals.orders, totals.refunded), (2, 1));
-        let pool = store.reader();
+        let Backend::Sqlite { read: pool, .. } = &store.backend else {
+            unreachable!()
+        };
         let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM order_events")
             .fetch_one(pool)
             .await

@@ -7,9 +7,37 @@
 //! due the held one is tried again first (the user may have unblocked the bot without
 //! sending /start). Parked messages (given up) no longer hold anything back.
 
+use super::dialect::Dialect;
 use super::{Notice, Store, StoreError};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::QueryBuilder;
 use std::collections::HashSet;
+
+/// Inserts messages (`&[(&Notice, Target)]`) whose dedupe key was never used, on a
+/// connection or transaction of the backend `Db` in scope; evaluates to how many were new.
+macro_rules! enqueue_many {
+    ($conn:expr, $notices:expr, $now:expr) => {{
+        let notices = $notices;
+        if notices.is_empty() {
+            0usize
+        } else {
+            let mut q = sqlx::QueryBuilder::<Db>::new(
+                "INSERT INTO outbox (dedupe_key, user_id, product_id, text, allow_fallback,
+                    next_attempt_at, created_at) ",
+            );
+            q.push_values(notices, |mut row, (notice, target)| {
+                row.push_bind(&notice.dedupe_key)
+                    .push_bind(target.user_id as i64)
+                    .push_bind(target.product_id)
+                    .push_bind(&notice.text)
+                    .push_bind(i64::from(target.allow_fallback))
+                    .push_bind($now)
+                    .push_bind($now);
+            });
+            q.push(" ON CONFLICT (dedupe_key) DO NOTHING");
+            q.build().execute($conn).await?.rows_affected() as usize
+        }
+    }};
+}
 
 /// A message waiting in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,17 +53,23 @@ pub struct OutboxRow {
     pub held: bool,
 }
 
+/// The columns every outbox read selects, in [`OutboxRow::from_columns`]'s order.
+const COLUMNS: &str = "id, user_id, product_id, text, allow_fallback, attempts,
+     status = 'parked', next_attempt_at";
+
+type Columns = (i64, i64, Option<String>, String, i64, i64, bool, i64);
+
 impl OutboxRow {
-    /// A row selected as `id, user_id, product_id, text, allow_fallback, attempts, held`.
-    fn from_row(r: &sqlx::sqlite::SqliteRow) -> OutboxRow {
+    fn from_columns(c: Columns) -> OutboxRow {
+        let (id, user_id, product_id, text, allow_fallback, attempts, held, _) = c;
         OutboxRow {
-            id: r.get("id"),
-            user_id: r.get::<i64, _>("user_id") as u64,
-            product_id: r.get("product_id"),
-            text: r.get("text"),
-            allow_fallback: r.get::<i64, _>("allow_fallback") != 0,
-            attempts: r.get("attempts"),
-            held: r.get::<i64, _>("held") != 0,
+            id,
+            user_id: user_id as u64,
+            product_id,
+            text,
+            allow_fallback: allow_fallback != 0,
+            attempts,
+            held,
         }
     }
 }
@@ -50,9 +84,25 @@ pub struct OutboxCounts {
 /// Each user's earliest undelivered message (pending, or held until /start), read from the
 /// partial index `outbox_undelivered` (migration 0005) that holds exactly these rows: the
 /// cost follows what is still to deliver, not the history of sent and parked rows.
-const HEADS: &str = "SELECT MIN(id) AS id FROM outbox INDEXED BY outbox_undelivered
-     WHERE status = 'pending' OR (status = 'parked' AND until_start = 1)
-     GROUP BY user_id";
+fn heads<D: Dialect>() -> String {
+    format!(
+        "SELECT MIN(id) AS id FROM outbox {}
+         WHERE status = 'pending' OR (status = 'parked' AND until_start = 1)
+         GROUP BY user_id",
+        D::INDEXED_BY_UNDELIVERED
+    )
+}
+
+/// Whether a head row is due at `$1`: a pending one when its time came, a held one when a
+/// later message of its user is due (it is then tried first). A head another instance has
+/// claimed is not due until its claim lapses.
+const DUE: &str = "(o.claimed_until IS NULL OR o.claimed_until <= $1)
+     AND CASE WHEN o.status = 'pending' THEN o.next_attempt_at <= $1
+         ELSE EXISTS (SELECT 1 FROM outbox p WHERE p.user_id = o.user_id
+                      AND p.status = 'pending' AND p.next_attempt_at <= $1) END";
+
+/// What every outcome also does: the row is no longer claimed.
+const UNCLAIM: &str = "claimed_by = NULL, claimed_until = NULL";
 
 impl Store {
     /// Enqueues a message for a user's private chat only (operator alerts). Returns whether
@@ -63,83 +113,139 @@ impl Store {
         user_id: u64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let pool = self.writer();
-        let mut conn = pool.acquire().await?;
         let target = Target {
             user_id,
             product_id: None,
             allow_fallback: false,
         };
-        Ok(enqueue_many(&mut conn, &[(notice, target)], now).await? > 0)
+        let new = on_backend!(self, write, |pool| {
+            let mut conn = pool.acquire().await?;
+            enqueue_many!(&mut *conn, &[(notice, target)], now)
+        });
+        Ok(new > 0)
     }
 
     /// The messages to try now, at most one per user: each user's earliest undelivered
     /// message, if it is due, or if it is held and a later one of theirs is due. Oldest
-    /// first.
+    /// first. A read only: see [`Store::claim_due`] for delivering them.
     pub async fn due_outbox(&self, now: i64, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
-        let pool = self.reader();
-        let rows = sqlx::query(&format!(
-            "SELECT o.id, o.user_id, o.product_id, o.text, o.allow_fallback, o.attempts,
-                    o.status = 'parked' AS held
-             FROM ({HEADS}) AS h JOIN outbox o ON o.id = h.id
-             WHERE CASE WHEN o.status = 'pending' THEN o.next_attempt_at <= ?1
-                   ELSE EXISTS (SELECT 1 FROM outbox p WHERE p.user_id = o.user_id
-                                AND p.status = 'pending' AND p.next_attempt_at <= ?1) END
-             ORDER BY o.next_attempt_at, o.id LIMIT ?2"
-        ))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?;
-        Ok(rows.iter().map(OutboxRow::from_row).collect())
+        let rows: Vec<Columns> = on_backend!(self, read, |pool| {
+            sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM outbox WHERE id IN (
+                     SELECT o.id FROM ({}) AS h JOIN outbox o ON o.id = h.id
+                     WHERE {DUE} ORDER BY o.next_attempt_at, o.id LIMIT $2)
+                 ORDER BY next_attempt_at, id",
+                heads::<Db>()
+            ))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(OutboxRow::from_columns).collect())
+    }
+
+    /// [`Store::due_outbox`], claimed for `owner` until `until`: no other instance gets
+    /// these rows until the claim is settled (sent, rescheduled, parked, held, released) or
+    /// lapses (the owner died mid-send: the message is tried again, at most once more).
+    /// On PostgreSQL the rows are locked with `FOR UPDATE SKIP LOCKED`, so instances
+    /// claiming at the same moment take different rows instead of waiting on each other.
+    pub async fn claim_due(
+        &self,
+        now: i64,
+        limit: i64,
+        owner: &str,
+        until: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let mut rows: Vec<Columns> = on_backend!(self, write, |pool| {
+            sqlx::query_as(&format!(
+                "UPDATE outbox SET claimed_by = $3, claimed_until = $4
+                 WHERE id IN (
+                     SELECT o.id FROM ({}) AS h JOIN outbox o ON o.id = h.id
+                     WHERE {DUE} ORDER BY o.next_attempt_at, o.id LIMIT $2 {})
+                 RETURNING {COLUMNS}",
+                heads::<Db>(),
+                <Db as Dialect>::FOR_UPDATE_OF_O_SKIP_LOCKED,
+            ))
+            .bind(now)
+            .bind(limit)
+            .bind(owner)
+            .bind(until)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.sort_by_key(|c| (c.7, c.0));
+        Ok(rows.into_iter().map(OutboxRow::from_columns).collect())
+    }
+
+    /// Gives a claimed row back untouched (this instance is stopping before sending it).
+    pub async fn release_claim(&self, id: i64) -> Result<(), StoreError> {
+        on_backend!(self, write, |pool| {
+            sqlx::query(&format!("UPDATE outbox SET {UNCLAIM} WHERE id = $1"))
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
     }
 
     /// A user's pending messages (not sent, parked or held), in the order they are
     /// delivered.
     pub async fn pending_for(&self, user_id: u64) -> Result<Vec<OutboxRow>, StoreError> {
-        let pool = self.reader();
-        let rows = sqlx::query(
-            "SELECT id, user_id, product_id, text, allow_fallback, attempts, 0 AS held
-             FROM outbox WHERE user_id = ? AND status = 'pending' ORDER BY id",
-        )
-        .bind(user_id as i64)
-        .fetch_all(pool)
-        .await?;
-        Ok(rows.iter().map(OutboxRow::from_row).collect())
+        let rows: Vec<Columns> = on_backend!(self, read, |pool| {
+            sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM outbox
+                 WHERE user_id = $1 AND status = 'pending' ORDER BY id"
+            ))
+            .bind(user_id as i64)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(OutboxRow::from_columns).collect())
     }
 
-    /// When [`Store::due_outbox`] will next have something for a user not in `busy`.
+    /// When [`Store::due_outbox`] will next have something for a user not in `busy`
+    /// (a row another instance claimed: when its claim lapses).
     pub async fn next_due_at(&self, busy: &HashSet<u64>) -> Result<Option<i64>, StoreError> {
-        let pool = self.reader();
-        let mut q = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT MIN(CASE WHEN o.status = 'pending' THEN o.next_attempt_at
-                        ELSE (SELECT MIN(p.next_attempt_at) FROM outbox p
-                              WHERE p.user_id = o.user_id AND p.status = 'pending') END)
-             FROM ({HEADS}) AS h JOIN outbox o ON o.id = h.id"
-        ));
-        if !busy.is_empty() {
-            q.push(" WHERE o.user_id NOT IN (");
-            let mut ids = q.separated(", ");
-            for user in busy {
-                ids.push_bind(*user as i64);
+        Ok(on_backend!(self, read, |pool| {
+            let mut q = QueryBuilder::<Db>::new(format!(
+                "SELECT MIN(CASE WHEN due IS NULL THEN NULL
+                                 ELSE {}(COALESCE(claimed_until, 0), due) END)
+                 FROM (SELECT o.claimed_until,
+                              CASE WHEN o.status = 'pending' THEN o.next_attempt_at
+                              ELSE (SELECT MIN(p.next_attempt_at) FROM outbox p
+                                    WHERE p.user_id = o.user_id AND p.status = 'pending') END
+                              AS due
+                       FROM ({}) AS h JOIN outbox o ON o.id = h.id",
+                <Db as Dialect>::GREATEST,
+                heads::<Db>()
+            ));
+            if !busy.is_empty() {
+                q.push(" WHERE o.user_id NOT IN (");
+                let mut ids = q.separated(", ");
+                for user in busy {
+                    ids.push_bind(*user as i64);
+                }
+                q.push(")");
             }
-            q.push(")");
-        }
-        Ok(q.build_query_scalar().fetch_one(pool).await?)
+            q.push(") AS d");
+            q.build_query_scalar().fetch_one(pool).await?
+        }))
     }
 
     pub async fn mark_sent(&self, id: i64, chat_id: i64, now: i64) -> Result<(), StoreError> {
-        let pool = self.writer();
-        sqlx::query(
-            "UPDATE outbox SET status = 'sent', until_start = 0, sent_chat_id = ?, sent_at = ?,
-                    last_error = NULL
-             WHERE id = ?",
-        )
-        .bind(chat_id)
-        .bind(now)
-        .bind(id)
-        .execute(pool)
-        .await?;
+        on_backend!(self, write, |pool| {
+            sqlx::query(&format!(
+                "UPDATE outbox SET status = 'sent', until_start = 0, sent_chat_id = $1,
+                        sent_at = $2, last_error = NULL, {UNCLAIM}
+                 WHERE id = $3"
+            ))
+            .bind(chat_id)
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
         Ok(())
     }
 
@@ -152,46 +258,48 @@ impl Store {
         error: &str,
         count: bool,
     ) -> Result<(), StoreError> {
-        let pool = self.writer();
-        sqlx::query(
-            "UPDATE outbox SET next_attempt_at = ?, last_error = ?,
-                    attempts = CASE WHEN status = 'pending' THEN attempts ELSE 0 END + ?,
-                    status = 'pending', until_start = 0
-             WHERE id = ?",
-        )
-        .bind(at)
-        .bind(error)
-        .bind(i64::from(count))
-        .bind(id)
-        .execute(pool)
-        .await?;
+        on_backend!(self, write, |pool| {
+            sqlx::query(&format!(
+                "UPDATE outbox SET next_attempt_at = $1, last_error = $2,
+                        attempts = CASE WHEN status = 'pending' THEN attempts ELSE 0 END + $3,
+                        status = 'pending', until_start = 0, {UNCLAIM}
+                 WHERE id = $4"
+            ))
+            .bind(at)
+            .bind(error)
+            .bind(i64::from(count))
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
         Ok(())
     }
 
     /// Gives up on a message, keeping why. It no longer holds back the user's later ones.
     pub async fn park(&self, id: i64, reason: &str) -> Result<(), StoreError> {
-        let pool = self.writer();
-        sqlx::query(
-            "UPDATE outbox SET status = 'parked', until_start = 0, last_error = ?,
-                    attempts = attempts + 1
-             WHERE id = ?",
-        )
-        .bind(reason)
-        .bind(id)
-        .execute(pool)
-        .await?;
+        on_backend!(self, write, |pool| {
+            sqlx::query(&format!(
+                "UPDATE outbox SET status = 'parked', until_start = 0, last_error = $1,
+                        attempts = attempts + 1, {UNCLAIM}
+                 WHERE id = $2"
+            ))
+            .bind(reason)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
         Ok(())
     }
 
     pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
-        let pool = self.reader();
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
-            .fetch_all(pool)
-            .await?;
+        let rows: Vec<(String, i64)> = on_backend!(self, read, |pool| {
+            sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+                .fetch_all(pool)
+                .await?
+        });
         let mut c = OutboxCounts::default();
-        for r in rows {
-            let n: i64 = r.get("n");
-            match r.get::<String, _>("status").as_str() {
+        for (status, n) in rows {
+            match status.as_str() {
                 "pending" => c.pending = n,
                 "sent" => c.sent = n,
                 _ => c.parked = n,
@@ -205,13 +313,14 @@ impl Store {
         &self,
         dedupe_key: &str,
     ) -> Result<Option<(String, Option<String>, Option<i64>)>, StoreError> {
-        let pool = self.reader();
-        let row =
-            sqlx::query("SELECT status, last_error, sent_chat_id FROM outbox WHERE dedupe_key = ?")
-                .bind(dedupe_key)
-                .fetch_optional(pool)
-                .await?;
-        Ok(row.map(|r| (r.get("status"), r.get("last_error"), r.get("sent_chat_id"))))
+        Ok(on_backend!(self, read, |pool| {
+            sqlx::query_as(
+                "SELECT status, last_error, sent_chat_id FROM outbox WHERE dedupe_key = $1",
+            )
+            .bind(dedupe_key)
+            .fetch_optional(pool)
+            .await?
+        }))
     }
 
     /// Parks a message until its user sends /start (see [`Store::release_held`]); `told`:
@@ -228,56 +337,57 @@ impl Store {
         told: Option<(i64, i64)>,
         began: i64,
     ) -> Result<(), StoreError> {
-        let pool = self.writer();
-        let mut tx = pool.begin().await?;
-        let started_since: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM user_starts s JOIN outbox o ON o.user_id = s.user_id
-                            WHERE o.id = ? AND s.started_at >= ?)",
-        )
-        .bind(id)
-        .bind(began)
-        .fetch_one(&mut *tx)
-        .await?;
-        if started_since {
-            sqlx::query(
-                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?,
-                        told_in_chat = COALESCE(?, told_in_chat), told_at = COALESCE(?, told_at)
-                 WHERE id = ?",
+        on_backend!(self, write, |pool| {
+            let mut tx = pool.begin().await?;
+            let started_since: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM user_starts s JOIN outbox o ON o.user_id = s.user_id
+                                WHERE o.id = $1 AND s.started_at >= $2)",
             )
-            .bind(began)
-            .bind(reason)
-            .bind(told.map(|(chat, _)| chat))
-            .bind(told.map(|(_, at)| at))
             .bind(id)
-            .execute(&mut *tx)
+            .bind(began)
+            .fetch_one(&mut *tx)
             .await?;
+            if started_since {
+                sqlx::query(&format!(
+                    "UPDATE outbox SET status = 'pending', next_attempt_at = $1, last_error = $2,
+                            told_in_chat = COALESCE($3, told_in_chat),
+                            told_at = COALESCE($4, told_at), {UNCLAIM}
+                     WHERE id = $5"
+                ))
+                .bind(began)
+                .bind(reason)
+                .bind(told.map(|(chat, _)| chat))
+                .bind(told.map(|(_, at)| at))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            } else {
+                sqlx::query(&format!(
+                    "UPDATE outbox SET status = 'parked', until_start = 1, last_error = $1,
+                            attempts = attempts + 1,
+                            told_in_chat = COALESCE($2, told_in_chat),
+                            told_at = COALESCE($3, told_at), {UNCLAIM}
+                     WHERE id = $4"
+                ))
+                .bind(reason)
+                .bind(told.map(|(chat, _)| chat))
+                .bind(told.map(|(_, at)| at))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE outbox SET status = 'parked', until_start = 1,
+                            last_error = 'waiting behind an earlier held message: ' || $1
+                     WHERE user_id = (SELECT user_id FROM outbox WHERE id = $2)
+                       AND status = 'pending' AND id > $2",
+                )
+                .bind(reason)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
             tx.commit().await?;
-            return Ok(());
-        }
-        sqlx::query(
-            "UPDATE outbox SET status = 'parked', until_start = 1, last_error = ?,
-                    attempts = attempts + 1,
-                    told_in_chat = COALESCE(?, told_in_chat), told_at = COALESCE(?, told_at)
-             WHERE id = ?",
-        )
-        .bind(reason)
-        .bind(told.map(|(chat, _)| chat))
-        .bind(told.map(|(_, at)| at))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE outbox SET status = 'parked', until_start = 1,
-                    last_error = 'waiting behind an earlier held message: ' || ?
-             WHERE user_id = (SELECT user_id FROM outbox WHERE id = ?)
-               AND status = 'pending' AND id > ?",
-        )
-        .bind(reason)
-        .bind(id)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -289,44 +399,46 @@ impl Store {
         chat: i64,
         since: i64,
     ) -> Result<bool, StoreError> {
-        let pool = self.reader();
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM outbox
-                WHERE user_id = ? AND status IN ('pending', 'parked')
-                  AND told_in_chat = ? AND told_at >= ?)",
-        )
-        .bind(user_id as i64)
-        .bind(chat)
-        .bind(since)
-        .fetch_one(pool)
-        .await?)
+        Ok(on_backend!(self, read, |pool| {
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM outbox
+                    WHERE user_id = $1 AND status IN ('pending', 'parked')
+                      AND told_in_chat = $2 AND told_at >= $3)",
+            )
+            .bind(user_id as i64)
+            .bind(chat)
+            .bind(since)
+            .fetch_one(pool)
+            .await?
+        }))
     }
 
     /// The user started the bot: their messages held for that are due again, with a fresh
     /// count of attempts (delivered in the order they were written). Returns how many.
     pub async fn release_held(&self, user_id: u64, now: i64) -> Result<u64, StoreError> {
-        let pool = self.writer();
-        let mut tx = pool.begin().await?;
-        // Remembered for a refusal still on its way back ([`Store::hold`]).
-        sqlx::query(
-            "INSERT INTO user_starts (user_id, started_at) VALUES (?, ?)
-             ON CONFLICT (user_id) DO UPDATE SET started_at = excluded.started_at",
-        )
-        .bind(user_id as i64)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let done = sqlx::query(
-            "UPDATE outbox SET status = 'pending', until_start = 0, attempts = 0,
-                    next_attempt_at = ?
-             WHERE user_id = ? AND status = 'parked' AND until_start = 1",
-        )
-        .bind(now)
-        .bind(user_id as i64)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected())
+        Ok(on_backend!(self, write, |pool| {
+            let mut tx = pool.begin().await?;
+            // Remembered for a refusal still on its way back ([`Store::hold`]).
+            sqlx::query(
+                "INSERT INTO user_starts (user_id, started_at) VALUES ($1, $2)
+                 ON CONFLICT (user_id) DO UPDATE SET started_at = excluded.started_at",
+            )
+            .bind(user_id as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let done = sqlx::query(
+                "UPDATE outbox SET status = 'pending', until_start = 0, attempts = 0,
+                        next_attempt_at = $1
+                 WHERE user_id = $2 AND status = 'parked' AND until_start = 1",
+            )
+            .bind(now)
+            .bind(user_id as i64)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            done.rows_affected()
+        }))
     }
 }
 
@@ -337,133 +449,21 @@ pub(super) struct Target<'a> {
     pub allow_fallback: bool,
 }
 
-/// Inserts messages whose dedupe key was never used; returns how many were new.
-pub(super) async fn enqueue_many(
-    conn: &mut sqlx::SqliteConnection,
-    notices: &[(&Notice, Target<'_>)],
-    now: i64,
-) -> Result<usize, StoreError> {
-    if notices.is_empty() {
-        return Ok(0);
-    }
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "INSERT OR IGNORE INTO outbox (dedupe_key, user_id, product_id, text, allow_fallback, next_attempt_at, created_at) ",
-    );
-    q.push_values(notices, |mut row, (notice, target)| {
-        row.push_bind(&notice.dedupe_key)
-            .push_bind(target.user_id as i64)
-            .push_bind(target.product_id)
-            .push_bind(&notice.text)
-            .push_bind(i64::from(target.allow_fallback))
-            .push_bind(now)
-            .push_bind(now);
-    });
-    let done = q.build().execute(conn).await?;
-    Ok(done.rows_affected() as usize)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::Backend;
     use super::*;
-
-    async fn store_with(rows: &[(&str, u64)]) -> Store {
-        let store = Store::open("sqlite::memory:").await.unwrap();
-        for (key, user) in rows {
-            let notice = Notice {
-                dedupe_key: key.to_string(),
-                text: key.to_string(),
-            };
-            store.enqueue_private(&notice, *user, 0).await.unwrap();
-        }
-        store
-    }
-
-    fn keys(rows: &[OutboxRow]) -> Vec<&str> {
-        rows.iter().map(|r| r.text.as_str()).collect()
-    }
-
-    #[tokio::test]
-    async fn each_user_has_only_their_earliest_message_due() {
-        let store = store_with(&[("a1", 1), ("a2", 1), ("b1", 2), ("a3", 1)]).await;
-        let due = store.due_outbox(0, 10).await.unwrap();
-        assert_eq!(keys(&due), ["a1", "b1"]);
-        // a1 waits for a retry: nothing of user 1 is due, not even a2.
-        store
-            .reschedule(due[0].id, 60, "later", true)
-            .await
-            .unwrap();
-        assert_eq!(keys(&store.due_outbox(0, 10).await.unwrap()), ["b1"]);
-        assert_eq!(store.next_due_at(&HashSet::new()).await.unwrap(), Some(0));
-        assert_eq!(
-            store.next_due_at(&HashSet::from([2])).await.unwrap(),
-            Some(60)
-        );
-        // Sent: the next one is due.
-        store.mark_sent(due[0].id, 1, 0).await.unwrap();
-        assert_eq!(keys(&store.due_outbox(0, 10).await.unwrap()), ["a2", "b1"]);
-        // Given up on: it holds nothing back.
-        let a2 = store.due_outbox(0, 10).await.unwrap().remove(0);
-        store.park(a2.id, "broken").await.unwrap();
-        assert_eq!(keys(&store.due_outbox(0, 10).await.unwrap()), ["b1", "a3"]);
-    }
-
-    #[tokio::test]
-    async fn a_held_message_holds_later_ones_and_is_tried_first_when_one_falls_due() {
-        let store = store_with(&[("a1", 1), ("a2", 1)]).await;
-        let a1 = store.due_outbox(0, 10).await.unwrap().remove(0);
-        store.hold(a1.id, "blocked", None, 0).await.unwrap();
-        assert!(store.due_outbox(0, 10).await.unwrap().is_empty());
-        assert_eq!(
-            store.outbox_counts().await.unwrap().parked,
-            2,
-            "a2 held too"
-        );
-        assert_eq!(store.next_due_at(&HashSet::new()).await.unwrap(), None);
-
-        // A later message falls due: the held one is tried first.
-        let notice = Notice {
-            dedupe_key: "a3".into(),
-            text: "a3".into(),
-        };
-        store.enqueue_private(&notice, 1, 5).await.unwrap();
-        assert_eq!(store.next_due_at(&HashSet::new()).await.unwrap(), Some(5));
-        assert!(store.due_outbox(4, 10).await.unwrap().is_empty());
-        let due = store.due_outbox(5, 10).await.unwrap();
-        assert_eq!(keys(&due), ["a1"]);
-        assert!(due[0].held);
-
-        // /start: all of them, in order.
-        assert_eq!(
-            store.release_held(1, 6).await.unwrap(),
-            2,
-            "a3 was never held"
-        );
-        let a1 = store.due_outbox(6, 10).await.unwrap().remove(0);
-        assert_eq!((a1.text.as_str(), a1.held), ("a1", false));
-        store.mark_sent(a1.id, 1, 6).await.unwrap();
-        assert_eq!(keys(&store.due_outbox(6, 10).await.unwrap()), ["a2"]);
-    }
-
-    /// The race: the send goes out, /start arrives and releases nothing, then the send's
-    /// "never started" answer comes back. That answer is stale: the message is due again.
-    #[tokio::test]
-    async fn a_refusal_older_than_the_users_start_does_not_hold() {
-        let store = store_with(&[("a1", 1)]).await;
-        let a1 = store.due_outbox(0, 10).await.unwrap().remove(0);
-        assert_eq!(store.release_held(1, 100).await.unwrap(), 0);
-        store.hold(a1.id, "never started", None, 99).await.unwrap();
-        assert_eq!(keys(&store.due_outbox(100, 10).await.unwrap()), ["a1"]);
-        // A refusal from an attempt after the start holds as usual.
-        store.hold(a1.id, "blocked", None, 101).await.unwrap();
-        assert!(store.due_outbox(200, 10).await.unwrap().is_empty());
-        assert_eq!(store.outbox_counts().await.unwrap().parked, 1);
-    }
+    use sqlx::Row;
 
     #[tokio::test]
     async fn the_per_user_query_reads_the_undelivered_index() {
-        let store = store_with(&[]).await;
-        let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {HEADS}"))
-            .fetch_all(store.reader())
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let Backend::Sqlite { read, .. } = &store.backend else {
+            unreachable!("an in-memory SQLite store")
+        };
+        let sql = format!("EXPLAIN QUERY PLAN {}", heads::<sqlx::Sqlite>());
+        let plan: Vec<String> = sqlx::query(&sql)
+            .fetch_all(read)
             .await
             .unwrap()
             .into_iter()

@@ -2,7 +2,10 @@
 //! bodies) and a fake Telegram Bot API server that the real teloxide dispatcher long-polls.
 #![allow(dead_code)]
 
+pub mod db;
 pub mod veapi;
+
+pub use db::{DbUrl, TestDb};
 
 use douyin_link_bot::config::{Config, Needs};
 use serde_json::{json, Value};
@@ -123,14 +126,14 @@ pub async fn share_calls(server: &MockServer) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
-pub fn config(tg: &FakeTelegram, veapi: &MockServer, db: &Path) -> Config {
+pub fn config(tg: &FakeTelegram, veapi: &MockServer, db: impl DbUrl) -> Config {
     config_with(tg, veapi, db, &[])
 }
 
 pub fn config_with(
     tg: &FakeTelegram,
     veapi: &MockServer,
-    db: &Path,
+    db: impl DbUrl,
     extra: &[(&str, &str)],
 ) -> Config {
     let mut vars: HashMap<&str, String> = HashMap::from([
@@ -138,7 +141,7 @@ pub fn config_with(
         ("TELEGRAM_API_URL", tg.server.uri()),
         ("VEAPI_KEY", VEKEY.to_string()),
         ("VEAPI_BASE_URL", veapi.uri()),
-        ("DATABASE_URL", format!("sqlite://{}", db.display())),
+        ("DATABASE_URL", db.db_url()),
     ]);
     for (k, v) in extra {
         vars.insert(k, v.to_string());

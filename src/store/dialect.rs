@@ -1,0 +1,58 @@
+//! Where SQLite and PostgreSQL differ, and the macro that compiles one body for both.
+//!
+//! Everything else in the store is written once, in SQL both engines read alike.
+
+/// The few fragments the engines spell differently.
+pub(super) trait Dialect {
+    /// Names the partial index of undelivered messages for the planner. SQLite may
+    /// otherwise scan the whole outbox; PostgreSQL has no hints and picks it by itself.
+    const INDEXED_BY_UNDELIVERED: &'static str;
+    /// Row locks on the outbox rows (alias `o`) a claim picks: other instances skip rows
+    /// one of them is claiming. SQLite has one writer at a time, so a claim there is
+    /// already exclusive.
+    const FOR_UPDATE_OF_O_SKIP_LOCKED: &'static str;
+    /// The larger of two values (`MAX(a, b)` is an aggregate in PostgreSQL).
+    const GREATEST: &'static str;
+}
+
+impl Dialect for sqlx::Sqlite {
+    const INDEXED_BY_UNDELIVERED: &'static str = "INDEXED BY outbox_undelivered";
+    const FOR_UPDATE_OF_O_SKIP_LOCKED: &'static str = "";
+    const GREATEST: &'static str = "MAX";
+}
+
+impl Dialect for sqlx::Postgres {
+    const INDEXED_BY_UNDELIVERED: &'static str = "";
+    const FOR_UPDATE_OF_O_SKIP_LOCKED: &'static str = "FOR UPDATE OF o SKIP LOCKED";
+    const GREATEST: &'static str = "GREATEST";
+}
+
+/// Runs `$body` against the store's backend: `$pool` is the pool for `read` or `write`
+/// work (the same pool on PostgreSQL), and the type `Db` names that backend's sqlx
+/// database (for `QueryBuilder::<Db>` and `<Db as Dialect>`). The body is compiled once per
+/// backend, so the same SQL is type-checked against both drivers.
+macro_rules! on_backend {
+    (@pick $r:ident $w:ident read) => {
+        $r
+    };
+    (@pick $r:ident $w:ident write) => {
+        $w
+    };
+    ($store:expr, $side:ident, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite { read, write } => {
+                #[allow(dead_code)]
+                type Db = sqlx::Sqlite;
+                let _ = (&read, &write);
+                let $pool = on_backend!(@pick read write $side);
+                $body
+            }
+            $crate::store::Backend::Postgres(pool) => {
+                #[allow(dead_code)]
+                type Db = sqlx::Postgres;
+                let $pool = pool;
+                $body
+            }
+        }
+    };
+}

@@ -1,0 +1,195 @@
+//! The store's operations, each with one meaning on SQLite and PostgreSQL: every test here
+//! runs on both ([`on_both_backends!`]).
+
+mod support;
+
+use douyin_link_bot::store::{Engine, Notice, OutboxRow, Store};
+use std::collections::HashSet;
+use support::TestDb;
+
+async fn store_with(db: &TestDb, rows: &[(&str, u64)]) -> Store {
+    let store = Store::open(db.url()).await.unwrap();
+    for (key, user) in rows {
+        let notice = Notice {
+            dedupe_key: key.to_string(),
+            text: key.to_string(),
+        };
+        store.enqueue_private(&notice, *user, 0).await.unwrap();
+    }
+    store
+}
+
+fn keys(rows: &[OutboxRow]) -> Vec<&str> {
+    rows.iter().map(|r| r.text.as_str()).collect()
+}
+
+on_both_backends! {
+    #[tokio::test]
+    async fn opens_the_backend_its_url_names(db) {
+        let store = Store::open(db.url()).await.unwrap();
+        let engine = if db.is_postgres() { Engine::Postgres } else { Engine::Sqlite };
+        assert_eq!(store.engine(), engine);
+        store.ping().await.unwrap();
+        store.close().await;
+        // Opening again runs the migrations again without harm.
+        let store = Store::open(db.url()).await.unwrap();
+        store.ping().await.unwrap();
+    }
+}
+
+on_both_backends! {
+    #[tokio::test]
+    async fn each_user_has_only_their_earliest_message_due(db) {
+        let store = store_with(&db, &[("a1", 1), ("a2", 1), ("b1", 2), ("a3", 1)]).await;
+        let due = store.due_outbox(0, 10).await.unwrap();
+        assert_eq!(keys(&due), ["a1", "b1"]);
+        // a1 waits for a retry: nothing of user 1 is due, not even a2.
+        store.reschedule(due[0].id, 60, "later", true).await.unwrap();
+        assert_eq!(keys(&store.due_outbox(0, 10).await.unwrap()), ["b1"]);
+        assert_eq!(store.next_due_at(&HashSet::new()).await.unwrap(), Some(0));
+        assert_eq!(store.next_due_at(&HashSet::from([2])).await.unwrap(), Some(60));
+        // Sent: the next one is due.
+        store.mark_sent(due[0].id, 1, 0).await.unwrap();
+        assert_eq!(keys(&store.due_outbox(0, 10).await.unwrap()), ["a2", "b1"]);
+        // Given up on: it holds nothing back.
+        let a2 = store.due_outbox(0, 10).await.unwrap().remove(0);
+        store.park(a2.id, "broken").await.unwrap();
+        assert_eq!(keys(&store.due_outbox(0, 10).await.unwrap()), ["b1", "a3"]);
+        let counts = store.outbox_counts().await.unwrap();
+        assert_eq!((counts.pending, counts.sent, counts.parked), (2, 1, 1));
+    }
+}
+
+on_both_backends! {
+    #[tokio::test]
+    async fn a_held_message_holds_later_ones_and_is_tried_first_when_one_falls_due(db) {
+        let store = store_with(&db, &[("a1", 1), ("a2", 1)]).await;
+        let a1 = store.due_outbox(0, 10).await.unwrap().remove(0);
+        store.hold(a1.id, "blocked", Some((-100, 0)), 0).await.unwrap();
+        assert!(store.due_outbox(0, 10).await.unwrap().is_empty());
+        assert_eq!(store.outbox_counts().await.unwrap().parked, 2, "a2 held too");
+        assert_eq!(store.next_due_at(&HashSet::new()).await.unwrap(), None);
+        assert!(store.told_since(1, -100, 0).await.unwrap());
+        assert!(!store.told_since(1, -100, 1).await.unwrap());
+
+        let notice = Notice { dedupe_key: "a3".into(), text: "a3".into() };
+        store.enqueue_private(&notice, 1, 5).await.unwrap();
+        assert_eq!(store.next_due_at(&HashSet::new()).await.unwrap(), Some(5));
+        assert!(store.due_outbox(4, 10).await.unwrap().is_empty());
+        let due = store.due_outbox(5, 10).await.unwrap();
+        assert_eq!(keys(&due), ["a1"]);
+        assert!(due[0].held);
+
+        assert_eq!(store.release_held(1, 6).await.unwrap(), 2, "a3 was never held");
+        let a1 = store.due_outbox(6, 10).await.unwrap().remove(0);
+        assert_eq!((a1.text.as_str(), a1.held), ("a1", false));
+        store.mark_sent(a1.id, 1, 6).await.unwrap();
+        assert_eq!(keys(&store.due_outbox(6, 10).await.unwrap()), ["a2"]);
+        assert_eq!(keys(&store.pending_for(1).await.unwrap()), ["a2", "a3"]);
+    }
+}
+
+on_both_backends! {
+    /// The race: the send goes out, /start arrives and releases nothing, then the send's
+    /// "never started" answer comes back. That answer is stale: the message is due again.
+    #[tokio::test]
+    async fn a_refusal_older_than_the_users_start_does_not_hold(db) {
+        let store = store_with(&db, &[("a1", 1)]).await;
+        let a1 = store.due_outbox(0, 10).await.unwrap().remove(0);
+        assert_eq!(store.release_held(1, 100).await.unwrap(), 0);
+        store.hold(a1.id, "never started", None, 99).await.unwrap();
+        assert_eq!(keys(&store.due_outbox(100, 10).await.unwrap()), ["a1"]);
+        store.hold(a1.id, "blocked", None, 101).await.unwrap();
+        assert!(store.due_outbox(200, 10).await.unwrap().is_empty());
+        assert_eq!(store.outbox_counts().await.unwrap().parked, 1);
+    }
+}
+
+on_both_backends! {
+    #[tokio::test]
+    async fn a_claimed_message_is_nobody_elses_until_settled_or_lapsed(db) {
+        let store = store_with(&db, &[("a1", 1), ("a2", 1), ("b1", 2)]).await;
+        let mine = store.claim_due(0, 10, "A", 30).await.unwrap();
+        assert_eq!(keys(&mine), ["a1", "b1"]);
+        // Another instance finds nothing: each user's head is claimed.
+        assert!(store.claim_due(1, 10, "B", 31).await.unwrap().is_empty());
+        assert!(store.due_outbox(1, 10).await.unwrap().is_empty());
+        // Nothing due before the claims lapse (no busy loop on someone else's claim).
+        assert_eq!(store.next_due_at(&HashSet::new()).await.unwrap(), Some(30));
+        // Settled: the user's next message is free for anyone.
+        store.mark_sent(mine[0].id, 1, 2).await.unwrap();
+        assert_eq!(keys(&store.claim_due(2, 10, "B", 32).await.unwrap()), ["a2"]);
+        // A released claim is free at once; a lapsed one after its moment.
+        store.release_claim(mine[1].id).await.unwrap();
+        assert_eq!(keys(&store.claim_due(3, 10, "B", 33).await.unwrap()), ["b1"]);
+        assert!(store.claim_due(31, 10, "A", 60).await.unwrap().is_empty());
+        assert_eq!(keys(&store.claim_due(33, 10, "A", 60).await.unwrap()), ["a2", "b1"]);
+    }
+}
+
+on_both_backends! {
+    /// Instances claiming at the same moment never get the same message.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn claims_made_at_once_never_overlap(db) {
+        let rows: Vec<(String, u64)> = (0..200).map(|u| (format!("m{u}"), u)).collect();
+        let rows: Vec<(&str, u64)> = rows.iter().map(|(k, u)| (k.as_str(), *u)).collect();
+        let store = store_with(&db, &rows).await;
+        let claimers = (0..4).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let rows = store.claim_due(0, 7, &format!("i{i}"), 100).await.unwrap();
+                    if rows.is_empty() {
+                        break got;
+                    }
+                    got.extend(rows.into_iter().map(|r| r.id));
+                }
+            })
+        });
+        let mut all = Vec::new();
+        for c in claimers {
+            all.extend(c.await.unwrap());
+        }
+        let distinct: HashSet<i64> = all.iter().copied().collect();
+        assert_eq!((all.len(), distinct.len()), (200, 200));
+    }
+}
+
+on_both_backends! {
+    #[tokio::test]
+    async fn a_lease_has_one_holder_until_it_lapses_or_is_released(db) {
+        let store = Store::open(db.url()).await.unwrap();
+        assert!(store.lease_acquire("poller", "A", 0, 10).await.unwrap());
+        assert!(!store.lease_acquire("poller", "B", 5, 15).await.unwrap());
+        assert!(store.lease_acquire("poller", "A", 5, 15).await.unwrap(), "renewed");
+        assert_eq!(store.lease_holder("poller", 6).await.unwrap(), Some(("A".into(), 15)));
+        assert!(!store.lease_acquire("poller", "B", 14, 24).await.unwrap());
+        assert!(store.lease_acquire("poller", "B", 15, 25).await.unwrap(), "lapsed");
+        store.lease_release("poller", "A").await.unwrap();
+        assert_eq!(store.lease_holder("poller", 16).await.unwrap(), Some(("B".into(), 25)));
+        store.lease_release("poller", "B").await.unwrap();
+        assert_eq!(store.lease_holder("poller", 16).await.unwrap(), None);
+        assert!(store.lease_acquire("poller", "A", 16, 26).await.unwrap());
+    }
+}
+
+on_both_backends! {
+    #[tokio::test]
+    async fn kv_and_chat_moves_round_trip(db) {
+        let store = Store::open(db.url()).await.unwrap();
+        assert_eq!(store.kv_get("w").await.unwrap(), None);
+        store.kv_set("w", "1", 0).await.unwrap();
+        store.kv_set("w", "2", 1).await.unwrap();
+        assert_eq!(store.kv_get("w").await.unwrap().as_deref(), Some("2"));
+        store.kv_delete("w").await.unwrap();
+        assert_eq!(store.kv_get("w").await.unwrap(), None);
+        store.migrate_chat(-1, -1001).await.unwrap();
+        store.migrate_chat(-2, -1002).await.unwrap();
+        let moves: HashSet<(i64, i64)> = store.chat_migrations().await.unwrap().into_iter().collect();
+        assert_eq!(moves, HashSet::from([(-1, -1001), (-2, -1002)]));
+        assert_eq!(store.earliest_conversion_at().await.unwrap(), None);
+        let stats = store.stats(0).await.unwrap();
+        assert_eq!((stats.users, stats.conversions, stats.orders.orders), (0, 0, 0));
+    }
+}
