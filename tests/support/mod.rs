@@ -5,6 +5,7 @@
 pub mod db;
 pub mod veapi;
 
+#[allow(unused_imports)]
 pub use db::{DbUrl, TestDb};
 
 use douyin_link_bot::config::{Config, Needs};
