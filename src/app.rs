@@ -3,9 +3,11 @@
 use crate::alerts::Alerts;
 use crate::config::{Config, ConfigError};
 use crate::convert::{ConversionService, Converter};
+use crate::instance;
+use crate::lease::{self, Lease};
 use crate::notify::{GroupFallback, Messenger, Notifier, NotifierSettings};
 use crate::poller::{Poller, PollerSettings};
-use crate::store::{Store, StoreError};
+use crate::store::{Engine, Store, StoreError};
 use crate::telegram::{self, Command};
 use crate::veapi::{OrderSource, VeapiClient, VeapiError};
 use std::future::Future;
@@ -41,7 +43,10 @@ impl Tuning {
     pub fn from_config(config: &Config) -> Self {
         Tuning {
             poller: PollerSettings::new(config.poll_interval),
-            notifier: NotifierSettings::default(),
+            notifier: NotifierSettings {
+                claim: config.outbox_claim,
+                ..NotifierSettings::default()
+            },
         }
     }
 }
@@ -71,6 +76,11 @@ pub async fn run_tuned(
         hint: "put your veapi vekey in .env (see .env.example)",
     })?;
     let store = Store::open(&config.database_url).await?;
+    // One process per SQLite file: claims and leases found at start are a dead
+    // predecessor's. On PostgreSQL other instances may be alive; theirs lapse.
+    if store.engine() == Engine::Sqlite {
+        store.forget_other_instances().await?;
+    }
     let veapi = VeapiClient::new(&veapi_cfg)?;
     let wake = Arc::new(Notify::new());
     let alerts = Alerts::new(store.clone(), config.admin_user_ids.clone(), wake.clone()).await?;
@@ -105,6 +115,23 @@ pub async fn run_tuned(
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Several instances may share the store: the poller runs where its lease is held, and
+    // each instance keeps to its share of Telegram's overall limit.
+    let presence_task = {
+        let tg = tg.clone();
+        instance::spawn_presence(
+            store.clone(),
+            move |n| tg.share_pace_with(n),
+            stop_rx.clone(),
+        )
+    };
+    let (lease, lease_task) = Lease::spawn(
+        store.clone(),
+        lease::POLLER,
+        instance::id().to_string(),
+        tuning.poller.interval / 2,
+        stop_rx.clone(),
+    );
     let source: Arc<dyn OrderSource> = Arc::new(veapi);
     let poller = Poller::new(
         source,
@@ -112,7 +139,8 @@ pub async fn run_tuned(
         tuning.poller,
         Some(alerts.clone()),
         wake.clone(),
-    );
+    )
+    .with_lease(lease);
     let policy = Arc::new(telegram::Policy::new(&config));
     // Groups that became supergroups while the bot was running before: the allow-list
     // follows them (applied in the order they happened, so chains resolve).
@@ -171,6 +199,10 @@ pub async fn run_tuned(
     let _ = stop_tx.send(true);
     let _ = poller_task.await;
     let _ = notifier_task.await;
+    // The poller's lease and this instance's presence are released before the store
+    // closes: another instance takes over the poller at once, not after the lease lapses.
+    let _ = lease_task.await;
+    let _ = presence_task.await;
     store.close().await;
     result.map_err(|e| AppError::Telegram(e.to_string()))
 }

@@ -76,6 +76,9 @@ pub struct Config {
     pub veapi: Option<VeapiConfig>,
     pub database_url: DatabaseUrl,
     pub poll_interval: Duration,
+    /// `OUTBOX_CLAIM_SECS`: how long a message taken for delivery is one instance's alone
+    /// (and how soon a dead instance's message is sent by another).
+    pub outbox_claim: Duration,
     pub admin_user_ids: Vec<u64>,
     /// Chats the bot works in; empty means every chat. Admins' private chats always count.
     pub allowed_chat_ids: Vec<i64>,
@@ -172,6 +175,12 @@ impl Config {
         }
         let database_url = DatabaseUrl(database_url);
 
+        let outbox_claim = Duration::from_secs(num_var(
+            "OUTBOX_CLAIM_SECS",
+            var("OUTBOX_CLAIM_SECS"),
+            120,
+            5..=3_600,
+        )?);
         let poll_interval = Duration::from_secs(num_var(
             "ORDER_POLL_INTERVAL_SECS",
             var("ORDER_POLL_INTERVAL_SECS"),
@@ -219,6 +228,7 @@ impl Config {
             veapi,
             database_url,
             poll_interval,
+            outbox_claim,
             admin_user_ids,
             allowed_chat_ids,
             user_rate_limit,
@@ -329,6 +339,7 @@ mod tests {
         let c = load(&[("TELEGRAM_BOT_TOKEN", "1:abc"), ("VEAPI_KEY", "V1")], ALL).unwrap();
         assert_eq!(c.database_url, "sqlite://data/bot.db");
         assert_eq!(c.poll_interval, Duration::from_secs(60));
+        assert_eq!(c.outbox_claim, Duration::from_secs(120));
         assert_eq!(c.cache_ttl, Duration::from_secs(86_400));
         assert_eq!(c.telegram_api_url.as_str(), "https://api.telegram.org/");
         assert_eq!(c.veapi.unwrap().base_url.as_str(), "http://api.veapi.cn/");

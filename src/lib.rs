@@ -12,6 +12,8 @@ pub mod cli;
 pub mod config;
 pub mod convert;
 pub mod detect;
+pub mod instance;
+pub mod lease;
 pub mod logging;
 pub mod notify;
 pub mod poller;

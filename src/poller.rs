@@ -14,6 +14,7 @@
 //! once, and a poll that still moved on does not count as a failure).
 
 use crate::alerts::{Alerts, Source};
+use crate::lease::Lease;
 use crate::store::{IngestOrder, IngestStats, Notice, Store, StoreError};
 use crate::telegram::texts;
 use crate::tracking::{self, Attribution};
@@ -119,6 +120,8 @@ pub struct Poller {
     settings: PollerSettings,
     alerts: Option<Alerts>,
     wake: Arc<Notify>,
+    /// Polls only while held: one instance polls at a time ([`crate::lease`]).
+    lease: Lease,
 }
 
 pub fn china_time(unix: i64) -> String {
@@ -228,7 +231,14 @@ impl Poller {
             settings,
             alerts,
             wake,
+            lease: Lease::always(),
         }
+    }
+
+    /// Polls only while `lease` is held (several instances on one database).
+    pub fn with_lease(mut self, lease: Lease) -> Self {
+        self.lease = lease;
+        self
     }
 
     pub async fn watermark(&self) -> Result<Option<i64>, StoreError> {
@@ -240,16 +250,27 @@ impl Poller {
     }
 
     /// Polls until `shutdown` turns true; failures back off and never stop the loop.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut failures: u32 = 0;
         loop {
             if *shutdown.borrow() {
                 break;
             }
+            if !self.lease.is_held() {
+                tracing::info!("another instance polls orders; standing by");
+                tokio::select! {
+                    _ = self.lease.acquired() => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
             // Dropping a poll midway is safe: pages are stored in transactions and the
-            // watermark only moves after a whole chunk.
+            // watermark only moves after a whole chunk. So is a poll dropped because the
+            // lease was lost: the new holder goes on from the stored watermark.
+            let mut lease = self.lease.clone();
             let outcome = tokio::select! {
                 r = self.poll_once(Utc::now()) => r,
+                _ = lease.lost() => continue,
                 _ = shutdown.changed() => break,
             };
             let delay = match outcome {
@@ -283,8 +304,10 @@ impl Poller {
                     self.backoff(failures)
                 }
             };
+            let mut lease = self.lease.clone();
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
+                _ = lease.lost() => {}
                 _ = shutdown.changed() => {}
             }
         }

@@ -1,8 +1,9 @@
 //! The notifier's loop: users served side by side, each user's messages one at a time.
 //!
 //! Up to [`NotifierSettings::lanes`] deliveries run at once, one per user: the store hands
-//! out only each user's earliest undelivered message ([`Store::due_outbox`]), and a user
-//! with a message in flight gets no second one, so a user's messages keep their order while
+//! out only each user's earliest undelivered message, claimed for this instance
+//! ([`Store::claim_due`]: other instances on the same database skip it), and a user with a
+//! message in flight gets no second one, so a user's messages keep their order while
 //! a slow chat (a 5xx teloxide waits 10 s on, a group at its 20 a minute, a chat held back by
 //! a 429) holds up no one else. At shutdown no new send starts, and the ones already on
 //! their way are awaited and marked, for at most [`NotifierSettings::shutdown_grace`].
@@ -89,20 +90,15 @@ impl Notifier {
         if free == 0 {
             return self.settings.idle_poll;
         }
-        let busy: HashSet<u64> = lanes.users.values().copied().collect();
-        let limit = (free + busy.len()) as i64;
-        let rows = match self.store.due_outbox(Utc::now().timestamp(), limit).await {
+        // A user with a message in flight has it claimed: the claim returns none of theirs.
+        let rows = match self.claim(free as i64).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::error!(error = %e, "outbox unavailable; retrying");
                 return Duration::from_secs(5);
             }
         };
-        for row in rows
-            .into_iter()
-            .filter(|r| !busy.contains(&r.user_id))
-            .take(free)
-        {
+        for row in rows {
             let (this, patience, user) = (self.clone(), patience.clone(), row.user_id);
             let task = lanes.tasks.spawn(async move {
                 if let Err(e) = this.handle(&row, &patience).await {
@@ -127,13 +123,14 @@ impl Notifier {
             if *shutdown.borrow() {
                 break;
             }
-            let rows: Vec<OutboxRow> = self
-                .store
-                .due_outbox(Utc::now().timestamp(), DRAIN_BATCH)
+            let (again, rows): (Vec<OutboxRow>, Vec<OutboxRow>) = self
+                .claim(DRAIN_BATCH)
                 .await?
                 .into_iter()
-                .filter(|r| !handled.contains(&r.id))
-                .collect();
+                .partition(|r| handled.contains(&r.id));
+            for row in again {
+                self.store.release_claim(row.id).await?;
+            }
             if rows.is_empty() {
                 break;
             }
@@ -146,6 +143,13 @@ impl Notifier {
             done.into_iter().collect::<Result<(), _>>()?;
         }
         Ok(handled.len())
+    }
+
+    /// Up to `limit` due messages, claimed for this instance ([`Store::claim_due`]).
+    async fn claim(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
+        let now = Utc::now().timestamp();
+        let until = now + self.settings.claim.as_secs().max(1) as i64;
+        self.store.claim_due(now, limit, &self.owner, until).await
     }
 
     async fn handle(&self, row: &OutboxRow, patience: &Patience) -> Result<(), StoreError> {

@@ -175,6 +175,12 @@ pub struct NotifierSettings {
     /// At shutdown, how long sends already on their way are awaited (teloxide's client
     /// gives up on a request after 17 s, and waits 10 s after a Telegram 5xx).
     pub shutdown_grace: Duration,
+    /// How long a message taken for delivery is this instance's alone
+    /// ([`Store::claim_due`]). Longer than any one attempt (a chat wait, a request and
+    /// teloxide's wait after a 5xx: under a minute), or another instance could send it
+    /// while the first is still at it. If this instance dies mid-send, the message is sent
+    /// again after this long.
+    pub claim: Duration,
 }
 
 impl Default for NotifierSettings {
@@ -187,6 +193,7 @@ impl Default for NotifierSettings {
             lanes: 16,
             max_chat_wait: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(30),
+            claim: Duration::from_secs(120),
         }
     }
 }
@@ -197,6 +204,8 @@ pub struct Notifier {
     wake: Arc<Notify>,
     settings: NotifierSettings,
     fallback: GroupFallback,
+    /// Whose claims this notifier's are ([`crate::instance`]).
+    owner: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,7 +246,15 @@ impl Notifier {
             wake,
             settings,
             fallback: GroupFallback::default(),
+            owner: crate::instance::id().to_string(),
         }
+    }
+
+    /// Claims messages under another name than this process's (tests run several
+    /// notifiers in one process, as several instances).
+    pub fn with_owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = owner.into();
+        self
     }
 
     /// How the group fallback speaks (default: no amounts, no deep link).
@@ -258,7 +275,7 @@ impl Notifier {
         match outcome {
             Delivery::Stopped => {
                 tracing::info!(outbox_id = row.id, "stopping: not sent");
-                Ok(())
+                self.store.release_claim(row.id).await
             }
             Delivery::Sent { chat_id } => {
                 tracing::info!(outbox_id = row.id, chat_id, "notification sent");

@@ -62,4 +62,33 @@ impl Store {
             .await?
         }))
     }
+
+    /// How many leases whose names start with `prefix` are held at `now` (live instances).
+    pub async fn leases_held(&self, prefix: &str, now: i64) -> Result<i64, StoreError> {
+        Ok(on_backend!(self, read, |pool| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM leases WHERE substr(name, 1, $1) = $2 AND expires_at > $3",
+            )
+            .bind(prefix.len() as i32)
+            .bind(prefix)
+            .bind(now)
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+
+    /// Forgets every claim and lease: for a store only one process uses (SQLite), whose
+    /// claims and leases at start are a dead predecessor's. Its in-flight message is then
+    /// sent again at once, and it polls at once, instead of after the lapse.
+    pub async fn forget_other_instances(&self) -> Result<(), StoreError> {
+        on_backend!(self, write, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by IS NOT NULL")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM leases").execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
 }

@@ -146,6 +146,12 @@ impl Telegram {
         }
     }
 
+    /// Several instances send for this bot: this one keeps to its share of Telegram's
+    /// overall limit ([`Pace::share_with`]).
+    pub fn share_pace_with(&self, instances: usize) {
+        self.pace.share_with(instances);
+    }
+
     /// One HTML message without a link preview, sent once. A 429 holds back that chat for
     /// its `retry_after` ([`pace`]) and is returned to the caller.
     pub async fn send_once(

@@ -21,6 +21,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -71,6 +72,9 @@ pub enum Declined {
 pub struct Pace {
     limits: PaceLimits,
     state: Mutex<State>,
+    /// Instances sending for the same bot: the overall limit is the bot's, so each takes
+    /// its share ([`Pace::share_with`]).
+    instances: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -100,6 +104,7 @@ impl Pace {
         Pace {
             limits,
             state: Mutex::new(State::default()),
+            instances: AtomicUsize::new(1),
         }
     }
 
@@ -231,8 +236,19 @@ impl Pace {
         Ok(at)
     }
 
+    /// The overall limit is the bot's, whichever instance sends: with `instances` alive,
+    /// this one keeps to `1 / instances` of it (rounded down, at least 1 a second).
+    pub fn share_with(&self, instances: usize) {
+        self.instances.store(instances.max(1), Ordering::Relaxed);
+    }
+
+    fn overall_share(&self) -> usize {
+        let instances = self.instances.load(Ordering::Relaxed).max(1);
+        (self.limits.per_second_overall / instances).max(1)
+    }
+
     fn reserve_overall(&self, now: Instant) -> Instant {
-        let n = self.limits.per_second_overall.max(1);
+        let n = self.overall_share();
         let mut st = self.lock();
         let mut at = now;
         if let Some(f) = st.frozen_until {
@@ -298,6 +314,24 @@ mod tests {
             .map(|_| p.reserve_chat(7, t, None).unwrap() - t)
             .collect();
         assert_eq!(slots, [Duration::ZERO, SECOND, 2 * SECOND]);
+    }
+
+    #[test]
+    fn three_instances_each_keep_to_a_third_of_the_bots_limit() {
+        let p = pace();
+        p.share_with(3);
+        let t = Instant::now();
+        let slots: Vec<Instant> = (0..60).map(|_| p.reserve_overall(t)).collect();
+        // No second holds more than 10 from this instance: 3 × 10 stay within 30.
+        for w in slots.windows(11) {
+            assert!(w[10] - w[0] >= OVERALL_WINDOW, "{:?}", w[10] - w[0]);
+        }
+        // Alone again: the whole limit.
+        p.share_with(1);
+        let later = slots[59] + OVERALL_WINDOW;
+        let slots: Vec<Instant> = (0..31).map(|_| p.reserve_overall(later)).collect();
+        assert!(slots[30] - slots[0] < 2 * OVERALL_WINDOW);
+        assert!(slots[30] - slots[0] >= OVERALL_WINDOW);
     }
 
     #[test]
