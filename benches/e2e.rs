@@ -446,47 +446,63 @@ async fn poll_orders(orders: u64) {
         .mount(&server)
         .await;
 
-    let mut times = Vec::new();
-    for _ in 0..3 {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&format!("sqlite://{}", dir.path().join("bot.db").display()))
-            .await
-            .unwrap();
-        let vars = HashMap::from([
-            ("VEAPI_KEY", VEKEY.to_string()),
-            ("VEAPI_BASE_URL", server.uri()),
-        ]);
-        let config = Config::from_lookup(|k| vars.get(k).cloned(), Needs::default()).unwrap();
-        let source: Arc<dyn OrderSource> =
-            Arc::new(VeapiClient::new(&config.veapi.unwrap()).unwrap());
-        let settings = PollerSettings {
-            // One window holds them all: this measures reading and storing, not splitting.
-            max_pages: pages + 1,
-            first_lookback: Duration::from_secs(600),
-            ..PollerSettings::new(Duration::from_secs(60))
-        };
-        let poller = Poller::new(
-            source,
-            store.clone(),
-            settings,
-            None,
-            Arc::new(tokio::sync::Notify::new()),
+    for postgres in [false, true] {
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let db = if postgres {
+                match TestDb::postgres().await {
+                    Some(db) => db,
+                    None => {
+                        println!("poller on PostgreSQL: not run (set TEST_DATABASE_URL)");
+                        return;
+                    }
+                }
+            } else {
+                TestDb::sqlite()
+            };
+            times.push(poll_once_into(&server, &db, pages).await);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "poller ({}): {} orders on {pages} pages polled, parsed and stored (with their outbox rows) in median {:.0} ms, max {:.0} ms (3 fresh stores)",
+            if postgres { "PostgreSQL 127.0.0.1" } else { "SQLite file" },
+            pages * 20,
+            times[1],
+            times[2]
         );
-        let started = Instant::now();
-        let report = poller.poll_once(Utc::now()).await.unwrap();
-        times.push(ms(started.elapsed()));
-        assert_eq!(report.stats.new_orders as u64, pages as u64 * 20);
-        let queued = store.outbox_counts().await.unwrap().pending;
-        assert!(queued > 0);
-        store.close().await;
     }
-    times.sort_by(f64::total_cmp);
-    println!(
-        "poller: {} orders on {pages} pages polled, parsed and stored (with their outbox rows) in median {:.0} ms, max {:.0} ms (3 fresh stores)",
-        pages * 20,
-        percentile(&times, 0.5),
-        times[times.len() - 1],
+}
+
+/// One poll of all `pages` into a fresh store on `db`; its time in ms.
+async fn poll_once_into(server: &MockServer, db: &TestDb, pages: usize) -> f64 {
+    let store = Store::open(db.url()).await.unwrap();
+    let vars = HashMap::from([
+        ("VEAPI_KEY", VEKEY.to_string()),
+        ("VEAPI_BASE_URL", server.uri()),
+    ]);
+    let config = Config::from_lookup(|k| vars.get(k).cloned(), Needs::default()).unwrap();
+    let source: Arc<dyn OrderSource> = Arc::new(VeapiClient::new(&config.veapi.unwrap()).unwrap());
+    let settings = PollerSettings {
+        // One window holds them all: this measures reading and storing, not splitting.
+        max_pages: pages + 1,
+        first_lookback: Duration::from_secs(600),
+        ..PollerSettings::new(Duration::from_secs(60))
+    };
+    let poller = Poller::new(
+        source,
+        store.clone(),
+        settings,
+        None,
+        Arc::new(tokio::sync::Notify::new()),
     );
+    let started = Instant::now();
+    let report = poller.poll_once(Utc::now()).await.unwrap();
+    let took = ms(started.elapsed());
+    assert_eq!(report.stats.new_orders as u64, pages as u64 * 20);
+    let queued = store.outbox_counts().await.unwrap().pending;
+    assert!(queued > 0);
+    store.close().await;
+    took
 }
 
 #[tokio::main(flavor = "multi_thread")]

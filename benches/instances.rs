@@ -1,0 +1,227 @@
+//! Several instances on one PostgreSQL: `cargo bench --bench instances` (needs
+//! `TEST_DATABASE_URL`, e.g. postgres://postgres@127.0.0.1:5432/test).
+//!
+//! - `notify`: 1, 2 and 3 notifiers (each with its own connections, as separate processes
+//!   have) delivering 3 000 messages for 1 000 users through a messenger that takes
+//!   `INSTANCES_SEND_MS` (20) per send, Telegram's pace left out: what claiming costs and
+//!   how delivery scales when sends, not the store, are the bottleneck. (With Telegram's
+//!   30 a second, which is the bot's whatever the number of instances, more instances send
+//!   no faster: they share it.)
+//! - `poll`: 10 000 orders behind a zero-latency fake, read with 1, 2 and 3 instances
+//!   competing for the poller's lease: the time until all are stored, and how many order
+//!   calls upstream received (one poller: the same as with one instance).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use chrono::Utc;
+use douyin_link_bot::lease::{self, Lease};
+use douyin_link_bot::notify::{Messenger, Notifier, NotifierSettings, Patience, SendError};
+use douyin_link_bot::poller::{Poller, PollerSettings};
+use douyin_link_bot::store::{Notice, Store};
+use douyin_link_bot::tracking;
+use douyin_link_bot::veapi::{OrderSource, VeapiClient};
+use futures::future::BoxFuture;
+use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::*;
+use tokio::sync::{watch, Notify};
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+fn knob(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A messenger that takes a fixed time per send and counts them.
+struct Slow(Duration, AtomicUsize);
+
+impl Messenger for Slow {
+    fn send<'a>(
+        &'a self,
+        _chat_id: i64,
+        _html: &'a str,
+        _patience: &'a Patience,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            tokio::time::sleep(self.0).await;
+            self.1.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        })
+    }
+}
+
+async fn notify(instances: usize, send: Duration) -> (f64, usize) {
+    let db = TestDb::postgres().await.expect("TEST_DATABASE_URL");
+    let setup = Store::open(db.url()).await.unwrap();
+    let (users, per_user) = (1_000u64, 3);
+    for n in 0..per_user {
+        for user in 1..=users {
+            let key = format!("{user}-{n}");
+            let notice = Notice {
+                dedupe_key: key.clone(),
+                text: key,
+            };
+            setup.enqueue_private(&notice, user, 0).await.unwrap();
+        }
+    }
+    let total = (users * per_user) as i64;
+    let messenger = Arc::new(Slow(send, AtomicUsize::new(0)));
+    let (stop, shutdown) = watch::channel(false);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..instances {
+        let store = Store::open(db.url()).await.unwrap();
+        let n = Notifier::new(
+            store,
+            messenger.clone(),
+            Arc::new(Notify::new()),
+            NotifierSettings {
+                idle_poll: Duration::from_millis(20),
+                ..NotifierSettings::default()
+            },
+        )
+        .with_owner(format!("bench-{i}"));
+        tasks.push(tokio::spawn(n.run(shutdown.clone())));
+    }
+    loop {
+        if setup.outbox_counts().await.unwrap().sent == total {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let took = started.elapsed().as_secs_f64();
+    stop.send(true).unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (total as f64 / took, messenger.1.load(Ordering::Relaxed))
+}
+
+/// veapi's orders endpoint serving pages of 20 orders, following the cursor, counting calls.
+struct Pages(Vec<Vec<u8>>, Arc<AtomicUsize>);
+
+impl Respond for Pages {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        self.1.fetch_add(1, Ordering::Relaxed);
+        let page = form(req)
+            .get("cursor")
+            .and_then(|c| c.parse::<usize>().ok())
+            .unwrap_or(0);
+        ResponseTemplate::new(200).set_body_raw(
+            self.0[page.min(self.0.len() - 1)].clone(),
+            "application/json",
+        )
+    }
+}
+
+async fn poll(instances: usize, orders: usize) -> (f64, usize) {
+    let db = TestDb::postgres().await.expect("TEST_DATABASE_URL");
+    let pages = orders.div_ceil(20);
+    let info = tracking::encode(1001);
+    let now = douyin_link_bot::poller::china_time(Utc::now().timestamp() - 60);
+    let bodies = (0..pages)
+        .map(|p| {
+            let list: Vec<_> = (0..20)
+                .map(|i| {
+                    order_json(
+                        &(4_737_996_432_400_000_000u64 + (p * 20 + i) as u64).to_string(),
+                        &info,
+                        "PAY_SUCC",
+                        &now,
+                    )
+                })
+                .collect();
+            let cursor = if p + 1 < pages {
+                (p + 1).to_string()
+            } else {
+                String::new()
+            };
+            serde_json::to_vec(
+                &json!({"error": "0", "msg": "ok", "data": {"orders": list, "cursor": cursor}}),
+            )
+            .unwrap()
+        })
+        .collect();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let server = MockServer::start().await;
+    Mock::given(path("/douyin/alliance_kol_orders"))
+        .respond_with(Pages(bodies, calls.clone()))
+        .mount(&server)
+        .await;
+    let tg = FakeTelegram::start().await;
+    let veapi_cfg = config(&tg, &server, &db).veapi.unwrap();
+    let setup = Store::open(db.url()).await.unwrap();
+    let (stop, shutdown) = watch::channel(false);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..instances {
+        let store = Store::open(db.url()).await.unwrap();
+        let (lease, lease_task) = Lease::spawn(
+            store.clone(),
+            lease::POLLER,
+            format!("bench-{i}"),
+            Duration::from_secs(30),
+            shutdown.clone(),
+        );
+        let source: Arc<dyn OrderSource> = Arc::new(VeapiClient::new(&veapi_cfg).unwrap());
+        let poller = Poller::new(
+            source,
+            store,
+            PollerSettings {
+                max_pages: pages + 1,
+                first_lookback: Duration::from_secs(600),
+                ..PollerSettings::new(Duration::from_secs(60))
+            },
+            None,
+            Arc::new(Notify::new()),
+        )
+        .with_lease(lease);
+        tasks.push(tokio::spawn(poller.run(shutdown.clone())));
+        tasks.push(lease_task);
+    }
+    loop {
+        if setup.outbox_counts().await.unwrap().pending as usize >= orders {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let took = started.elapsed().as_secs_f64() * 1000.0;
+    stop.send(true).unwrap();
+    for t in tasks {
+        let _ = t.await;
+    }
+    (took, calls.load(Ordering::Relaxed))
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    if std::env::var("TEST_DATABASE_URL").is_err() {
+        println!("instances: not run (set TEST_DATABASE_URL to a PostgreSQL the bench may create schemas in)");
+        return;
+    }
+    if wanted("notify") {
+        let send = Duration::from_millis(knob("INSTANCES_SEND_MS", 20));
+        for n in 1..=3 {
+            let (rate, sends) = notify(n, send).await;
+            println!("notify: {n} instance(s), 16 lanes each, {send:?} per send: {rate:.0} messages/s, {sends} sends for 3000 messages");
+        }
+    }
+    if wanted("poll") {
+        let orders = knob("INSTANCES_ORDERS", 10_000) as usize;
+        for n in 1..=3 {
+            let (ms, calls) = poll(n, orders).await;
+            println!("poll: {n} instance(s): {orders} orders stored in {ms:.0} ms, {calls} order calls upstream");
+        }
+    }
+}
