@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod convert;
 pub mod detect;
+pub mod http;
 pub mod logging;
 pub mod notify;
 pub mod poller;

@@ -321,7 +321,10 @@ impl Poller {
         }
         self.store
             .kv_set(WATERMARK_KEY, &held.watermark().to_string(), now)
-            .await
+            .await?;
+        metrics::gauge!(crate::http::metrics::POLL_LAG_SECONDS)
+            .set((now - held.watermark()).max(0) as f64);
+        Ok(())
     }
 
     /// One poll: first the windows that held an unreadable order, then from where reading
@@ -508,6 +511,8 @@ impl Poller {
                 .await?;
             report.stats.orders += stats.orders;
             report.stats.new_orders += stats.new_orders;
+            metrics::counter!(crate::http::metrics::ORDERS_INGESTED)
+                .increment(stats.new_orders as u64);
             report.stats.new_notices += stats.new_notices;
             // Deliver as soon as a page is stored, not after a long catch-up.
             if stats.new_notices > 0 {

@@ -4,6 +4,7 @@
 //! variant without touching callers.
 
 mod outbox;
+mod updates;
 
 use outbox::{enqueue_many, Target};
 pub use outbox::{OutboxCounts, OutboxRow};
