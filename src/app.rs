@@ -20,9 +20,9 @@ use std::time::Duration;
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
 use teloxide::update_listeners::Polling;
-use tokio::net::TcpListener;
 use teloxide::utils::command::BotCommands;
 use thiserror::Error;
+use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
 #[derive(Debug, Error)]
@@ -157,7 +157,9 @@ pub async fn run_on(
     };
     let http_done: Option<Shared<BoxFuture<'static, ()>>> = match http {
         Some(listener) => {
-            let addr = listener.local_addr().map_err(|e| AppError::Http(e.to_string()))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| AppError::Http(e.to_string()))?;
             let app = server::router(store.clone(), metrics::install(), webhook_route);
             let mut stopped = stop_rx.clone();
             let task = server::serve(listener, app, async move {

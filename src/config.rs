@@ -208,11 +208,14 @@ impl Config {
 
         let webhook = webhook_vars(var("WEBHOOK_URL"), var("WEBHOOK_SECRET"))?;
         let http_listen = match var("HTTP_LISTEN") {
-            Some(raw) => Some(raw.parse::<SocketAddr>().map_err(|_| ConfigError::Invalid {
-                var: "HTTP_LISTEN",
-                value: raw,
-                hint: "expected an address and port such as 0.0.0.0:8080 or 127.0.0.1:9000",
-            })?),
+            Some(raw) => Some(
+                raw.parse::<SocketAddr>()
+                    .map_err(|_| ConfigError::Invalid {
+                        var: "HTTP_LISTEN",
+                        value: raw,
+                        hint: "expected an address and port such as 0.0.0.0:8080 or 127.0.0.1:9000",
+                    })?,
+            ),
             None if webhook.is_some() => Some(
                 DEFAULT_HTTP_LISTEN
                     .parse()
@@ -243,8 +246,7 @@ impl Config {
 /// guessed.
 fn valid_secret(s: &str) -> bool {
     (16..=256).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
@@ -433,7 +435,10 @@ mod tests {
     #[test]
     fn webhook_mode_is_configured_and_listens_by_default() {
         let c = load(&[], Needs::default()).unwrap();
-        assert!(c.webhook.is_none() && c.http_listen.is_none(), "no server by default");
+        assert!(
+            c.webhook.is_none() && c.http_listen.is_none(),
+            "no server by default"
+        );
         let c = load(
             &[
                 ("WEBHOOK_URL", "https://bot.example.com/tg/hook"),
@@ -455,30 +460,54 @@ mod tests {
     fn bad_webhook_settings_are_named() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("HTTP_LISTEN", "localhost")], "HTTP_LISTEN is invalid"),
-            (&[("HTTP_LISTEN", "0.0.0.0:99999")], "HTTP_LISTEN is invalid"),
             (
-                &[("WEBHOOK_URL", "http://bot.example.com/hook"), ("WEBHOOK_SECRET", GOOD_SECRET)],
+                &[("HTTP_LISTEN", "0.0.0.0:99999")],
+                "HTTP_LISTEN is invalid",
+            ),
+            (
+                &[
+                    ("WEBHOOK_URL", "http://bot.example.com/hook"),
+                    ("WEBHOOK_SECRET", GOOD_SECRET),
+                ],
                 "WEBHOOK_URL is invalid",
             ),
             (
-                &[("WEBHOOK_URL", "bot.example.com/hook"), ("WEBHOOK_SECRET", GOOD_SECRET)],
+                &[
+                    ("WEBHOOK_URL", "bot.example.com/hook"),
+                    ("WEBHOOK_SECRET", GOOD_SECRET),
+                ],
                 "WEBHOOK_URL is invalid",
             ),
             (
-                &[("WEBHOOK_URL", "https://b.example/:hook"), ("WEBHOOK_SECRET", GOOD_SECRET)],
+                &[
+                    ("WEBHOOK_URL", "https://b.example/:hook"),
+                    ("WEBHOOK_SECRET", GOOD_SECRET),
+                ],
                 "WEBHOOK_URL is invalid",
             ),
-            (&[("WEBHOOK_URL", "https://bot.example.com/hook")], "WEBHOOK_SECRET is not set"),
             (
-                &[("WEBHOOK_URL", "https://bot.example.com/hook"), ("WEBHOOK_SECRET", "short_secret")],
+                &[("WEBHOOK_URL", "https://bot.example.com/hook")],
+                "WEBHOOK_SECRET is not set",
+            ),
+            (
+                &[
+                    ("WEBHOOK_URL", "https://bot.example.com/hook"),
+                    ("WEBHOOK_SECRET", "short_secret"),
+                ],
                 "WEBHOOK_SECRET is invalid",
             ),
             (
-                &[("WEBHOOK_URL", "https://b.example/h"), ("WEBHOOK_SECRET", "has spaces in it, 1234")],
+                &[
+                    ("WEBHOOK_URL", "https://b.example/h"),
+                    ("WEBHOOK_SECRET", "has spaces in it, 1234"),
+                ],
                 "WEBHOOK_SECRET is invalid",
             ),
             (
-                &[("WEBHOOK_URL", "https://b.example/h"), ("WEBHOOK_SECRET", "slash/is/not/allowed/here")],
+                &[
+                    ("WEBHOOK_URL", "https://b.example/h"),
+                    ("WEBHOOK_SECRET", "slash/is/not/allowed/here"),
+                ],
                 "WEBHOOK_SECRET is invalid",
             ),
         ];
@@ -488,13 +517,22 @@ mod tests {
         }
         let long = "a".repeat(257);
         let e = load(
-            &[("WEBHOOK_URL", "https://b.example/h"), ("WEBHOOK_SECRET", &long)],
+            &[
+                ("WEBHOOK_URL", "https://b.example/h"),
+                ("WEBHOOK_SECRET", &long),
+            ],
             Needs::default(),
         )
         .unwrap_err();
-        assert!(e.to_string().starts_with("WEBHOOK_SECRET is invalid"), "{e}");
+        assert!(
+            e.to_string().starts_with("WEBHOOK_SECRET is invalid"),
+            "{e}"
+        );
         assert!(load(
-            &[("WEBHOOK_URL", "https://b.example/h"), ("WEBHOOK_SECRET", &long[..256])],
+            &[
+                ("WEBHOOK_URL", "https://b.example/h"),
+                ("WEBHOOK_SECRET", &long[..256])
+            ],
             Needs::default(),
         )
         .is_ok());
@@ -504,13 +542,19 @@ mod tests {
     fn the_webhook_secret_is_never_shown() {
         let bad = "not valid but secret!!";
         let e = load(
-            &[("WEBHOOK_URL", "https://b.example/h"), ("WEBHOOK_SECRET", bad)],
+            &[
+                ("WEBHOOK_URL", "https://b.example/h"),
+                ("WEBHOOK_SECRET", bad),
+            ],
             Needs::default(),
         )
         .unwrap_err();
         assert!(!format!("{e} {e:?}").contains("secret!!"), "{e:?}");
         let c = load(
-            &[("WEBHOOK_URL", "https://b.example/h"), ("WEBHOOK_SECRET", GOOD_SECRET)],
+            &[
+                ("WEBHOOK_URL", "https://b.example/h"),
+                ("WEBHOOK_SECRET", GOOD_SECRET),
+            ],
             Needs::default(),
         )
         .unwrap();

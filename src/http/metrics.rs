@@ -69,7 +69,10 @@ pub fn install() -> Option<PrometheusHandle> {
 }
 
 fn describe() {
-    describe_counter!(UPDATES_HANDLED, "Telegram updates the dispatcher took, by kind");
+    describe_counter!(
+        UPDATES_HANDLED,
+        "Telegram updates the dispatcher took, by kind"
+    );
     describe_counter!(
         UPDATES_DUPLICATE,
         "Webhook updates delivered again and dropped as repeats"
@@ -83,7 +86,10 @@ fn describe() {
         Unit::Seconds,
         "Time one veapi call took, by endpoint"
     );
-    describe_counter!(ORDERS_INGESTED, "Orders the poller stored for the first time");
+    describe_counter!(
+        ORDERS_INGESTED,
+        "Orders the poller stored for the first time"
+    );
     describe_gauge!(OUTBOX_PENDING, "Order notifications still to deliver");
     describe_gauge!(
         OUTBOX_PARKED,
@@ -114,7 +120,11 @@ pub struct MetricsState {
 /// `GET /metrics`: the Prometheus text format, outbox gauges read fresh from the store.
 pub async fn scrape(State(state): State<MetricsState>) -> Response {
     let Some(handle) = state.handle else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder not installed\n").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder not installed\n",
+        )
+            .into_response();
     };
     match state.store.outbox_counts().await {
         Ok(c) => {
@@ -126,7 +136,10 @@ pub async fn scrape(State(state): State<MetricsState>) -> Response {
     }
     handle.run_upkeep();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         handle.render(),
     )
         .into_response()

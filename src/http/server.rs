@@ -23,7 +23,11 @@ pub struct WebhookRoute {
 }
 
 /// `/healthz`, `/readyz`, `/metrics`, and in webhook mode the webhook's path.
-pub fn router(store: Store, metrics: Option<PrometheusHandle>, webhook: Option<WebhookRoute>) -> Router {
+pub fn router(
+    store: Store,
+    metrics: Option<PrometheusHandle>,
+    webhook: Option<WebhookRoute>,
+) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz).with_state(store.clone()))
@@ -59,5 +63,9 @@ pub fn serve(
     app: Router,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> JoinHandle<io::Result<()>> {
-    tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stop).await })
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+    })
 }

@@ -9,7 +9,11 @@ use super::{Store, StoreError};
 impl Store {
     /// Records `update_id` as taken at `now`. True the first time anyone asks about it,
     /// false for a repeat (Telegram retried, or another instance already took it).
-    pub async fn first_sight_of_update(&self, update_id: i64, now: i64) -> Result<bool, StoreError> {
+    pub async fn first_sight_of_update(
+        &self,
+        update_id: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO updates_seen (update_id, seen_at) VALUES ($1, $2)
              ON CONFLICT (update_id) DO NOTHING",
@@ -62,7 +66,10 @@ mod tests {
         assert!(!s.first_sight_of_update(7, 101).await.unwrap());
         assert!(s.first_sight_of_update(8, 101).await.unwrap());
         s.forget_update(7).await.unwrap();
-        assert!(s.first_sight_of_update(7, 102).await.unwrap(), "forgotten: new again");
+        assert!(
+            s.first_sight_of_update(7, 102).await.unwrap(),
+            "forgotten: new again"
+        );
     }
 
     #[tokio::test]

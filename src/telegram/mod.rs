@@ -23,7 +23,8 @@ use std::sync::{Arc, RwLock};
 use teloxide::dispatching::{DpHandlerDescription, UpdateHandler};
 use teloxide::prelude::*;
 use teloxide::types::{
-    AllowedUpdate, ChatId, UpdateKind, LinkPreviewOptions, MessageEntityKind, MessageId, ParseMode, ReplyParameters, User,
+    AllowedUpdate, ChatId, LinkPreviewOptions, MessageEntityKind, MessageId, ParseMode,
+    ReplyParameters, UpdateKind, User,
 };
 use teloxide::utils::command::BotCommands;
 use teloxide::RequestError;
@@ -263,7 +264,8 @@ pub fn schema() -> UpdateHandler<HandlerError> {
     dptree::inspect_with_description(
         <DpHandlerDescription as dptree::HandlerDescription>::entry(),
         count_update,
-    ).chain(schema_inner())
+    )
+    .chain(schema_inner())
 }
 
 fn schema_inner() -> UpdateHandler<HandlerError> {
