@@ -211,6 +211,35 @@ impl UpdateListener for WebhookListener {
 mod tests {
     use super::*;
 
+    fn update(id: u32) -> Update {
+        serde_json::from_value(serde_json::json!({
+            "update_id": id,
+            "message": {
+                "message_id": id, "date": 1_700_000_000,
+                "chat": {"id": 1, "type": "private", "first_name": "U"},
+                "from": {"id": 1, "is_bot": false, "first_name": "U"},
+                "text": "hi"
+            }
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn stopping_hands_over_everything_taken_then_ends() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let (state, mut listener) = channel(Secret::new("s"), store);
+        for id in 1..=3 {
+            state.tx.send(update(id)).unwrap();
+        }
+        let token = listener.stop_token();
+        let mut stream = listener.as_stream();
+        assert_eq!(stream.next().await.unwrap().unwrap().id.0, 1);
+        token.stop();
+        let rest: Vec<u32> = stream.map(|u| u.unwrap().id.0).collect().await;
+        assert_eq!(rest, vec![2, 3], "taken before the stop: still handled");
+        assert!(state.tx.send(update(4)).is_err(), "nothing taken after the stop");
+    }
+
     #[test]
     fn secrets_compare_whole() {
         assert!(constant_time_eq(b"abcdef", b"abcdef"));
