@@ -348,3 +348,60 @@ async fn long_polling_with_http_listen_serves_health_but_no_webhook() {
     assert!(!tg.calls("getUpdates").await.is_empty());
     bot.stop().await;
 }
+
+#[tokio::test]
+async fn a_store_failure_while_taking_an_update_asks_telegram_to_retry() {
+    use douyin_link_bot::http::webhook;
+    use douyin_link_bot::secret::Secret;
+    use futures::StreamExt;
+    use teloxide::update_listeners::{AsUpdateStream, UpdateListener};
+
+    let tg = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("w.db").display()))
+        .await
+        .unwrap();
+    let (state, mut listener) = webhook::channel(Secret::new(SECRET), store.clone());
+    let route = server::WebhookRoute {
+        path: HOOK_PATH.to_string(),
+        state,
+    };
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = server::serve(
+        tcp,
+        server::router(store.clone(), None, Some(route)),
+        async move {
+            let _ = stop_rx.await;
+        },
+    );
+    let post = |id: i64| {
+        let body = update(&tg, id, &ALICE, SHARE);
+        async move {
+            reqwest::Client::new()
+                .post(format!("http://{addr}{HOOK_PATH}"))
+                .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(post(1).await, 200);
+    store.close().await;
+    assert_eq!(post(2).await, 500, "not taken: Telegram delivers it again");
+    let _ = stop_tx.send(());
+    task.await.unwrap().unwrap();
+
+    // Only the first update reached the dispatcher's side.
+    let token = listener.stop_token();
+    token.stop();
+    let taken: Vec<u32> = listener
+        .as_stream()
+        .map(|u| u.unwrap().id.0)
+        .collect()
+        .await;
+    assert_eq!(taken, vec![1]);
+}

@@ -237,7 +237,10 @@ mod tests {
         token.stop();
         let rest: Vec<u32> = stream.map(|u| u.unwrap().id.0).collect().await;
         assert_eq!(rest, vec![2, 3], "taken before the stop: still handled");
-        assert!(state.tx.send(update(4)).is_err(), "nothing taken after the stop");
+        assert!(
+            state.tx.send(update(4)).is_err(),
+            "nothing taken after the stop"
+        );
     }
 
     #[test]
