@@ -345,7 +345,14 @@ async fn long_polling_with_http_listen_serves_health_but_no_webhook() {
         .status();
     assert_eq!(status, 200);
     assert!(tg.calls("setWebhook").await.is_empty());
-    assert!(!tg.calls("getUpdates").await.is_empty());
+    let polls = tg.calls("getUpdates").await;
+    // Long polling asks for what the dispatcher handles, counting updates included.
+    assert_eq!(
+        polls[0]["allowed_updates"],
+        json!(["message"]),
+        "{:?}",
+        polls[0]
+    );
     bot.stop().await;
 }
 
@@ -404,4 +411,124 @@ async fn a_store_failure_while_taking_an_update_asks_telegram_to_retry() {
         .collect()
         .await;
     assert_eq!(taken, vec![1]);
+}
+
+/// The built binary in webhook mode, stopped with SIGTERM right after Telegram's post was
+/// acknowledged: it answers that update before it exits, and at `RUST_LOG=trace` no line of
+/// its output holds the webhook secret (or the other secrets).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_binary_finishes_an_acknowledged_update_on_sigterm_and_never_logs_the_secret() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    let tg = FakeTelegram::start().await;
+    let veapi = MockServer::start().await;
+    share_reply(
+        &veapi,
+        None,
+        json_body("veapi/share_ok.json").set_delay(Duration::from_millis(800)),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bot = Command::new(env!("CARGO_BIN_EXE_douyin-link-bot"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("TELEGRAM_BOT_TOKEN", BOT_TOKEN)
+        .env("TELEGRAM_API_URL", tg.server.uri())
+        .env("VEAPI_KEY", VEKEY)
+        .env("VEAPI_BASE_URL", veapi.uri())
+        .env("WEBHOOK_URL", format!("https://bot.example.com{HOOK_PATH}"))
+        .env("WEBHOOK_SECRET", SECRET)
+        .env("HTTP_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Every line of the log, read as it comes; the port is the one the log announces.
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let stderr = bot.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    let addr = loop {
+        let line = lines_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the binary announces its HTTP address");
+        let plain = strip_ansi(&line);
+        log.push(line);
+        if plain.contains("HTTP server listening") {
+            let at = plain.find("addr=").expect("the address is logged") + "addr=".len();
+            let addr: SocketAddr = plain[at..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            break addr;
+        }
+    };
+    tg.wait_call("setWebhook").await;
+
+    let mut message = tg.message(&ALICE, json!({ "text": SHARE }));
+    message["message_id"] = json!(1050);
+    let status = reqwest::Client::new()
+        .post(format!("http://{addr}{HOOK_PATH}"))
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .json(&json!({ "update_id": 50, "message": message }))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    assert!(tg.sent().is_empty(), "acknowledged before it was handled");
+    Command::new("kill")
+        .args(["-TERM", &bot.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(s) = bot.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+    let sent = tg.sent();
+    assert_eq!(
+        sent.len(),
+        1,
+        "the acknowledged update was answered before exit"
+    );
+    assert!(text(&sent[0]).contains(PASSWORD));
+    reader.join().unwrap();
+    log.extend(lines_rx.try_iter());
+    let log = log.join("\n");
+    assert!(log.contains("shutting down"), "the log was read: {log}");
+    for secret in [SECRET, BOT_TOKEN, VEKEY] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
+}
+
+/// The log without its colour codes.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
