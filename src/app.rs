@@ -1,8 +1,13 @@
 //! `run`: the bot, wired together, until `shutdown` resolves.
+//!
+//! Updates come in by long polling, or in webhook mode (`WEBHOOK_URL`) through the HTTP
+//! server, which also serves health and metrics whenever `HTTP_LISTEN` is set.
 
 use crate::alerts::Alerts;
 use crate::config::{Config, ConfigError};
 use crate::convert::{ConversionService, Converter};
+use crate::http::server::{self, WebhookRoute};
+use crate::http::{metrics, webhook};
 use crate::instance;
 use crate::lease::{self, Lease};
 use crate::notify::{GroupFallback, Messenger, Notifier, NotifierSettings};
@@ -10,6 +15,7 @@ use crate::poller::{Poller, PollerSettings};
 use crate::store::{Engine, Store, StoreError};
 use crate::telegram::{self, Command};
 use crate::veapi::{OrderSource, VeapiClient, VeapiError};
+use futures::future::{BoxFuture, FutureExt, Shared};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +24,7 @@ use teloxide::prelude::*;
 use teloxide::update_listeners::Polling;
 use teloxide::utils::command::BotCommands;
 use thiserror::Error;
+use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
 #[derive(Debug, Error)]
@@ -30,7 +37,13 @@ pub enum AppError {
     Veapi(#[from] VeapiError),
     #[error("Telegram: {0}")]
     Telegram(String),
+    #[error("HTTP server: {0}")]
+    Http(String),
 }
+
+/// How long a stop waits for HTTP requests in progress (a client that never finishes its
+/// request must not hold the process).
+const HTTP_DRAIN: Duration = Duration::from_secs(10);
 
 /// Timings of the background loops; `run` derives them from the configuration.
 #[derive(Debug, Clone)]
@@ -67,6 +80,32 @@ pub async fn run_tuned(
     tuning: Tuning,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
+    let http = match config.http_listen {
+        Some(addr) => Some(
+            server::bind(addr)
+                .await
+                .map_err(|e| AppError::Http(e.to_string()))?,
+        ),
+        None => None,
+    };
+    run_on(config, tuning, http, shutdown).await
+}
+
+/// [`run_tuned`] serving HTTP on a socket the caller bound instead of binding `HTTP_LISTEN`
+/// (a test binds port 0 and reads which port it got). None: no HTTP server, which webhook
+/// mode cannot do without.
+pub async fn run_on(
+    config: Config,
+    tuning: Tuning,
+    http: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    if config.webhook.is_some() && http.is_none() {
+        return Err(AppError::Config(ConfigError::Missing {
+            var: "HTTP_LISTEN",
+            hint: "webhook mode receives updates through the HTTP server",
+        }));
+    }
     let token = config.bot_token.clone().ok_or(ConfigError::Missing {
         var: "TELEGRAM_BOT_TOKEN",
         hint: "put the token from @BotFather in .env (see .env.example)",
@@ -132,6 +171,59 @@ pub async fn run_tuned(
         tuning.poller.interval / 2,
         stop_rx.clone(),
     );
+
+    // The HTTP server, up before setWebhook so Telegram's first post finds it. It stops
+    // accepting when the stop flag turns; what it acknowledged is in the listener's channel.
+    let (webhook_route, webhook_listener) = match &config.webhook {
+        Some(w) => {
+            let (state, listener) = webhook::channel(w.secret.clone(), store.clone());
+            let path = w.url.path().to_string();
+            (Some(WebhookRoute { path, state }), Some(listener))
+        }
+        None => (None, None),
+    };
+    let http_done: Option<Shared<BoxFuture<'static, ()>>> = match http {
+        Some(listener) => {
+            let addr = listener
+                .local_addr()
+                .map_err(|e| AppError::Http(e.to_string()))?;
+            let app = server::router(store.clone(), metrics::install(), webhook_route);
+            let mut stopped = stop_rx.clone();
+            let task = server::serve(listener, app, async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            });
+            tracing::info!(%addr, "HTTP server listening");
+            Some(
+                task.map(|r| match r {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "HTTP server failed"),
+                    Err(e) => tracing::error!(error = %e, "HTTP server task failed"),
+                })
+                .boxed()
+                .shared(),
+            )
+        }
+        None => None,
+    };
+    if let Some(w) = &config.webhook {
+        // drop_pending_updates false: updates that queued while no instance listened are
+        // still delivered. The webhook stays set when this instance stops: others may serve it.
+        let registered = bot
+            .set_webhook(w.url.clone())
+            .secret_token(w.secret.expose().to_string())
+            .allowed_updates(telegram::ALLOWED_UPDATES.to_vec())
+            .drop_pending_updates(false)
+            .await;
+        if let Err(e) = registered {
+            let _ = stop_tx.send(true);
+            if let Some(done) = http_done {
+                let _ = tokio::time::timeout(HTTP_DRAIN, done).await;
+            }
+            store.close().await;
+            return Err(AppError::Telegram(format!("setWebhook failed: {e}")));
+        }
+    }
+
     let source: Arc<dyn OrderSource> = Arc::new(veapi);
     let poller = Poller::new(
         source,
@@ -170,10 +262,18 @@ pub async fn run_tuned(
         .build();
     let stop = dispatcher.shutdown_token();
     let signal_tx = stop_tx.clone();
+    let drain_first = webhook_listener.as_ref().and(http_done.clone());
     let stopper = tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down");
         let _ = signal_tx.send(true);
+        // Webhook mode: stop accepting and answer the requests in progress first, so every
+        // update acknowledged is in the channel before the dispatcher drains it.
+        if let Some(done) = drain_first {
+            if tokio::time::timeout(HTTP_DRAIN, done).await.is_err() {
+                tracing::warn!("HTTP requests still in progress after the drain time");
+            }
+        }
         // The dispatcher refuses a shutdown before it has started; try until it takes.
         loop {
             match stop.shutdown() {
@@ -183,20 +283,36 @@ pub async fn run_tuned(
         }
     });
 
-    let listener = Polling::builder(bot.clone())
-        .timeout(Duration::from_secs(10))
-        .delete_webhook()
-        .await
-        .build();
-    tracing::info!(bot = %me.username(), "bot started, polling for updates");
-    let result = dispatcher
-        .try_dispatch_with_listener(
-            listener,
-            LoggingErrorHandler::with_custom_text("getUpdates failed"),
-        )
-        .await;
+    let result = match webhook_listener {
+        Some(listener) => {
+            tracing::info!(bot = %me.username(), "bot started, taking updates by webhook");
+            dispatcher
+                .try_dispatch_with_listener(
+                    listener,
+                    LoggingErrorHandler::with_custom_text("webhook listener failed"),
+                )
+                .await
+        }
+        None => {
+            let listener = Polling::builder(bot.clone())
+                .timeout(Duration::from_secs(10))
+                .delete_webhook()
+                .await
+                .build();
+            tracing::info!(bot = %me.username(), "bot started, polling for updates");
+            dispatcher
+                .try_dispatch_with_listener(
+                    listener,
+                    LoggingErrorHandler::with_custom_text("getUpdates failed"),
+                )
+                .await
+        }
+    };
     stopper.abort();
     let _ = stop_tx.send(true);
+    if let Some(done) = http_done {
+        let _ = tokio::time::timeout(HTTP_DRAIN, done).await;
+    }
     let _ = poller_task.await;
     let _ = notifier_task.await;
     // The poller's lease and this instance's presence are released before the store

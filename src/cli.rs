@@ -120,6 +120,9 @@ fn with_config(needs: Needs, f: impl FnOnce(Config) -> Result<(), Failure>) -> E
         secrets.extend(v.access_token.iter().map(|s| s.expose().to_string()));
         secrets.extend(v.sessionkey.iter().map(|s| s.expose().to_string()));
     }
+    if let Some(w) = &config.webhook {
+        secrets.push(w.secret.expose().to_string());
+    }
     logging::init(secrets);
     match f(config) {
         Ok(()) => ExitCode::SUCCESS,

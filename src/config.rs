@@ -1,6 +1,7 @@
 //! Configuration from the environment (and `.env`, read by `main` before this runs).
 
 use crate::secret::Secret;
+use std::net::SocketAddr;
 use std::time::Duration;
 use thiserror::Error;
 use url::Url;
@@ -68,6 +69,16 @@ impl PartialEq<&str> for DatabaseUrl {
         self.0 == *other
     }
 }
+/// Webhook mode: Telegram posts updates to `url`, each carrying `secret` in the
+/// `X-Telegram-Bot-Api-Secret-Token` header.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub url: Url,
+    pub secret: Secret,
+}
+
+/// Where the HTTP server listens when `HTTP_LISTEN` is unset in webhook mode.
+pub const DEFAULT_HTTP_LISTEN: &str = "0.0.0.0:8080";
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -89,6 +100,11 @@ pub struct Config {
     /// goes to the group whole, amounts included. Off by default: the group only hears that
     /// there is news and where to read it.
     pub group_fallback_amounts: bool,
+    /// `HTTP_LISTEN`: the HTTP server's address (health, metrics, the webhook); None: no
+    /// server (long polling without it).
+    pub http_listen: Option<SocketAddr>,
+    /// `WEBHOOK_URL` + `WEBHOOK_SECRET`: webhook mode instead of long polling.
+    pub webhook: Option<WebhookConfig>,
 }
 
 impl Config {
@@ -222,6 +238,24 @@ impl Config {
             }
         };
 
+        let webhook = webhook_vars(var("WEBHOOK_URL"), var("WEBHOOK_SECRET"))?;
+        let http_listen = match var("HTTP_LISTEN") {
+            Some(raw) => Some(
+                raw.parse::<SocketAddr>()
+                    .map_err(|_| ConfigError::Invalid {
+                        var: "HTTP_LISTEN",
+                        value: raw,
+                        hint: "expected an address and port such as 0.0.0.0:8080 or 127.0.0.1:9000",
+                    })?,
+            ),
+            None if webhook.is_some() => Some(
+                DEFAULT_HTTP_LISTEN
+                    .parse()
+                    .expect("the default address parses"),
+            ),
+            None => None,
+        };
+
         Ok(Config {
             bot_token,
             telegram_api_url,
@@ -234,8 +268,59 @@ impl Config {
             user_rate_limit,
             cache_ttl,
             group_fallback_amounts,
+            http_listen,
+            webhook,
         })
     }
+}
+
+/// Telegram's rule for `secret_token` (setWebhook): "1-256 characters. Only characters
+/// A-Z, a-z, 0-9, _ and - are allowed." The bot asks for at least 16 so it cannot be
+/// guessed.
+fn valid_secret(s: &str) -> bool {
+    (16..=256).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn webhook_vars(
+    url: Option<String>,
+    secret: Option<String>,
+) -> Result<Option<WebhookConfig>, ConfigError> {
+    let Some(raw) = url else {
+        return Ok(None);
+    };
+    // Telegram posts updates to HTTPS URLs only (setWebhook: "HTTPS URL to send updates to").
+    let url = match Url::parse(&raw) {
+        // A path segment starting with `:` or `*` would be a route pattern, not a path.
+        Ok(u) if u.scheme() == "https"
+            && u.host().is_some()
+            && !u.path().split('/').any(|seg| seg.starts_with([':', '*'])) => u,
+        _ => {
+            return Err(ConfigError::Invalid {
+                var: "WEBHOOK_URL",
+                value: raw,
+                hint: "expected the public https:// URL Telegram posts updates to, e.g. https://bot.example.com/telegram",
+            })
+        }
+    };
+    let secret = match secret {
+        None => {
+            return Err(ConfigError::Missing {
+                var: "WEBHOOK_SECRET",
+                hint: "webhook mode needs a secret of 16-256 characters A-Z a-z 0-9 _ -",
+            })
+        }
+        Some(s) if !valid_secret(&s) => {
+            return Err(ConfigError::Invalid {
+                var: "WEBHOOK_SECRET",
+                value: "***".into(),
+                hint: "expected 16-256 characters, only A-Z a-z 0-9 _ - (Telegram's rule)",
+            })
+        }
+        Some(s) => Secret::new(s),
+    };
+    Ok(Some(WebhookConfig { url, secret }))
 }
 
 fn mask(s: &str) -> String {
@@ -400,6 +485,137 @@ mod tests {
         )
         .unwrap_err();
         assert!(!e.to_string().contains("secretvalue"));
+    }
+
+    const GOOD_SECRET: &str = "s3cret_Value-0123456789";
+
+    #[test]
+    fn webhook_mode_is_configured_and_listens_by_default() {
+        let c = load(&[], Needs::default()).unwrap();
+        assert!(
+            c.webhook.is_none() && c.http_listen.is_none(),
+            "no server by default"
+        );
+        let c = load(
+            &[
+                ("WEBHOOK_URL", "https://bot.example.com/tg/hook"),
+                ("WEBHOOK_SECRET", GOOD_SECRET),
+            ],
+            Needs::default(),
+        )
+        .unwrap();
+        let w = c.webhook.as_ref().unwrap();
+        assert_eq!(w.url.path(), "/tg/hook");
+        assert_eq!(w.secret.expose(), GOOD_SECRET);
+        assert_eq!(c.http_listen, Some("0.0.0.0:8080".parse().unwrap()));
+        let c = load(&[("HTTP_LISTEN", "127.0.0.1:9000")], Needs::default()).unwrap();
+        assert_eq!(c.http_listen, Some("127.0.0.1:9000".parse().unwrap()));
+        assert!(c.webhook.is_none(), "a server without webhook mode");
+    }
+
+    #[test]
+    fn bad_webhook_settings_are_named() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("HTTP_LISTEN", "localhost")], "HTTP_LISTEN is invalid"),
+            (
+                &[("HTTP_LISTEN", "0.0.0.0:99999")],
+                "HTTP_LISTEN is invalid",
+            ),
+            (
+                &[
+                    ("WEBHOOK_URL", "http://bot.example.com/hook"),
+                    ("WEBHOOK_SECRET", GOOD_SECRET),
+                ],
+                "WEBHOOK_URL is invalid",
+            ),
+            (
+                &[
+                    ("WEBHOOK_URL", "bot.example.com/hook"),
+                    ("WEBHOOK_SECRET", GOOD_SECRET),
+                ],
+                "WEBHOOK_URL is invalid",
+            ),
+            (
+                &[
+                    ("WEBHOOK_URL", "https://b.example/:hook"),
+                    ("WEBHOOK_SECRET", GOOD_SECRET),
+                ],
+                "WEBHOOK_URL is invalid",
+            ),
+            (
+                &[("WEBHOOK_URL", "https://bot.example.com/hook")],
+                "WEBHOOK_SECRET is not set",
+            ),
+            (
+                &[
+                    ("WEBHOOK_URL", "https://bot.example.com/hook"),
+                    ("WEBHOOK_SECRET", "short_secret"),
+                ],
+                "WEBHOOK_SECRET is invalid",
+            ),
+            (
+                &[
+                    ("WEBHOOK_URL", "https://b.example/h"),
+                    ("WEBHOOK_SECRET", "has spaces in it, 1234"),
+                ],
+                "WEBHOOK_SECRET is invalid",
+            ),
+            (
+                &[
+                    ("WEBHOOK_URL", "https://b.example/h"),
+                    ("WEBHOOK_SECRET", "slash/is/not/allowed/here"),
+                ],
+                "WEBHOOK_SECRET is invalid",
+            ),
+        ];
+        for (pairs, expected) in cases {
+            let e = load(pairs, Needs::default()).unwrap_err();
+            assert!(e.to_string().starts_with(expected), "{pairs:?}: {e}");
+        }
+        let long = "a".repeat(257);
+        let e = load(
+            &[
+                ("WEBHOOK_URL", "https://b.example/h"),
+                ("WEBHOOK_SECRET", &long),
+            ],
+            Needs::default(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("WEBHOOK_SECRET is invalid"),
+            "{e}"
+        );
+        assert!(load(
+            &[
+                ("WEBHOOK_URL", "https://b.example/h"),
+                ("WEBHOOK_SECRET", &long[..256])
+            ],
+            Needs::default(),
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn the_webhook_secret_is_never_shown() {
+        let bad = "not valid but secret!!";
+        let e = load(
+            &[
+                ("WEBHOOK_URL", "https://b.example/h"),
+                ("WEBHOOK_SECRET", bad),
+            ],
+            Needs::default(),
+        )
+        .unwrap_err();
+        assert!(!format!("{e} {e:?}").contains("secret!!"), "{e:?}");
+        let c = load(
+            &[
+                ("WEBHOOK_URL", "https://b.example/h"),
+                ("WEBHOOK_SECRET", GOOD_SECRET),
+            ],
+            Needs::default(),
+        )
+        .unwrap();
+        assert!(!format!("{c:?} {c:#?}").contains(GOOD_SECRET));
     }
 
     #[test]

@@ -93,6 +93,8 @@ impl Converter for ConversionService {
         };
         async move {
             let result = flight.clone().await;
+            metrics::counter!(crate::http::metrics::CONVERSIONS, "outcome" => outcome(&result))
+                .increment(1);
             let mut map = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
             if map.get(&key).is_some_and(|f| f.ptr_eq(&flight)) {
                 map.remove(&key);
@@ -100,6 +102,24 @@ impl Converter for ConversionService {
             result
         }
         .boxed()
+    }
+}
+
+/// A conversion's outcome as `dlb_conversions_total` labels it.
+fn outcome(result: &Result<Converted, ConvertError>) -> &'static str {
+    use crate::veapi::ErrorClass;
+    match result {
+        Ok(c) if c.cached => "cached",
+        Ok(_) => "converted",
+        Err(ConvertError::Store(_)) => "store_error",
+        Err(ConvertError::Upstream(e)) => match e.class() {
+            ErrorClass::Product => "refused_product",
+            ErrorClass::Authorization => "authorization",
+            ErrorClass::KeyOrQuota => "key_or_quota",
+            ErrorClass::Throttled => "throttled",
+            ErrorClass::Transport => "transport",
+            ErrorClass::Other => "other",
+        },
     }
 }
 

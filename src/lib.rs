@@ -4,7 +4,8 @@
 //! The flow, one module per step: [`detect`] (pure) → [`convert`] ([`veapi`] with
 //! [`tracking`]'s `external_info`, remembered in [`store`]) → [`telegram`] replies;
 //! [`poller`] (orders → store + outbox, one transaction) → [`notify`] (outbox → Telegram),
-//! with [`alerts`] telling the operators when upstream needs them.
+//! with [`alerts`] telling the operators when upstream needs them. [`http`] serves health,
+//! metrics and, in webhook mode, the updates Telegram posts.
 
 pub mod alerts;
 pub mod app;
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod convert;
 pub mod detect;
+pub mod http;
 pub mod instance;
 pub mod lease;
 pub mod logging;

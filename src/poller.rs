@@ -14,6 +14,7 @@
 //! once, and a poll that still moved on does not count as a failure).
 
 use crate::alerts::{Alerts, Source};
+use crate::http::metrics::set_poller_holder;
 use crate::lease::Lease;
 use crate::store::{IngestOrder, IngestStats, Notice, Store, StoreError};
 use crate::telegram::texts;
@@ -256,6 +257,7 @@ impl Poller {
             if *shutdown.borrow() {
                 break;
             }
+            set_poller_holder(self.lease.is_held());
             if !self.lease.is_held() {
                 tracing::info!("another instance polls orders; standing by");
                 tokio::select! {
@@ -311,6 +313,7 @@ impl Poller {
                 _ = shutdown.changed() => {}
             }
         }
+        set_poller_holder(false);
         tracing::info!("order poller stopped");
     }
 
@@ -344,7 +347,10 @@ impl Poller {
         }
         self.store
             .kv_set(WATERMARK_KEY, &held.watermark().to_string(), now)
-            .await
+            .await?;
+        metrics::gauge!(crate::http::metrics::POLL_LAG_SECONDS)
+            .set((now - held.watermark()).max(0) as f64);
+        Ok(())
     }
 
     /// One poll: first the windows that held an unreadable order, then from where reading
@@ -531,6 +537,8 @@ impl Poller {
                 .await?;
             report.stats.orders += stats.orders;
             report.stats.new_orders += stats.new_orders;
+            metrics::counter!(crate::http::metrics::ORDERS_INGESTED)
+                .increment(stats.new_orders as u64);
             report.stats.new_notices += stats.new_notices;
             // Deliver as soon as a page is stored, not after a long catch-up.
             if stats.new_notices > 0 {

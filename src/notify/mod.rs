@@ -279,6 +279,7 @@ impl Notifier {
             }
             Delivery::Sent { chat_id } => {
                 tracing::info!(outbox_id = row.id, chat_id, "notification sent");
+                metrics::counter!(crate::http::metrics::NOTIFICATIONS_SENT).increment(1);
                 self.store.mark_sent(row.id, chat_id, now).await
             }
             Delivery::Retry {

@@ -22,6 +22,7 @@ mod leases;
 #[macro_use]
 mod outbox;
 mod orders;
+mod updates;
 
 pub use conversions::{CachedConversion, NewConversion};
 pub use orders::{IngestOrder, IngestStats, Notice, OrderSummary, OrderTotals, Stats};

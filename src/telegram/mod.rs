@@ -20,10 +20,11 @@ use crate::store::Store;
 use futures::future::join_all;
 use pace::{Pace, PaceLimits};
 use std::sync::{Arc, RwLock};
-use teloxide::dispatching::UpdateHandler;
+use teloxide::dispatching::{DpHandlerDescription, UpdateHandler};
 use teloxide::prelude::*;
 use teloxide::types::{
-    ChatId, LinkPreviewOptions, MessageEntityKind, MessageId, ParseMode, ReplyParameters, User,
+    AllowedUpdate, ChatId, LinkPreviewOptions, MessageEntityKind, MessageId, ParseMode,
+    ReplyParameters, UpdateKind, User,
 };
 use teloxide::utils::command::BotCommands;
 use teloxide::RequestError;
@@ -243,7 +244,37 @@ fn is_private_start(msg: &Message) -> bool {
         })
 }
 
+/// The update kinds [`schema`] handles, for setWebhook's `allowed_updates` (long polling
+/// asks for what the dispatcher reports itself). Keep in step with `schema`: the webhook
+/// listener logs an error when the dispatcher reports something else.
+pub const ALLOWED_UPDATES: &[AllowedUpdate] = &[AllowedUpdate::Message];
+
+/// Counts an update the dispatcher took, by kind.
+fn count_update(update: Update) {
+    let kind = match update.kind {
+        UpdateKind::Message(_) => "message",
+        UpdateKind::EditedMessage(_) => "edited_message",
+        UpdateKind::ChannelPost(_) => "channel_post",
+        UpdateKind::EditedChannelPost(_) => "edited_channel_post",
+        UpdateKind::CallbackQuery(_) => "callback_query",
+        UpdateKind::InlineQuery(_) => "inline_query",
+        UpdateKind::MyChatMember(_) => "my_chat_member",
+        _ => "other",
+    };
+    metrics::counter!(crate::http::metrics::UPDATES_HANDLED, "kind" => kind).increment(1);
+}
+
 pub fn schema() -> UpdateHandler<HandlerError> {
+    // Counting observes and filters nothing, so the kinds the dispatcher asks for stay
+    // those of the branches below.
+    dptree::inspect_with_description(
+        <DpHandlerDescription as dptree::HandlerDescription>::entry(),
+        count_update,
+    )
+    .chain(schema_inner())
+}
+
+fn schema_inner() -> UpdateHandler<HandlerError> {
     // Edited messages and channel posts are other update kinds: not handled, on purpose (an
     // edit would convert a link twice; a channel has no person to attribute orders to).
     Update::filter_message()

@@ -234,15 +234,23 @@ impl VeapiClient {
             .await
             .map_err(|_| VeapiError::Transport("client shut down".into()))?;
         let started = std::time::Instant::now();
-        let resp = self
-            .http
-            .post(url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| self.transport(path, e))?;
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| self.transport(path, e))?;
+        let reply = async {
+            let resp = self
+                .http
+                .post(url)
+                .form(&form)
+                .send()
+                .await
+                .map_err(|e| self.transport(path, e))?;
+            let status = resp.status();
+            let body = resp.bytes().await.map_err(|e| self.transport(path, e))?;
+            Ok::<_, VeapiError>((status, body))
+        }
+        .await;
+        // Failures too: a timeout is exactly the latency worth seeing.
+        metrics::histogram!(crate::http::metrics::VEAPI_CALL_SECONDS, "endpoint" => path.to_string())
+            .record(started.elapsed().as_secs_f64());
+        let (status, body) = reply?;
         tracing::debug!(
             path,
             status = status.as_u16(),

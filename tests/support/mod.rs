@@ -211,6 +211,8 @@ impl Respond for TgResponder {
                 "can_join_groups": true, "can_read_all_group_messages": true,
                 "supports_inline_queries": false, "has_main_web_app": false
             })),
+            // setWebhook: "Returns True on success." (core.telegram.org/bots/api#setwebhook)
+            "setwebhook" => ok(json!(true)),
             "getwebhookinfo" => {
                 ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}))
             }
@@ -448,6 +450,37 @@ impl FakeTelegram {
         self.state.lock().unwrap().sent.clone()
     }
 
+    /// The JSON bodies of every call to Bot API method `name` (case-insensitive) so far.
+    pub async fn calls(&self, name: &str) -> Vec<Value> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| {
+                r.url
+                    .path()
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|m| m.eq_ignore_ascii_case(name))
+            })
+            .map(params)
+            .collect()
+    }
+
+    /// Waits until the bot has called method `name` at least once (panics after 20 s).
+    pub async fn wait_call(&self, name: &str) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let calls = self.calls(name).await;
+            if !calls.is_empty() {
+                return calls;
+            }
+            assert!(Instant::now() < deadline, "the bot never called {name}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// What was sent, each with the time it arrived.
     pub fn sent_timed(&self) -> Vec<(Value, Instant)> {
         let st = self.state.lock().unwrap();
@@ -494,6 +527,39 @@ impl FakeTelegram {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// A Bot API call's parameters: a JSON body as it is, a multipart/form-data body (teloxide
+/// sends methods that may upload a file that way) as an object of its fields' text.
+pub fn params(req: &Request) -> Value {
+    let content_type = req
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Some(boundary) = content_type
+        .strip_prefix("multipart/form-data; boundary=")
+        .map(|b| format!("--{b}"))
+    else {
+        return serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    };
+    let body = String::from_utf8_lossy(&req.body);
+    let mut fields = serde_json::Map::new();
+    for part in body.split(boundary.as_str()) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        else {
+            continue;
+        };
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        fields.insert(name.to_string(), Value::String(value.to_string()));
+    }
+    Value::Object(fields)
 }
 
 /// Whether a sent message is the bot's `/help` answer (the sentinel of [`FakeTelegram::settle`]).
@@ -578,7 +644,21 @@ impl RunningBot {
         Self::start_tuned(config, tuning)
     }
 
+    /// The bot serving HTTP on `listener` (bound by the test, so it knows the port).
+    pub fn start_on(config: Config, listener: tokio::net::TcpListener) -> RunningBot {
+        let tuning = douyin_link_bot::app::Tuning::from_config(&config);
+        Self::start_with(config, tuning, Some(listener))
+    }
+
     pub fn start_tuned(config: Config, tuning: douyin_link_bot::app::Tuning) -> RunningBot {
+        Self::start_with(config, tuning, None)
+    }
+
+    fn start_with(
+        config: Config,
+        tuning: douyin_link_bot::app::Tuning,
+        listener: Option<tokio::net::TcpListener>,
+    ) -> RunningBot {
         if std::env::var_os("TEST_LOG").is_some() {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::from_env("TEST_LOG"))
@@ -586,13 +666,13 @@ impl RunningBot {
                 .try_init();
         }
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(douyin_link_bot::app::run_tuned(
-            config,
-            tuning,
-            async move {
-                let _ = rx.await;
-            },
-        ));
+        let stop = async move {
+            let _ = rx.await;
+        };
+        let task = match listener {
+            Some(l) => tokio::spawn(douyin_link_bot::app::run_on(config, tuning, Some(l), stop)),
+            None => tokio::spawn(douyin_link_bot::app::run_tuned(config, tuning, stop)),
+        };
         RunningBot {
             stop: Some(tx),
             task,
