@@ -87,6 +87,14 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Migrations only add tables and columns: an instance starts against a store a newer
+/// version migrated (a rolling deploy, a rollback) instead of refusing the migrations it
+/// does not know.
+fn migrator(mut m: sqlx::migrate::Migrator) -> sqlx::migrate::Migrator {
+    m.set_ignore_missing(true);
+    m
+}
+
 /// Whether a `DATABASE_URL` names PostgreSQL.
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
@@ -132,7 +140,9 @@ impl Store {
                 .connect_with(opts.clone())
         };
         let write = connect(1).await.map_err(|e| open_err(e.to_string()))?;
-        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        migrator(sqlx::migrate!("./migrations/sqlite"))
+            .run(&write)
+            .await?;
         // An in-memory database exists per connection: there, the one connection does all.
         let read = if in_memory {
             write.clone()
@@ -158,7 +168,9 @@ impl Store {
             .map_err(|e| open_err(e.to_string()))?;
         // sqlx takes an advisory lock around migrations: instances starting together
         // migrate once.
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        migrator(sqlx::migrate!("./migrations/postgres"))
+            .run(&pool)
+            .await?;
         Ok(Store {
             backend: Backend::Postgres(pool),
         })
