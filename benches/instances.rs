@@ -1,6 +1,12 @@
-//! Several instances on one PostgreSQL: `cargo bench --bench instances` (needs
-//! `TEST_DATABASE_URL`, e.g. postgres://postgres@127.0.0.1:5432/test).
+//! Webhook intake and several instances on one PostgreSQL: `cargo bench --bench instances`
+//! (`notify` and `poll` need `TEST_DATABASE_URL`, e.g.
+//! postgres://postgres@127.0.0.1:5432/test).
 //!
+//! - `webhook`: one instance in webhook mode on a SQLite store (and on PostgreSQL when
+//!   `TEST_DATABASE_URL` is set), `INSTANCES_UPDATES` (5 000) group messages without a
+//!   product reference (handled, deduped, no reply: what the bot itself costs per update)
+//!   posted by 64 clients at once: updates acknowledged per second, and per second until
+//!   the dispatcher had handled them all (read from `/metrics`).
 //! - `notify`: 1, 2 and 3 notifiers (each with its own connections, as separate processes
 //!   have) delivering 3 000 messages for 1 000 users through a messenger that takes
 //!   `INSTANCES_SEND_MS` (20) per send, Telegram's pace left out: what claiming costs and
