@@ -22,14 +22,13 @@ struct Setup {
     veapi: MockServer,
     store: Store,
     poller: Poller,
-    _dir: tempfile::TempDir,
+    _db: TestDb,
 }
 
-async fn setup() -> Setup {
+async fn setup(db: TestDb) -> Setup {
     let veapi = MockServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
     let tg = FakeTelegram::start().await;
-    let cfg = config(&tg, &veapi, &dir.path().join("bot.db"));
+    let cfg = config(&tg, &veapi, &db);
     let store = Store::open(&cfg.database_url).await.unwrap();
     let source: Arc<dyn OrderSource> =
         Arc::new(VeapiClient::new(cfg.veapi.as_ref().unwrap()).unwrap());
@@ -48,7 +47,7 @@ async fn setup() -> Setup {
         veapi,
         store,
         poller,
-        _dir: dir,
+        _db: db,
     }
 }
 
@@ -99,87 +98,91 @@ fn poll_time() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0).unwrap()
 }
 
-#[tokio::test]
-async fn a_corrupted_value_of_ours_notifies_nobody_and_is_counted() {
-    let s = setup().await;
-    let alice = tracking::encode(ALICE.user_id);
-    let bad = corrupted(&alice, alice.len() - 2);
-    assert!(tracking::decode(&bad).is_err());
-    orders_page(
-        &s.veapi,
-        None,
-        orders_body(
-            vec![
-                order_json("4900000000000000001", &bad, "PAY_SUCC", UPDATED),
-                order_json(
-                    "4900000000000000002",
-                    "someone_else_77",
-                    "PAY_SUCC",
-                    UPDATED,
-                ),
-                order_json("4900000000000000003", &alice, "PAY_SUCC", UPDATED),
-            ],
-            "",
-        ),
-    )
-    .await;
-    s.poller.poll_once(poll_time()).await.unwrap();
+on_both_backends! {
+    #[tokio::test]
+    async fn a_corrupted_value_of_ours_notifies_nobody_and_is_counted(db) {
+        let s = setup(db).await;
+        let alice = tracking::encode(ALICE.user_id);
+        let bad = corrupted(&alice, alice.len() - 2);
+        assert!(tracking::decode(&bad).is_err());
+        orders_page(
+            &s.veapi,
+            None,
+            orders_body(
+                vec![
+                    order_json("4900000000000000001", &bad, "PAY_SUCC", UPDATED),
+                    order_json(
+                        "4900000000000000002",
+                        "someone_else_77",
+                        "PAY_SUCC",
+                        UPDATED,
+                    ),
+                    order_json("4900000000000000003", &alice, "PAY_SUCC", UPDATED),
+                ],
+                "",
+            ),
+        )
+        .await;
+        s.poller.poll_once(poll_time()).await.unwrap();
 
-    assert_eq!(
-        s.store
-            .outbox_status("order:4900000000000000001:NEW")
+        assert_eq!(
+            s.store
+                .outbox_status("order:4900000000000000001:NEW")
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(s
+            .store
+            .outbox_status("order:4900000000000000003:NEW")
             .await
-            .unwrap(),
-        None
-    );
-    assert!(s
-        .store
-        .outbox_status("order:4900000000000000003:NEW")
-        .await
-        .unwrap()
-        .is_some());
-    let stats = s.store.stats(0).await.unwrap();
-    assert_eq!(
-        stats.unattributed, 1,
-        "the other channel's order is not ours to count"
-    );
-    assert_eq!(stats.orders.orders, 1);
-    let shown = texts::stats(&stats, None, false);
-    assert!(shown.contains("无法归属的本机器人订单：1"), "{shown}");
+            .unwrap()
+            .is_some());
+        let stats = s.store.stats(0).await.unwrap();
+        assert_eq!(
+            stats.unattributed, 1,
+            "the other channel's order is not ours to count"
+        );
+        assert_eq!(stats.orders.orders, 1);
+        let shown = texts::stats(&stats, None, false);
+        assert!(shown.contains("无法归属的本机器人订单：1"), "{shown}");
+    }
 }
 
-#[tokio::test]
-async fn an_earlier_format_value_counts_only_when_it_was_issued() {
-    let s = setup().await;
-    let issued = legacy(ALICE.user_id);
-    let never_issued = legacy(BOB.user_id);
-    issue(&s.store, ALICE.user_id, &issued).await;
-    orders_page(
-        &s.veapi,
-        None,
-        orders_body(
-            vec![
-                order_json("4900000000000000011", &issued, "PAY_SUCC", UPDATED),
-                order_json("4900000000000000012", &never_issued, "PAY_SUCC", UPDATED),
-            ],
-            "",
-        ),
-    )
-    .await;
-    s.poller.poll_once(poll_time()).await.unwrap();
+on_both_backends! {
+    #[tokio::test]
+    async fn an_earlier_format_value_counts_only_when_it_was_issued(db) {
+        let s = setup(db).await;
+        let issued = legacy(ALICE.user_id);
+        let never_issued = legacy(BOB.user_id);
+        issue(&s.store, ALICE.user_id, &issued).await;
+        orders_page(
+            &s.veapi,
+            None,
+            orders_body(
+                vec![
+                    order_json("4900000000000000011", &issued, "PAY_SUCC", UPDATED),
+                    order_json("4900000000000000012", &never_issued, "PAY_SUCC", UPDATED),
+                ],
+                "",
+            ),
+        )
+        .await;
+        s.poller.poll_once(poll_time()).await.unwrap();
 
-    assert!(s
-        .store
-        .outbox_status("order:4900000000000000011:NEW")
-        .await
-        .unwrap()
-        .is_some());
-    assert_eq!(
-        s.store
-            .outbox_status("order:4900000000000000012:NEW")
+        assert!(s
+            .store
+            .outbox_status("order:4900000000000000011:NEW")
             .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(s.store.stats(0).await.unwrap().unattributed, 1);
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            s.store
+                .outbox_status("order:4900000000000000012:NEW")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(s.store.stats(0).await.unwrap().unattributed, 1);
+    }
 }

@@ -36,89 +36,93 @@ const NOT_PRODUCTS: &[&str] = &[
     "{\"source\":\"taobao\",\"num_iid\":\"649479273712\",\"title\":\"夏季T恤\"}",
 ];
 
-#[tokio::test]
-async fn non_product_shares_cause_no_veapi_call() {
-    let h = Harness::start(&[]).await;
-    share_reply(&h.veapi, None, json_body("veapi/share_ok.json")).await;
-    for text in NOT_PRODUCTS {
-        h.tg.push_text(&ALICE, text);
+on_both_backends! {
+    #[tokio::test]
+    async fn non_product_shares_cause_no_veapi_call(db) {
+        let h = Harness::start(db, &[]).await;
+        share_reply(&h.veapi, None, json_body("veapi/share_ok.json")).await;
+        for text in NOT_PRODUCTS {
+            h.tg.push_text(&ALICE, text);
+        }
+        // In private every message without a reference is answered with the hint: one hint per
+        // message proves each was handled.
+        let hint = |m: &serde_json::Value| {
+            m["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("没有在这条消息里找到抖音商品"))
+        };
+        let sent = h.tg.wait_sent(NOT_PRODUCTS.len()).await;
+        let not_hints: Vec<_> = sent.iter().filter(|m| !hint(m)).collect();
+        assert!(not_hints.is_empty(), "{not_hints:#?}");
+        let calls = share_calls(&h.veapi).await;
+        assert!(calls.is_empty(), "veapi was asked: {calls:#?}");
+        h.bot.stop().await;
     }
-    // In private every message without a reference is answered with the hint: one hint per
-    // message proves each was handled.
-    let hint = |m: &serde_json::Value| {
-        m["text"]
-            .as_str()
-            .is_some_and(|t| t.contains("没有在这条消息里找到抖音商品"))
-    };
-    let sent = h.tg.wait_sent(NOT_PRODUCTS.len()).await;
-    let not_hints: Vec<_> = sent.iter().filter(|m| !hint(m)).collect();
-    assert!(not_hints.is_empty(), "{not_hints:#?}");
-    let calls = share_calls(&h.veapi).await;
-    assert!(calls.is_empty(), "veapi was asked: {calls:#?}");
-    h.bot.stop().await;
 }
 
-#[tokio::test]
-async fn product_shares_in_new_shapes_reach_veapi_with_the_right_value() {
-    let h = Harness::start(&[]).await;
-    share_reply(&h.veapi, None, json_body("veapi/share_ok.json")).await;
-    let cases: &[(&str, &str, bool)] = &[
-        // A 抖口令 with new delimiters and noise inside 查看商品详情.
-        (
-            "8:/ 05/09 g@b.nd 【花花公子夹克男】复制此条消息打开抖音，查看:/ 商品详情。【^^yvMryGHbeg49※※】",
-            "yvMryGHbeg49",
-            false,
-        ),
-        // Traditional and letter spellings around ŠŠ…︽︽.
-        (
-            "8:/ T@y.TL 04/03 【皮尔卡丹冲锋衣】復製此條消息打開Dou音，查看商品詳情。【ŠŠoxJYUXMeg49︽︽】",
-            "oxJYUXMeg49",
-            false,
-        ),
-        // A colonel link as a JSON string.
-        (
-            "{\"share_url\":\"https:\\/\\/haohuo.jinritemai.com\\/ecommerce\\/trade\\/detail\\/index.html?id=3644272059510584408\\u0026ins_activity_param=A7b3DEe\"}",
-            "https://haohuo.jinritemai.com/ecommerce/trade/detail/index.html?id=3644272059510584408&ins_activity_param=A7b3DEe",
-            true,
-        ),
-        // A product URL percent-encoded inside a redirector's parameter.
-        (
-            "https://www.example.com/jump?target=https%3A%2F%2Fhaohuo.jinritemai.com%2Fviews%2Fproduct%2Fitem2%3Fid%3D3455938529937469044&from=share",
-            "https://haohuo.jinritemai.com/views/product/item2?id=3455938529937469044",
-            false,
-        ),
-        // A product share next to a video share, both in variant spellings.
-        (
-            "7.43 pda:/ 让你在几秒钟之内记住我  https://v.douyin.com/L5pbfdP/ 復製此鏈接，打kaiDou音搜索，値接觀看視频！\n9.28 reo:/ r@r.Rx 01/26 【抖音商城】https://v.douyin.com/i2wDMRRN/ 【卡宾熊】猫耳酥\n長按複製此條消息，打開Dou音搜索，查看商品詳情！",
-            "https://v.douyin.com/i2wDMRRN/",
-            false,
-        ),
-        // Two short links glued by a comma.
-        (
-            "https://v.douyin.com/iUqwFX7b/,https://v.douyin.com/Ay1Q2QU/",
-            "https://v.douyin.com/Ay1Q2QU/",
-            false,
-        ),
-    ];
-    for (text, _, _) in cases {
-        h.tg.push_text(&ALICE, text);
+on_both_backends! {
+    #[tokio::test]
+    async fn product_shares_in_new_shapes_reach_veapi_with_the_right_value(db) {
+        let h = Harness::start(db, &[]).await;
+        share_reply(&h.veapi, None, json_body("veapi/share_ok.json")).await;
+        let cases: &[(&str, &str, bool)] = &[
+            // A 抖口令 with new delimiters and noise inside 查看商品详情.
+            (
+                "8:/ 05/09 g@b.nd 【花花公子夹克男】复制此条消息打开抖音，查看:/ 商品详情。【^^yvMryGHbeg49※※】",
+                "yvMryGHbeg49",
+                false,
+            ),
+            // Traditional and letter spellings around ŠŠ…︽︽.
+            (
+                "8:/ T@y.TL 04/03 【皮尔卡丹冲锋衣】復製此條消息打開Dou音，查看商品詳情。【ŠŠoxJYUXMeg49︽︽】",
+                "oxJYUXMeg49",
+                false,
+            ),
+            // A colonel link as a JSON string.
+            (
+                "{\"share_url\":\"https:\\/\\/haohuo.jinritemai.com\\/ecommerce\\/trade\\/detail\\/index.html?id=3644272059510584408\\u0026ins_activity_param=A7b3DEe\"}",
+                "https://haohuo.jinritemai.com/ecommerce/trade/detail/index.html?id=3644272059510584408&ins_activity_param=A7b3DEe",
+                true,
+            ),
+            // A product URL percent-encoded inside a redirector's parameter.
+            (
+                "https://www.example.com/jump?target=https%3A%2F%2Fhaohuo.jinritemai.com%2Fviews%2Fproduct%2Fitem2%3Fid%3D3455938529937469044&from=share",
+                "https://haohuo.jinritemai.com/views/product/item2?id=3455938529937469044",
+                false,
+            ),
+            // A product share next to a video share, both in variant spellings.
+            (
+                "7.43 pda:/ 让你在几秒钟之内记住我  https://v.douyin.com/L5pbfdP/ 復製此鏈接，打kaiDou音搜索，値接觀看視频！\n9.28 reo:/ r@r.Rx 01/26 【抖音商城】https://v.douyin.com/i2wDMRRN/ 【卡宾熊】猫耳酥\n長按複製此條消息，打開Dou音搜索，查看商品詳情！",
+                "https://v.douyin.com/i2wDMRRN/",
+                false,
+            ),
+            // Two short links glued by a comma.
+            (
+                "https://v.douyin.com/iUqwFX7b/,https://v.douyin.com/Ay1Q2QU/",
+                "https://v.douyin.com/Ay1Q2QU/",
+                false,
+            ),
+        ];
+        for (text, _, _) in cases {
+            h.tg.push_text(&ALICE, text);
+        }
+        h.tg.wait_sent(cases.len()).await;
+        let calls = share_calls(&h.veapi).await;
+        for (text, want, coupon) in cases {
+            let call = calls
+                .iter()
+                .find(|c| c["productUrl"] == *want || c["productUrl"].contains(want))
+                .unwrap_or_else(|| panic!("no call for {text:?} (wanted {want:?}): {calls:#?}"));
+            assert_eq!(call.contains_key("use_coupon"), *coupon, "{call:?}");
+        }
+        // The glued pair is two products; nothing else was asked: the video beside the product
+        // share cost no call.
+        let urls: Vec<&str> = calls.iter().map(|c| c["productUrl"].as_str()).collect();
+        assert_eq!(calls.len(), cases.len() + 1, "{urls:#?}");
+        assert!(
+            !urls.contains(&"https://v.douyin.com/L5pbfdP/"),
+            "{urls:#?}"
+        );
+        h.bot.stop().await;
     }
-    h.tg.wait_sent(cases.len()).await;
-    let calls = share_calls(&h.veapi).await;
-    for (text, want, coupon) in cases {
-        let call = calls
-            .iter()
-            .find(|c| c["productUrl"] == *want || c["productUrl"].contains(want))
-            .unwrap_or_else(|| panic!("no call for {text:?} (wanted {want:?}): {calls:#?}"));
-        assert_eq!(call.contains_key("use_coupon"), *coupon, "{call:?}");
-    }
-    // The glued pair is two products; nothing else was asked: the video beside the product
-    // share cost no call.
-    let urls: Vec<&str> = calls.iter().map(|c| c["productUrl"].as_str()).collect();
-    assert_eq!(calls.len(), cases.len() + 1, "{urls:#?}");
-    assert!(
-        !urls.contains(&"https://v.douyin.com/L5pbfdP/"),
-        "{urls:#?}"
-    );
-    h.bot.stop().await;
 }

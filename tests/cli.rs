@@ -278,6 +278,7 @@ async fn orders_prints_one_poll_without_touching_anything() {
     assert!(stderr(&bad).contains("--since"));
 }
 
+// SQLite only: it checks that the default store file (`data/bot.db`) is created on first run.
 #[tokio::test(flavor = "multi_thread")]
 async fn run_serves_until_sigterm_and_its_debug_logs_hold_no_secret() {
     let tg = FakeTelegram::start().await;

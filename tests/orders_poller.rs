@@ -22,7 +22,7 @@ struct Setup {
     veapi: MockServer,
     store: Store,
     poller: Poller,
-    _dir: tempfile::TempDir,
+    _db: TestDb,
 }
 
 fn settings() -> PollerSettings {
@@ -33,11 +33,10 @@ fn settings() -> PollerSettings {
     }
 }
 
-async fn setup_with(settings: PollerSettings) -> Setup {
+async fn setup_with(db: TestDb, settings: PollerSettings) -> Setup {
     let veapi = MockServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
     let tg = FakeTelegram::start().await;
-    let cfg = config(&tg, &veapi, &dir.path().join("bot.db"));
+    let cfg = config(&tg, &veapi, &db);
     let store = Store::open(&cfg.database_url).await.unwrap();
     let source: Arc<dyn OrderSource> =
         Arc::new(VeapiClient::new(cfg.veapi.as_ref().unwrap()).unwrap());
@@ -52,12 +51,12 @@ async fn setup_with(settings: PollerSettings) -> Setup {
         veapi,
         store,
         poller,
-        _dir: dir,
+        _db: db,
     }
 }
 
-async fn setup() -> Setup {
-    setup_with(settings()).await
+async fn setup(db: TestDb) -> Setup {
+    setup_with(db, settings()).await
 }
 
 fn alice() -> String {
@@ -95,322 +94,338 @@ async fn fail_once(server: &MockServer, cursor: Option<&str>) {
         .await;
 }
 
-#[tokio::test]
-async fn all_pages_are_followed_and_only_our_orders_notify() {
-    let s = setup().await;
-    // Pages before the last are full (20 orders; the rest other channels' orders).
-    orders_page(
-        &s.veapi,
-        None,
-        orders_body(
-            full_page(
+on_both_backends! {
+    #[tokio::test]
+    async fn all_pages_are_followed_and_only_our_orders_notify(db) {
+        let s = setup(db).await;
+        // Pages before the last are full (20 orders; the rest other channels' orders).
+        orders_page(
+            &s.veapi,
+            None,
+            orders_body(
+                full_page(
+                    vec![
+                        order_json(
+                            "4900000000000000001",
+                            &alice(),
+                            "PAY_SUCC",
+                            "2026-11-22 10:00:00",
+                        ),
+                        order_json(
+                            "4900000000000000002",
+                            "someone_else",
+                            "PAY_SUCC",
+                            "2026-11-22 10:00:00",
+                        ),
+                    ],
+                    "48100000000000001",
+                ),
+                "c1",
+            ),
+        )
+        .await;
+        orders_page(
+            &s.veapi,
+            Some("c1"),
+            orders_body(
+                full_page(
+                    vec![order_json(
+                        "4900000000000000003",
+                        &alice(),
+                        "SETTLE",
+                        "2026-11-22 10:01:00",
+                    )],
+                    "48100000000000002",
+                ),
+                "c2",
+            ),
+        )
+        .await;
+        orders_page(&s.veapi, Some("c2"), orders_body(vec![], "")).await;
+
+        let before = Utc::now();
+        let report = s.poller.poll_once(before).await.unwrap();
+        assert_eq!(report.pages, 3);
+        assert_eq!(report.stats.orders, 40);
+        // Order 1: new. Order 2: not ours. Order 3: new and settled.
+        assert_eq!(report.stats.new_notices, 3);
+        assert_eq!(s.store.outbox_counts().await.unwrap().pending, 3);
+        assert!(s
+            .store
+            .outbox_status("order:4900000000000000002:NEW")
+            .await
+            .unwrap()
+            .is_none());
+        assert!(s
+            .store
+            .outbox_status("order:4900000000000000003:SETTLE")
+            .await
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            s.poller.watermark().await.unwrap(),
+            Some(before.timestamp())
+        );
+
+        let calls = orders_calls(&s.veapi).await;
+        assert_eq!(calls.len(), 3);
+        assert!(!calls[0].contains_key("cursor"));
+        assert_eq!(calls[1]["cursor"], "c1");
+        assert_eq!(calls[2]["cursor"], "c2");
+        for c in &calls {
+            assert_eq!(c["time_type"], "update");
+            assert_eq!(c["size"], "20");
+            assert_eq!(c["vekey"], VEKEY);
+            assert_eq!(c["end_time"], china_time(before.timestamp()));
+        }
+        // A first poll reaches back a day.
+        let start = parse_china_time(&calls[0]["start_time"]).unwrap();
+        assert_eq!(before.timestamp() - start, 24 * 3600);
+    }
+}
+
+on_both_backends! {
+    #[tokio::test]
+    async fn the_next_window_overlaps_and_a_repeat_sighting_notifies_nobody_again(db) {
+        let s = setup(db).await;
+        alice_order(
+            &s.veapi,
+            None,
+            ("4900000000000000011", "PAY_SUCC", "2026-11-22 10:00:00"),
+            "",
+        )
+        .await;
+        let t1 = Utc::now();
+        s.poller.poll_once(t1).await.unwrap();
+        let t2 = t1 + chrono::Duration::seconds(60);
+        let report = s.poller.poll_once(t2).await.unwrap();
+        assert_eq!(report.stats.orders, 1);
+        assert_eq!(report.stats.new_orders, 0);
+        assert_eq!(report.stats.new_notices, 0);
+        assert_eq!(s.store.outbox_counts().await.unwrap().pending, 1);
+
+        let calls = orders_calls(&s.veapi).await;
+        let second_start = parse_china_time(&calls[1]["start_time"]).unwrap();
+        assert_eq!(
+            second_start,
+            t1.timestamp() - 5 * 60,
+            "window starts at the watermark minus the overlap"
+        );
+        assert_eq!(s.poller.watermark().await.unwrap(), Some(t2.timestamp()));
+    }
+}
+
+on_both_backends! {
+    #[tokio::test]
+    async fn a_repeating_cursor_ends_the_window(db) {
+        let s = setup(db).await;
+        let full = |id: &str, filler: &str| {
+            orders_body(
+                full_page(
+                    vec![order_json(id, &alice(), "PAY_SUCC", "2026-11-22 10:00:00")],
+                    filler,
+                ),
+                "same",
+            )
+        };
+        orders_page(
+            &s.veapi,
+            None,
+            full("4900000000000000021", "48100000000000021"),
+        )
+        .await;
+        orders_page(
+            &s.veapi,
+            Some("same"),
+            full("4900000000000000022", "48100000000000022"),
+        )
+        .await;
+        let report = s.poller.poll_once(Utc::now()).await.unwrap();
+        assert_eq!(report.pages, 2);
+        assert_eq!(orders_calls(&s.veapi).await.len(), 2);
+        assert_eq!(report.stats.orders, 40);
+    }
+}
+
+on_both_backends! {
+    #[tokio::test]
+    async fn a_page_failing_mid_window_keeps_the_watermark_and_the_next_poll_covers_it(db) {
+        let s = setup(db).await;
+        orders_page(
+            &s.veapi,
+            None,
+            orders_body(
+                full_page(
+                    vec![order_json(
+                        "4900000000000000031",
+                        &alice(),
+                        "PAY_SUCC",
+                        "2026-11-22 10:00:00",
+                    )],
+                    "48100000000000031",
+                ),
+                "p2",
+            ),
+        )
+        .await;
+        // Page two is down for the first poll only.
+        fail_once(&s.veapi, Some("p2")).await;
+        alice_order(
+            &s.veapi,
+            Some("p2"),
+            ("4900000000000000032", "PAY_SUCC", "2026-11-22 10:02:00"),
+            "",
+        )
+        .await;
+
+        let t1 = Utc::now();
+        assert!(s.poller.poll_once(t1).await.is_err());
+        let first_start = t1.timestamp() - 24 * 3600;
+        assert_eq!(
+            s.poller.watermark().await.unwrap(),
+            Some(first_start + 5 * 60),
+            "a failed window must not move the watermark past its start"
+        );
+        // What was read before the failure is kept (and will not be notified twice).
+        assert_eq!(s.store.outbox_counts().await.unwrap().pending, 1);
+
+        let t2 = t1 + chrono::Duration::seconds(90);
+        let report = s.poller.poll_once(t2).await.unwrap();
+        assert_eq!(report.stats.new_notices, 1);
+        assert_eq!(s.store.outbox_counts().await.unwrap().pending, 2);
+        assert_eq!(s.poller.watermark().await.unwrap(), Some(t2.timestamp()));
+        // The retry started where the failed one did: nothing in between was skipped.
+        let calls = orders_calls(&s.veapi).await;
+        let firsts: Vec<&String> = calls
+            .iter()
+            .filter(|c| !c.contains_key("cursor"))
+            .map(|c| &c["start_time"])
+            .collect();
+        // (The retry spans a day and 90 s, so it takes two day-sized chunks.)
+        assert_eq!(firsts.len(), 3);
+        assert_eq!(firsts[0], firsts[1]);
+        assert_eq!(parse_china_time(firsts[0]), Some(first_start));
+    }
+}
+
+on_both_backends! {
+    #[tokio::test]
+    async fn a_refund_arriving_later_writes_exactly_one_refund_row(db) {
+        let s = setup(db).await;
+        alice_order(
+            &s.veapi,
+            None,
+            ("4900000000000000041", "PAY_SUCC", "2026-11-22 10:00:00"),
+            "",
+        )
+        .await;
+        let t = Utc::now();
+        s.poller.poll_once(t).await.unwrap();
+        s.veapi.reset().await;
+        alice_order(
+            &s.veapi,
+            None,
+            ("4900000000000000041", "REFUND", "2026-11-22 11:00:00"),
+            "",
+        )
+        .await;
+        for i in 1..=3 {
+            s.poller
+                .poll_once(t + chrono::Duration::seconds(60 * i))
+                .await
+                .unwrap();
+        }
+        assert_eq!(s.store.outbox_counts().await.unwrap().pending, 2);
+        assert!(s
+            .store
+            .outbox_status("order:4900000000000000041:REFUND")
+            .await
+            .unwrap()
+            .is_some());
+        let (recent, totals) = s.store.user_orders(ALICE.user_id, 10).await.unwrap();
+        assert_eq!(recent[0].flow_point, "REFUND");
+        assert_eq!((totals.orders, totals.refunded, totals.paid), (1, 1, 0));
+    }
+}
+
+on_both_backends! {
+    #[tokio::test]
+    async fn a_stale_snapshot_never_overwrites_a_newer_state(db) {
+        let s = setup(db).await;
+        orders_page(
+            &s.veapi,
+            None,
+            orders_body(
                 vec![
                     order_json(
-                        "4900000000000000001",
+                        "4900000000000000051",
+                        &alice(),
+                        "SETTLE",
+                        "2026-11-22 12:00:00",
+                    ),
+                    order_json(
+                        "4900000000000000051",
                         &alice(),
                         "PAY_SUCC",
                         "2026-11-22 10:00:00",
                     ),
-                    order_json(
-                        "4900000000000000002",
-                        "someone_else",
-                        "PAY_SUCC",
-                        "2026-11-22 10:00:00",
-                    ),
                 ],
-                "48100000000000001",
+                "",
             ),
-            "c1",
-        ),
-    )
-    .await;
-    orders_page(
-        &s.veapi,
-        Some("c1"),
-        orders_body(
-            full_page(
-                vec![order_json(
-                    "4900000000000000003",
-                    &alice(),
-                    "SETTLE",
-                    "2026-11-22 10:01:00",
-                )],
-                "48100000000000002",
-            ),
-            "c2",
-        ),
-    )
-    .await;
-    orders_page(&s.veapi, Some("c2"), orders_body(vec![], "")).await;
-
-    let before = Utc::now();
-    let report = s.poller.poll_once(before).await.unwrap();
-    assert_eq!(report.pages, 3);
-    assert_eq!(report.stats.orders, 40);
-    // Order 1: new. Order 2: not ours. Order 3: new and settled.
-    assert_eq!(report.stats.new_notices, 3);
-    assert_eq!(s.store.outbox_counts().await.unwrap().pending, 3);
-    assert!(s
-        .store
-        .outbox_status("order:4900000000000000002:NEW")
-        .await
-        .unwrap()
-        .is_none());
-    assert!(s
-        .store
-        .outbox_status("order:4900000000000000003:SETTLE")
-        .await
-        .unwrap()
-        .is_some());
-    assert_eq!(
-        s.poller.watermark().await.unwrap(),
-        Some(before.timestamp())
-    );
-
-    let calls = orders_calls(&s.veapi).await;
-    assert_eq!(calls.len(), 3);
-    assert!(!calls[0].contains_key("cursor"));
-    assert_eq!(calls[1]["cursor"], "c1");
-    assert_eq!(calls[2]["cursor"], "c2");
-    for c in &calls {
-        assert_eq!(c["time_type"], "update");
-        assert_eq!(c["size"], "20");
-        assert_eq!(c["vekey"], VEKEY);
-        assert_eq!(c["end_time"], china_time(before.timestamp()));
-    }
-    // A first poll reaches back a day.
-    let start = parse_china_time(&calls[0]["start_time"]).unwrap();
-    assert_eq!(before.timestamp() - start, 24 * 3600);
-}
-
-#[tokio::test]
-async fn the_next_window_overlaps_and_a_repeat_sighting_notifies_nobody_again() {
-    let s = setup().await;
-    alice_order(
-        &s.veapi,
-        None,
-        ("4900000000000000011", "PAY_SUCC", "2026-11-22 10:00:00"),
-        "",
-    )
-    .await;
-    let t1 = Utc::now();
-    s.poller.poll_once(t1).await.unwrap();
-    let t2 = t1 + chrono::Duration::seconds(60);
-    let report = s.poller.poll_once(t2).await.unwrap();
-    assert_eq!(report.stats.orders, 1);
-    assert_eq!(report.stats.new_orders, 0);
-    assert_eq!(report.stats.new_notices, 0);
-    assert_eq!(s.store.outbox_counts().await.unwrap().pending, 1);
-
-    let calls = orders_calls(&s.veapi).await;
-    let second_start = parse_china_time(&calls[1]["start_time"]).unwrap();
-    assert_eq!(
-        second_start,
-        t1.timestamp() - 5 * 60,
-        "window starts at the watermark minus the overlap"
-    );
-    assert_eq!(s.poller.watermark().await.unwrap(), Some(t2.timestamp()));
-}
-
-#[tokio::test]
-async fn a_repeating_cursor_ends_the_window() {
-    let s = setup().await;
-    let full = |id: &str, filler: &str| {
-        orders_body(
-            full_page(
-                vec![order_json(id, &alice(), "PAY_SUCC", "2026-11-22 10:00:00")],
-                filler,
-            ),
-            "same",
         )
-    };
-    orders_page(
-        &s.veapi,
-        None,
-        full("4900000000000000021", "48100000000000021"),
-    )
-    .await;
-    orders_page(
-        &s.veapi,
-        Some("same"),
-        full("4900000000000000022", "48100000000000022"),
-    )
-    .await;
-    let report = s.poller.poll_once(Utc::now()).await.unwrap();
-    assert_eq!(report.pages, 2);
-    assert_eq!(orders_calls(&s.veapi).await.len(), 2);
-    assert_eq!(report.stats.orders, 40);
-}
-
-#[tokio::test]
-async fn a_page_failing_mid_window_keeps_the_watermark_and_the_next_poll_covers_it() {
-    let s = setup().await;
-    orders_page(
-        &s.veapi,
-        None,
-        orders_body(
-            full_page(
-                vec![order_json(
-                    "4900000000000000031",
-                    &alice(),
-                    "PAY_SUCC",
-                    "2026-11-22 10:00:00",
-                )],
-                "48100000000000031",
-            ),
-            "p2",
-        ),
-    )
-    .await;
-    // Page two is down for the first poll only.
-    fail_once(&s.veapi, Some("p2")).await;
-    alice_order(
-        &s.veapi,
-        Some("p2"),
-        ("4900000000000000032", "PAY_SUCC", "2026-11-22 10:02:00"),
-        "",
-    )
-    .await;
-
-    let t1 = Utc::now();
-    assert!(s.poller.poll_once(t1).await.is_err());
-    let first_start = t1.timestamp() - 24 * 3600;
-    assert_eq!(
-        s.poller.watermark().await.unwrap(),
-        Some(first_start + 5 * 60),
-        "a failed window must not move the watermark past its start"
-    );
-    // What was read before the failure is kept (and will not be notified twice).
-    assert_eq!(s.store.outbox_counts().await.unwrap().pending, 1);
-
-    let t2 = t1 + chrono::Duration::seconds(90);
-    let report = s.poller.poll_once(t2).await.unwrap();
-    assert_eq!(report.stats.new_notices, 1);
-    assert_eq!(s.store.outbox_counts().await.unwrap().pending, 2);
-    assert_eq!(s.poller.watermark().await.unwrap(), Some(t2.timestamp()));
-    // The retry started where the failed one did: nothing in between was skipped.
-    let calls = orders_calls(&s.veapi).await;
-    let firsts: Vec<&String> = calls
-        .iter()
-        .filter(|c| !c.contains_key("cursor"))
-        .map(|c| &c["start_time"])
-        .collect();
-    // (The retry spans a day and 90 s, so it takes two day-sized chunks.)
-    assert_eq!(firsts.len(), 3);
-    assert_eq!(firsts[0], firsts[1]);
-    assert_eq!(parse_china_time(firsts[0]), Some(first_start));
-}
-
-#[tokio::test]
-async fn a_refund_arriving_later_writes_exactly_one_refund_row() {
-    let s = setup().await;
-    alice_order(
-        &s.veapi,
-        None,
-        ("4900000000000000041", "PAY_SUCC", "2026-11-22 10:00:00"),
-        "",
-    )
-    .await;
-    let t = Utc::now();
-    s.poller.poll_once(t).await.unwrap();
-    s.veapi.reset().await;
-    alice_order(
-        &s.veapi,
-        None,
-        ("4900000000000000041", "REFUND", "2026-11-22 11:00:00"),
-        "",
-    )
-    .await;
-    for i in 1..=3 {
-        s.poller
-            .poll_once(t + chrono::Duration::seconds(60 * i))
-            .await
-            .unwrap();
+        .await;
+        s.poller.poll_once(Utc::now()).await.unwrap();
+        let (recent, _) = s.store.user_orders(ALICE.user_id, 10).await.unwrap();
+        assert_eq!(recent.len(), 1);
+        assert_eq!(recent[0].flow_point, "SETTLE");
     }
-    assert_eq!(s.store.outbox_counts().await.unwrap().pending, 2);
-    assert!(s
-        .store
-        .outbox_status("order:4900000000000000041:REFUND")
-        .await
-        .unwrap()
-        .is_some());
-    let (recent, totals) = s.store.user_orders(ALICE.user_id, 10).await.unwrap();
-    assert_eq!(recent[0].flow_point, "REFUND");
-    assert_eq!((totals.orders, totals.refunded, totals.paid), (1, 1, 0));
-}
-
-#[tokio::test]
-async fn a_stale_snapshot_never_overwrites_a_newer_state() {
-    let s = setup().await;
-    orders_page(
-        &s.veapi,
-        None,
-        orders_body(
-            vec![
-                order_json(
-                    "4900000000000000051",
-                    &alice(),
-                    "SETTLE",
-                    "2026-11-22 12:00:00",
-                ),
-                order_json(
-                    "4900000000000000051",
-                    &alice(),
-                    "PAY_SUCC",
-                    "2026-11-22 10:00:00",
-                ),
-            ],
-            "",
-        ),
-    )
-    .await;
-    s.poller.poll_once(Utc::now()).await.unwrap();
-    let (recent, _) = s.store.user_orders(ALICE.user_id, 10).await.unwrap();
-    assert_eq!(recent.len(), 1);
-    assert_eq!(recent[0].flow_point, "SETTLE");
 }
 
 // The window split by too many pages is read to the last page in
 // tests/orders_paging.rs (`a_window_with_too_many_pages_is_split_and_every_page_is_read`),
 // against a fake that pages by window as upstream does.
 
-#[tokio::test]
-async fn a_transient_page_failure_is_retried_within_the_same_poll() {
-    let s = setup_with(PollerSettings {
-        page_retries: 1,
-        ..settings()
-    })
-    .await;
-    fail_once(&s.veapi, None).await;
-    alice_order(
-        &s.veapi,
-        None,
-        ("4900000000000000071", "PAY_SUCC", "2026-11-22 10:00:00"),
-        "",
-    )
-    .await;
-    let now = Utc::now();
-    let report = s.poller.poll_once(now).await.unwrap();
-    assert_eq!(report.stats.new_notices, 1);
-    assert_eq!(orders_calls(&s.veapi).await.len(), 2);
-    assert_eq!(s.poller.watermark().await.unwrap(), Some(now.timestamp()));
+on_both_backends! {
+    #[tokio::test]
+    async fn a_transient_page_failure_is_retried_within_the_same_poll(db) {
+        let s = setup_with(db, PollerSettings {
+            page_retries: 1,
+            ..settings()
+        })
+        .await;
+        fail_once(&s.veapi, None).await;
+        alice_order(
+            &s.veapi,
+            None,
+            ("4900000000000000071", "PAY_SUCC", "2026-11-22 10:00:00"),
+            "",
+        )
+        .await;
+        let now = Utc::now();
+        let report = s.poller.poll_once(now).await.unwrap();
+        assert_eq!(report.stats.new_notices, 1);
+        assert_eq!(orders_calls(&s.veapi).await.len(), 2);
+        assert_eq!(s.poller.watermark().await.unwrap(), Some(now.timestamp()));
+    }
 }
 
-#[tokio::test]
-async fn after_an_outage_longer_than_upstream_keeps_orders_the_window_starts_89_days_back() {
-    let s = setup().await;
-    orders_page(&s.veapi, None, orders_body(vec![], "")).await;
-    let now = Utc::now().timestamp();
-    s.store
-        .kv_set(WATERMARK_KEY, &(now - 100 * 24 * 3600).to_string(), now)
-        .await
-        .unwrap();
-    s.poller.poll_once(Utc::now()).await.unwrap();
-    let first = &orders_calls(&s.veapi).await[0];
-    let start = parse_china_time(&first["start_time"]).unwrap();
-    assert!(
-        (start - (now - 89 * 24 * 3600)).abs() <= 2,
-        "{}",
-        first["start_time"]
-    );
+on_both_backends! {
+    #[tokio::test]
+    async fn after_an_outage_longer_than_upstream_keeps_orders_the_window_starts_89_days_back(db) {
+        let s = setup(db).await;
+        orders_page(&s.veapi, None, orders_body(vec![], "")).await;
+        let now = Utc::now().timestamp();
+        s.store
+            .kv_set(WATERMARK_KEY, &(now - 100 * 24 * 3600).to_string(), now)
+            .await
+            .unwrap();
+        s.poller.poll_once(Utc::now()).await.unwrap();
+        let first = &orders_calls(&s.veapi).await[0];
+        let start = parse_china_time(&first["start_time"]).unwrap();
+        assert!(
+            (start - (now - 89 * 24 * 3600)).abs() <= 2,
+            "{}",
+            first["start_time"]
+        );
+    }
 }

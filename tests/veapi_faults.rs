@@ -46,121 +46,123 @@ async fn answer_to_product(
     t
 }
 
-#[tokio::test]
-async fn every_veapi_fault_gets_a_clear_answer_and_the_next_message_works() {
-    let tg = FakeTelegram::start().await;
-    let veapi = MockServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let bot = RunningBot::start(config_with(
-        &tg,
-        &veapi,
-        &dir.path().join("bot.db"),
-        // Every message must reach veapi: no answers from the conversion cache.
-        &[("VEAPI_TIMEOUT_SECS", "1"), ("CONVERSION_CACHE_SECS", "0")],
-    ));
+on_both_backends! {
+    #[tokio::test]
+    async fn every_veapi_fault_gets_a_clear_answer_and_the_next_message_works(db) {
+        let tg = FakeTelegram::start().await;
+        let veapi = MockServer::start().await;
+        let bot = RunningBot::start(config_with(
+            &tg,
+            &veapi,
+            &db,
+            // Every message must reach veapi: no answers from the conversion cache.
+            &[("VEAPI_TIMEOUT_SECS", "1"), ("CONVERSION_CACHE_SECS", "0")],
+        ));
 
-    let faults: Vec<(&str, ResponseTemplate, &str)> = vec![
-        (
-            "HTTP 500",
-            ResponseTemplate::new(500).set_body_string("Internal Server Error"),
-            "暂时连不上转换服务",
-        ),
-        (
-            "a non-JSON body",
-            ResponseTemplate::new(200).set_body_string("<html>502 Bad Gateway</html>"),
-            "暂时连不上转换服务",
-        ),
-        (
-            "a truncated JSON body",
-            ResponseTemplate::new(200).set_body_string(r#"{"error":"0","msg":"查询成功","da"#),
-            "暂时连不上转换服务",
-        ),
-        (
-            "a product refusal",
-            json_body("veapi/share_not_in_alliance.json"),
-            "没有加入抖音精选联盟",
-        ),
-        (
-            "a generic conversion refusal",
-            json_body("veapi/share_refused.json"),
-            "这个商品暂时无法转换",
-        ),
-        (
-            "expired authorization",
-            json_body("veapi/share_auth_expired.json"),
-            "需要管理员处理",
-        ),
-        (
-            "an exhausted or unknown key",
-            envelope(json!("1"), "vekey不存在或已到期"),
-            "需要管理员处理",
-        ),
-        (
-            "throttling",
-            envelope(json!("256"), "请求太频繁，请稍后再试"),
-            "抖音接口繁忙",
-        ),
-        (
-            "an unclassified error",
-            envelope(json!(99), "系统维护中"),
-            "转换失败：系统维护中",
-        ),
-        (
-            "a reply slower than the timeout",
-            json_body("veapi/share_ok.json").set_delay(Duration::from_secs(4)),
-            "暂时连不上转换服务",
-        ),
-    ];
+        let faults: Vec<(&str, ResponseTemplate, &str)> = vec![
+            (
+                "HTTP 500",
+                ResponseTemplate::new(500).set_body_string("Internal Server Error"),
+                "暂时连不上转换服务",
+            ),
+            (
+                "a non-JSON body",
+                ResponseTemplate::new(200).set_body_string("<html>502 Bad Gateway</html>"),
+                "暂时连不上转换服务",
+            ),
+            (
+                "a truncated JSON body",
+                ResponseTemplate::new(200).set_body_string(r#"{"error":"0","msg":"查询成功","da"#),
+                "暂时连不上转换服务",
+            ),
+            (
+                "a product refusal",
+                json_body("veapi/share_not_in_alliance.json"),
+                "没有加入抖音精选联盟",
+            ),
+            (
+                "a generic conversion refusal",
+                json_body("veapi/share_refused.json"),
+                "这个商品暂时无法转换",
+            ),
+            (
+                "expired authorization",
+                json_body("veapi/share_auth_expired.json"),
+                "需要管理员处理",
+            ),
+            (
+                "an exhausted or unknown key",
+                envelope(json!("1"), "vekey不存在或已到期"),
+                "需要管理员处理",
+            ),
+            (
+                "throttling",
+                envelope(json!("256"), "请求太频繁，请稍后再试"),
+                "抖音接口繁忙",
+            ),
+            (
+                "an unclassified error",
+                envelope(json!(99), "系统维护中"),
+                "转换失败：系统维护中",
+            ),
+            (
+                "a reply slower than the timeout",
+                json_body("veapi/share_ok.json").set_delay(Duration::from_secs(4)),
+                "暂时连不上转换服务",
+            ),
+        ];
 
-    // A user per message: Telegram allows one message per second per chat, and the throttle
-    // would otherwise make this test wait for that instead of for the bot.
-    let user = |n: usize| Sender {
-        user_id: 3000 + n as u64,
-        chat_id: 3000 + n as i64,
-    };
-    for (i, (fault, reply, expected)) in faults.into_iter().enumerate() {
-        veapi.reset().await;
-        share_reply(&veapi, None, reply).await;
-        let started = std::time::Instant::now();
-        answer_to_product(&tg, &user(2 * i), expected, fault).await;
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{fault}: the answer took {:?}",
-            started.elapsed()
-        );
+        // A user per message: Telegram allows one message per second per chat, and the throttle
+        // would otherwise make this test wait for that instead of for the bot.
+        let user = |n: usize| Sender {
+            user_id: 3000 + n as u64,
+            chat_id: 3000 + n as i64,
+        };
+        for (i, (fault, reply, expected)) in faults.into_iter().enumerate() {
+            veapi.reset().await;
+            share_reply(&veapi, None, reply).await;
+            let started = std::time::Instant::now();
+            answer_to_product(&tg, &user(2 * i), expected, fault).await;
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "{fault}: the answer took {:?}",
+                started.elapsed()
+            );
 
-        // The failure was not remembered: the same product converts as soon as veapi works.
-        veapi.reset().await;
-        share_reply(&veapi, None, json_body("veapi/share_ok.json")).await;
-        answer_to_product(&tg, &user(2 * i + 1), PASSWORD, &format!("after {fault}")).await;
-        assert_eq!(share_calls(&veapi).await.len(), 1, "after {fault}");
+            // The failure was not remembered: the same product converts as soon as veapi works.
+            veapi.reset().await;
+            share_reply(&veapi, None, json_body("veapi/share_ok.json")).await;
+            answer_to_product(&tg, &user(2 * i + 1), PASSWORD, &format!("after {fault}")).await;
+            assert_eq!(share_calls(&veapi).await.len(), 1, "after {fault}");
+        }
+        bot.stop().await;
     }
-    bot.stop().await;
 }
 
-#[tokio::test]
-async fn a_refused_connection_gets_a_clear_answer_and_service_resumes_when_veapi_is_back() {
-    let tg = FakeTelegram::start().await;
-    // A port nobody listens on, until the test starts veapi there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = tempfile::tempdir().unwrap();
-    let placeholder = MockServer::start().await;
-    let mut config = config(&tg, &placeholder, &dir.path().join("bot.db"));
-    if let Some(v) = config.veapi.as_mut() {
-        v.base_url = format!("http://127.0.0.1:{port}").parse().unwrap();
+on_both_backends! {
+    #[tokio::test]
+    async fn a_refused_connection_gets_a_clear_answer_and_service_resumes_when_veapi_is_back(db) {
+        let tg = FakeTelegram::start().await;
+        // A port nobody listens on, until the test starts veapi there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let placeholder = MockServer::start().await;
+        let mut config = config(&tg, &placeholder, &db);
+        if let Some(v) = config.veapi.as_mut() {
+            v.base_url = format!("http://127.0.0.1:{port}").parse().unwrap();
+        }
+        let bot = RunningBot::start(config);
+
+        answer_to_product(&tg, &ALICE, "暂时连不上转换服务", "connection refused").await;
+
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let veapi = MockServer::builder().listener(listener).start().await;
+        share_reply(&veapi, None, json_body("veapi/share_ok.json")).await;
+        answer_to_product(&tg, &BOB, PASSWORD, "veapi back").await;
+        assert!(placeholder.received_requests().await.unwrap().is_empty());
+        bot.stop().await;
     }
-    let bot = RunningBot::start(config);
-
-    answer_to_product(&tg, &ALICE, "暂时连不上转换服务", "connection refused").await;
-
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let veapi = MockServer::builder().listener(listener).start().await;
-    share_reply(&veapi, None, json_body("veapi/share_ok.json")).await;
-    answer_to_product(&tg, &BOB, PASSWORD, "veapi back").await;
-    assert!(placeholder.received_requests().await.unwrap().is_empty());
-    bot.stop().await;
 }

@@ -64,6 +64,17 @@ impl TestDb {
         })
     }
 
+    /// Another fresh database of the same backend (a test that starts several bots in turn).
+    pub async fn fresh(&self) -> TestDb {
+        if self.is_postgres() {
+            TestDb::postgres()
+                .await
+                .expect("TEST_DATABASE_URL was set a moment ago")
+        } else {
+            TestDb::sqlite()
+        }
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }

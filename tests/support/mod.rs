@@ -696,22 +696,23 @@ pub struct Harness {
     pub tg: FakeTelegram,
     pub veapi: MockServer,
     pub bot: RunningBot,
-    /// Holds the store's folder; it is deleted when this is dropped.
-    pub dir: tempfile::TempDir,
+    /// The bot's store (a SQLite file or a PostgreSQL schema); removed when this is dropped.
+    pub db: TestDb,
 }
 
 impl Harness {
-    /// `extra`: configuration beyond the credentials and the fakes' URLs.
-    pub async fn start(extra: &[(&str, &str)]) -> Harness {
+    /// The bot on `db`. `extra`: configuration beyond the credentials and the fakes' URLs.
+    pub async fn start(db: TestDb, extra: &[(&str, &str)]) -> Harness {
         let tg = FakeTelegram::start().await;
         let veapi = MockServer::start().await;
-        let dir = tempfile::tempdir().unwrap();
-        let bot = RunningBot::start(config_with(&tg, &veapi, &dir.path().join("bot.db"), extra));
-        Harness {
-            tg,
-            veapi,
-            bot,
-            dir,
-        }
+        let bot = RunningBot::start(config_with(&tg, &veapi, &db, extra));
+        Harness { tg, veapi, bot, db }
+    }
+
+    /// The bot's store, opened beside the bot (once the bot has migrated it).
+    pub async fn store(&self) -> douyin_link_bot::store::Store {
+        douyin_link_bot::store::Store::open(self.db.url())
+            .await
+            .unwrap()
     }
 }

@@ -150,13 +150,13 @@ impl TlsFront {
     }
 }
 
-/// The order poller on a fresh store against a fresh fake veapi, with operator alerts going
+/// The order poller on a fresh store (`db`) against a fresh fake veapi, with operator alerts going
 /// to `admins` through the outbox.
 pub struct PollerSetup {
     pub veapi: MockServer,
     pub store: douyin_link_bot::store::Store,
     pub poller: douyin_link_bot::poller::Poller,
-    pub dir: tempfile::TempDir,
+    pub db: super::TestDb,
 }
 
 pub fn veapi_config(base_url: &str) -> douyin_link_bot::config::VeapiConfig {
@@ -178,14 +178,13 @@ pub fn veapi_config(base_url: &str) -> douyin_link_bot::config::VeapiConfig {
 
 impl PollerSetup {
     pub async fn start(
+        db: super::TestDb,
         settings: douyin_link_bot::poller::PollerSettings,
         admins: &[u64],
     ) -> PollerSetup {
         use douyin_link_bot::veapi::{OrderSource, VeapiClient};
         let veapi = MockServer::start().await;
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("bot.db").display());
-        let store = douyin_link_bot::store::Store::open(&url).await.unwrap();
+        let store = douyin_link_bot::store::Store::open(db.url()).await.unwrap();
         let source: Arc<dyn OrderSource> =
             Arc::new(VeapiClient::new(&veapi_config(&veapi.uri())).unwrap());
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -204,7 +203,7 @@ impl PollerSetup {
             veapi,
             store,
             poller,
-            dir,
+            db,
         }
     }
 
