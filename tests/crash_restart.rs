@@ -27,6 +27,9 @@ fn spawn(dir: &Path, db: &TestDb, tg: &FakeTelegram, veapi: &MockServer) -> Chil
         .env("VEAPI_KEY", VEKEY)
         .env("VEAPI_BASE_URL", veapi.uri())
         .env("ORDER_POLL_INTERVAL_SECS", "5")
+        // On PostgreSQL a killed instance's claim on the message it was sending lapses after
+        // this (others may be alive); on SQLite a restart forgets it at once.
+        .env("OUTBOX_CLAIM_SECS", "5")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
