@@ -115,11 +115,6 @@ pub async fn run_on(
         hint: "put your veapi vekey in .env (see .env.example)",
     })?;
     let store = Store::open(&config.database_url).await?;
-    // One process per SQLite file: claims and leases found at start are a dead
-    // predecessor's. On PostgreSQL other instances may be alive; theirs lapse.
-    if store.engine() == Engine::Sqlite {
-        store.forget_other_instances().await?;
-    }
     let veapi = VeapiClient::new(&veapi_cfg)?;
     let wake = Arc::new(Notify::new());
     let alerts = Alerts::new(store.clone(), config.admin_user_ids.clone(), wake.clone()).await?;
@@ -156,13 +151,12 @@ pub async fn run_on(
     let (stop_tx, stop_rx) = watch::channel(false);
     // Several instances may share the store: the poller runs where its lease is held, and
     // each instance keeps to its share of Telegram's overall limit.
+    // The presence ends last, after every send of this instance: until then the others
+    // keep to their share of the bot's limit.
+    let (presence_stop, presence_rx) = watch::channel(false);
     let presence_task = {
         let tg = tg.clone();
-        instance::spawn_presence(
-            store.clone(),
-            move |n| tg.share_pace_with(n),
-            stop_rx.clone(),
-        )
+        instance::spawn_presence(store.clone(), move |n| tg.share_pace_with(n), presence_rx)
     };
     let (lease, lease_task) = Lease::spawn(
         store.clone(),
@@ -240,7 +234,13 @@ pub async fn run_on(
         policy.follow_migration(from, to);
     }
     let messenger: Arc<dyn Messenger> = Arc::new(tg.clone());
-    let notifier = Notifier::new(store.clone(), messenger, wake.clone(), tuning.notifier)
+    let mut notifier_settings = tuning.notifier;
+    if store.engine() == Engine::Postgres {
+        // Other instances may be the ones writing the outbox (the poller runs on one), and
+        // only this process's writes wake this notifier: it looks every second.
+        notifier_settings.idle_poll = notifier_settings.idle_poll.min(Duration::from_secs(1));
+    }
+    let notifier = Notifier::new(store.clone(), messenger, wake.clone(), notifier_settings)
         .with_group_fallback(GroupFallback {
             amounts: config.group_fallback_amounts,
             bot_username: me.user.username.clone(),
@@ -318,6 +318,7 @@ pub async fn run_on(
     // The poller's lease and this instance's presence are released before the store
     // closes: another instance takes over the poller at once, not after the lease lapses.
     let _ = lease_task.await;
+    let _ = presence_stop.send(true);
     let _ = presence_task.await;
     store.close().await;
     result.map_err(|e| AppError::Telegram(e.to_string()))

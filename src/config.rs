@@ -410,6 +410,21 @@ mod tests {
         .unwrap();
         assert_eq!(c.database_url, url);
         assert!(!format!("{c:?}").contains("hunter2"), "{c:?}");
+        let in_query = "postgres://bot@db/bot?sslmode=require&password=hunter2-pw";
+        let c = load(
+            &[
+                ("TELEGRAM_BOT_TOKEN", "1:abc"),
+                ("VEAPI_KEY", "V1"),
+                ("DATABASE_URL", in_query),
+            ],
+            ALL,
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("sslmode=require"),
+            "{shown}"
+        );
         let err = load(
             &[("DATABASE_URL", "mysql://bot:hunter2-pw@db/bot")],
             Needs::default(),

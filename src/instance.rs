@@ -4,7 +4,6 @@
 //! Telegram's overall sending limit (which is the bot's, not an instance's).
 
 use crate::store::Store;
-use chrono::Utc;
 use once_cell::sync::Lazy;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -49,8 +48,8 @@ pub fn spawn_presence(
     tokio::spawn(async move {
         let mut last = 0;
         loop {
-            let now = Utc::now().timestamp();
             let counted = async {
+                let now = store.clock().await?;
                 store
                     .lease_acquire(&name, id(), now, now + PRESENCE_LENGTH)
                     .await?;

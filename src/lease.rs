@@ -6,12 +6,12 @@
 //! and the poller goes on from the watermark in the store. The lease is half a poll
 //! interval long (at least 2 s): the takeover happens within one poll interval.
 //!
-//! A holder that cannot reach the store stops polling at once rather than at its lease's
-//! expiry: two pollers for a moment would only read orders twice (stored idempotently),
+//! Times are the database's clock, so instances whose clocks disagree agree on who holds
+//! the lease. A holder that cannot reach the store (or gets no answer within a third of the
+//! lease) stops polling at once rather than at its lease's expiry: two pollers for a moment would only read orders twice (stored idempotently),
 //! but there is no reason to risk it.
 
 use crate::store::Store;
-use chrono::Utc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -42,11 +42,24 @@ impl Lease {
         let every = Duration::from_millis((secs as u64 * 1000) / 3);
         let task = tokio::spawn(async move {
             loop {
-                let now = Utc::now().timestamp();
-                let held = match store.lease_acquire(name, &holder, now, now + secs).await {
-                    Ok(held) => held,
-                    Err(e) => {
+                // Timed by the database's clock (instances' clocks may disagree), and given
+                // up on after a third of the lease: a renewal that hangs must not leave this
+                // instance polling past its lease while another takes it.
+                let renewal = async {
+                    let now = store.clock().await?;
+                    store.lease_acquire(name, &holder, now, now + secs).await
+                };
+                let held = match tokio::time::timeout(every, renewal).await {
+                    Ok(Ok(held)) => held,
+                    Ok(Err(e)) => {
                         tracing::warn!(lease = name, error = %e, "cannot reach the store for the lease");
+                        false
+                    }
+                    Err(_) => {
+                        tracing::warn!(
+                            lease = name,
+                            "the store did not answer in time for the lease"
+                        );
                         false
                     }
                 };

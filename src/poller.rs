@@ -348,8 +348,6 @@ impl Poller {
         self.store
             .kv_set(WATERMARK_KEY, &held.watermark().to_string(), now)
             .await?;
-        metrics::gauge!(crate::http::metrics::POLL_LAG_SECONDS)
-            .set((now - held.watermark()).max(0) as f64);
         Ok(())
     }
 

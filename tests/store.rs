@@ -109,21 +109,52 @@ on_both_backends! {
     #[tokio::test]
     async fn a_claimed_message_is_nobody_elses_until_settled_or_lapsed(db) {
         let store = store_with(&db, &[("a1", 1), ("a2", 1), ("b1", 2)]).await;
-        let mine = store.claim_due(0, 10, "A", 30).await.unwrap();
+        let (a, b) = (store.with_owner("A"), store.with_owner("B"));
+        let mine = a.claim_due(0, 10, 30).await.unwrap();
         assert_eq!(keys(&mine), ["a1", "b1"]);
         // Another instance finds nothing: each user's head is claimed.
-        assert!(store.claim_due(1, 10, "B", 31).await.unwrap().is_empty());
+        assert!(b.claim_due(1, 10, 31).await.unwrap().is_empty());
         assert!(store.due_outbox(1, 10).await.unwrap().is_empty());
         // Nothing due before the claims lapse (no busy loop on someone else's claim).
         assert_eq!(store.next_due_at(&HashSet::new()).await.unwrap(), Some(30));
         // Settled: the user's next message is free for anyone.
-        store.mark_sent(mine[0].id, 1, 2).await.unwrap();
-        assert_eq!(keys(&store.claim_due(2, 10, "B", 32).await.unwrap()), ["a2"]);
+        a.mark_sent(mine[0].id, 1, 2).await.unwrap();
+        assert_eq!(keys(&b.claim_due(2, 10, 32).await.unwrap()), ["a2"]);
         // A released claim is free at once; a lapsed one after its moment.
-        store.release_claim(mine[1].id).await.unwrap();
-        assert_eq!(keys(&store.claim_due(3, 10, "B", 33).await.unwrap()), ["b1"]);
-        assert!(store.claim_due(31, 10, "A", 60).await.unwrap().is_empty());
-        assert_eq!(keys(&store.claim_due(33, 10, "A", 60).await.unwrap()), ["a2", "b1"]);
+        a.release_claim(mine[1].id).await.unwrap();
+        assert_eq!(keys(&b.claim_due(3, 10, 33).await.unwrap()), ["b1"]);
+        assert!(a.claim_due(31, 10, 60).await.unwrap().is_empty());
+        assert_eq!(keys(&a.claim_due(33, 10, 60).await.unwrap()), ["a2", "b1"]);
+        // Renewed while being sent: not lapsed at 60.
+        let a2 = store.pending_for(1).await.unwrap().remove(0);
+        assert!(a.renew_claim(a2.id, 90).await.unwrap());
+        assert!(!b.renew_claim(a2.id, 90).await.unwrap(), "not B's claim");
+        assert!(b.claim_due(60, 10, 120).await.unwrap().iter().all(|r| r.id != a2.id));
+    }
+}
+
+on_both_backends! {
+    /// An instance whose claim lapsed while it was sending (and another took the message)
+    /// must not overwrite what the other recorded: a sent message stays sent.
+    #[tokio::test]
+    async fn a_lapsed_owner_cannot_undo_the_new_owners_outcome(db) {
+        let store = store_with(&db, &[("a1", 1), ("a2", 1)]).await;
+        let (a, b) = (store.with_owner("A"), store.with_owner("B"));
+        let a1 = a.claim_due(0, 10, 10).await.unwrap().remove(0);
+        // A's claim lapses; B takes the message.
+        let again = b.claim_due(10, 10, 40).await.unwrap().remove(0);
+        assert_eq!(again.id, a1.id);
+        // A's late failure is not recorded over B's claim...
+        a.reschedule(a1.id, 100, "late failure", true).await.unwrap();
+        a.park(a1.id, "late park").await.unwrap();
+        a.hold(a1.id, "late hold", None, 11).await.unwrap();
+        assert_eq!(store.outbox_status("a1").await.unwrap().unwrap().0, "pending");
+        // ... B's delivery is, and a late outcome of A after it changes nothing.
+        b.mark_sent(a1.id, 1, 12).await.unwrap();
+        a.reschedule(a1.id, 100, "late failure", true).await.unwrap();
+        a.park(a1.id, "late park").await.unwrap();
+        assert_eq!(store.outbox_status("a1").await.unwrap().unwrap().0, "sent");
+        assert_eq!(keys(&store.due_outbox(13, 10).await.unwrap()), ["a2"]);
     }
 }
 
@@ -139,7 +170,7 @@ on_both_backends! {
             tokio::spawn(async move {
                 let mut got = Vec::new();
                 loop {
-                    let rows = store.claim_due(0, 7, &format!("i{i}"), 100).await.unwrap();
+                    let rows = store.with_owner(&format!("i{i}")).claim_due(0, 7, 100).await.unwrap();
                     if rows.is_empty() {
                         break got;
                     }

@@ -134,6 +134,18 @@ pub async fn scrape(State(state): State<MetricsState>) -> Response {
         // The rest is still worth reading; /readyz says the store is down.
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count the outbox"),
     }
+    // Read here, not set by the poller: every instance reports it (only one polls), and a
+    // poller that fails or hangs shows a growing lag instead of its last good one.
+    match state.store.kv_get(crate::poller::WATERMARK_KEY).await {
+        Ok(Some(w)) => {
+            if let Ok(w) = w.parse::<i64>() {
+                let lag = (chrono::Utc::now().timestamp() - w).max(0);
+                gauge!(POLL_LAG_SECONDS).set(lag as f64);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the poll watermark"),
+    }
     handle.run_upkeep();
     (
         [(

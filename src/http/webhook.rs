@@ -32,6 +32,10 @@ pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
 /// How long `update_id`s are remembered: Telegram stops retrying an update long before.
 const SEEN_FOR_SECS: i64 = 24 * 3600;
+/// Updates acknowledged but not yet taken by the dispatcher, at most. Past it the webhook
+/// answers 503 (and forgets the update), so Telegram delivers it again later, here or to
+/// another instance, instead of this process queueing without bound.
+const BACKLOG: usize = 1024;
 /// How often old `update_id`s are pruned.
 const PRUNE_EVERY_SECS: i64 = 3600;
 
@@ -40,13 +44,13 @@ const PRUNE_EVERY_SECS: i64 = 3600;
 pub struct WebhookState {
     secret: Secret,
     store: Store,
-    tx: mpsc::UnboundedSender<Update>,
+    tx: mpsc::Sender<Update>,
     last_prune: Arc<AtomicI64>,
 }
 
 /// The route's state and the dispatcher's listener, joined by one channel.
 pub fn channel(secret: Secret, store: Store) -> (WebhookState, WebhookListener) {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(BACKLOG);
     let (token, flag) = mk_stop_token();
     let state = WebhookState {
         secret,
@@ -113,10 +117,20 @@ pub async fn receive(State(state): State<WebhookState>, req: Request) -> StatusC
             return StatusCode::INTERNAL_SERVER_ERROR;
         }
     }
-    if state.tx.send(update).is_err() {
-        // The dispatcher stopped: let Telegram deliver it again (here or elsewhere).
+    if let Err(e) = state.tx.try_send(update) {
+        // The dispatcher stopped, or is this far behind: let Telegram deliver it again
+        // (here or elsewhere).
+        let why = match e {
+            mpsc::error::TrySendError::Full(_) => "backlog full",
+            mpsc::error::TrySendError::Closed(_) => "stopping",
+        };
+        tracing::warn!(
+            update_id,
+            why,
+            "update not taken; Telegram will deliver it again"
+        );
         if let Err(e) = state.store.forget_update(update_id).await {
-            tracing::error!(error = %e, update_id, "an update taken while stopping is lost");
+            tracing::error!(error = %e, update_id, "an update refused here is lost");
         }
         return StatusCode::SERVICE_UNAVAILABLE;
     }
@@ -147,7 +161,7 @@ fn prune_now_and_then(state: &WebhookState, now: i64) {
 /// (the dispatcher's shutdown) ends the stream once everything already taken was handed
 /// over, so no acknowledged update is left unhandled.
 pub struct WebhookListener {
-    rx: mpsc::UnboundedReceiver<Update>,
+    rx: mpsc::Receiver<Update>,
     token: StopToken,
     flag: StopFlag,
     stopping: bool,

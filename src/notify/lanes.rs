@@ -148,14 +148,42 @@ impl Notifier {
     /// Up to `limit` due messages, claimed for this instance ([`Store::claim_due`]).
     async fn claim(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let now = Utc::now().timestamp();
-        let until = now + self.settings.claim.as_secs().max(1) as i64;
-        self.store.claim_due(now, limit, &self.owner, until).await
+        self.store
+            .claim_due(now, limit, now + self.claim_secs())
+            .await
     }
 
+    fn claim_secs(&self) -> i64 {
+        self.settings.claim.as_secs().max(1) as i64
+    }
+
+    /// One attempt and its outcome, the row's claim renewed while they last.
     async fn handle(&self, row: &OutboxRow, patience: &Patience) -> Result<(), StoreError> {
-        let began = Utc::now().timestamp();
-        let outcome = self.deliver(row, patience).await;
-        self.record(row, outcome, began).await
+        let attempt = async {
+            let began = Utc::now().timestamp();
+            let outcome = self.deliver(row, patience).await;
+            self.record(row, outcome, began).await
+        };
+        let renew = async {
+            let every = self.settings.claim / 3;
+            loop {
+                tokio::time::sleep(every).await;
+                let until = Utc::now().timestamp() + self.claim_secs();
+                match self.store.renew_claim(row.id, until).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(outbox_id = row.id, "lost the claim on a message being sent")
+                    }
+                    Err(e) => {
+                        tracing::warn!(outbox_id = row.id, error = %e, "could not renew a claim")
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            done = attempt => done,
+            never = renew => never,
+        }
     }
 
     fn patience(&self, shutdown: &watch::Receiver<bool>) -> Patience {

@@ -157,6 +157,10 @@ pub struct GroupFallback {
 /// How often at most a user is told in one group to open a private chat.
 pub const NOTICE_EVERY: Duration = Duration::from_secs(24 * 3600);
 
+/// Tries to record a message as sent before giving up (and sending it again later).
+const MARK_RETRIES: u32 = 5;
+const MARK_RETRY_DELAY: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone)]
 pub struct NotifierSettings {
     /// Failures (429s excepted) before a message is parked. The default rides out about a
@@ -176,10 +180,9 @@ pub struct NotifierSettings {
     /// gives up on a request after 17 s, and waits 10 s after a Telegram 5xx).
     pub shutdown_grace: Duration,
     /// How long a message taken for delivery is this instance's alone
-    /// ([`Store::claim_due`]). Longer than any one attempt (a chat wait, a request and
-    /// teloxide's wait after a 5xx: under a minute), or another instance could send it
-    /// while the first is still at it. If this instance dies mid-send, the message is sent
-    /// again after this long.
+    /// ([`Store::claim_due`]); renewed every third of it while the attempt lasts, so a
+    /// slow send keeps it. If this instance dies mid-send, the message is sent again by
+    /// another after at most this long.
     pub claim: Duration,
 }
 
@@ -193,7 +196,7 @@ impl Default for NotifierSettings {
             lanes: 16,
             max_chat_wait: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(30),
-            claim: Duration::from_secs(120),
+            claim: Duration::from_secs(30),
         }
     }
 }
@@ -204,8 +207,6 @@ pub struct Notifier {
     wake: Arc<Notify>,
     settings: NotifierSettings,
     fallback: GroupFallback,
-    /// Whose claims this notifier's are ([`crate::instance`]).
-    owner: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,14 +247,13 @@ impl Notifier {
             wake,
             settings,
             fallback: GroupFallback::default(),
-            owner: crate::instance::id().to_string(),
         }
     }
 
     /// Claims messages under another name than this process's (tests run several
     /// notifiers in one process, as several instances).
-    pub fn with_owner(mut self, owner: impl Into<String>) -> Self {
-        self.owner = owner.into();
+    pub fn with_owner(mut self, owner: &str) -> Self {
+        self.store = self.store.with_owner(owner);
         self
     }
 
@@ -280,7 +280,19 @@ impl Notifier {
             Delivery::Sent { chat_id } => {
                 tracing::info!(outbox_id = row.id, chat_id, "notification sent");
                 metrics::counter!(crate::http::metrics::NOTIFICATIONS_SENT).increment(1);
-                self.store.mark_sent(row.id, chat_id, now).await
+                // Sent: a failure to record it would send it again once the claim lapses,
+                // so the mark is retried for a while first (it is idempotent).
+                let mut tries = 0;
+                loop {
+                    match self.store.mark_sent(row.id, chat_id, now).await {
+                        Err(e) if tries < MARK_RETRIES => {
+                            tries += 1;
+                            tracing::warn!(outbox_id = row.id, error = %e, "could not mark a sent message; retrying");
+                            tokio::time::sleep(MARK_RETRY_DELAY).await;
+                        }
+                        done => break done,
+                    }
+                }
             }
             Delivery::Retry {
                 after,

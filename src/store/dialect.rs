@@ -11,6 +11,11 @@ pub(super) trait Dialect {
     /// one of them is claiming. SQLite has one writer at a time, so a claim there is
     /// already exclusive.
     const FOR_UPDATE_OF_O_SKIP_LOCKED: &'static str;
+    /// Locks the rows a SELECT reads until the transaction ends (SQLite: its one writer
+    /// already excludes every other).
+    const FOR_UPDATE: &'static str;
+    /// The database's clock in whole Unix seconds, as a BIGINT.
+    const NOW: &'static str;
     /// The larger of two values (`MAX(a, b)` is an aggregate in PostgreSQL).
     const GREATEST: &'static str;
 }
@@ -18,12 +23,16 @@ pub(super) trait Dialect {
 impl Dialect for sqlx::Sqlite {
     const INDEXED_BY_UNDELIVERED: &'static str = "INDEXED BY outbox_undelivered";
     const FOR_UPDATE_OF_O_SKIP_LOCKED: &'static str = "";
+    const FOR_UPDATE: &'static str = "";
+    const NOW: &'static str = "CAST(strftime('%s', 'now') AS INTEGER)";
     const GREATEST: &'static str = "MAX";
 }
 
 impl Dialect for sqlx::Postgres {
     const INDEXED_BY_UNDELIVERED: &'static str = "";
     const FOR_UPDATE_OF_O_SKIP_LOCKED: &'static str = "FOR UPDATE OF o SKIP LOCKED";
+    const FOR_UPDATE: &'static str = "FOR UPDATE";
+    const NOW: &'static str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS BIGINT)";
     const GREATEST: &'static str = "GREATEST";
 }
 

@@ -77,18 +77,13 @@ impl Store {
         }))
     }
 
-    /// Forgets every claim and lease: for a store only one process uses (SQLite), whose
-    /// claims and leases at start are a dead predecessor's. Its in-flight message is then
-    /// sent again at once, and it polls at once, instead of after the lapse.
-    pub async fn forget_other_instances(&self) -> Result<(), StoreError> {
-        on_backend!(self, write, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by IS NOT NULL")
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM leases").execute(&mut *tx).await?;
-            tx.commit().await?;
-        });
-        Ok(())
+    /// The database's clock, in Unix seconds: leases are timed by it, so instances whose
+    /// own clocks disagree still agree on who holds one.
+    pub async fn clock(&self) -> Result<i64, StoreError> {
+        Ok(on_backend!(self, read, |pool| {
+            sqlx::query_scalar(&format!("SELECT {}", <Db as super::dialect::Dialect>::NOW))
+                .fetch_one(pool)
+                .await?
+        }))
     }
 }

@@ -50,6 +50,8 @@ pub enum StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     backend: Backend,
+    /// Whose outbox claims this handle takes and settles ([`Store::with_owner`]).
+    owner: std::sync::Arc<str>,
 }
 
 #[derive(Clone, Debug)]
@@ -74,14 +76,33 @@ pub enum Engine {
 /// PostgreSQL's 65 535 bind parameters.
 const ROWS_PER_STATEMENT: usize = 100;
 
-/// A database URL as it may be shown: the password replaced by `***`.
+/// A database URL as it may be shown: the password (in the user part, or a `password` /
+/// `sslpassword` query parameter, which sqlx also reads) replaced by `***`.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            let secret = |k: &str| {
+                k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword")
+            };
+            if u.query_pairs().any(|(k, _)| secret(&k)) {
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if secret(&k) {
+                            "***".to_string()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             u.to_string()
         }
-        Ok(_) => url.to_string(),
         // Not a URL at all: show only its scheme-ish start, it might hold anything.
         Err(_) => url.split(['@', '?']).next().unwrap_or_default().to_string(),
     }
@@ -149,9 +170,7 @@ impl Store {
         } else {
             connect(3).await.map_err(|e| open_err(e.to_string()))?
         };
-        Ok(Store {
-            backend: Backend::Sqlite { read, write },
-        })
+        Ok(Store::on(Backend::Sqlite { read, write }))
     }
 
     async fn open_postgres(url: &str) -> Result<Store, StoreError> {
@@ -171,9 +190,27 @@ impl Store {
         migrator(sqlx::migrate!("./migrations/postgres"))
             .run(&pool)
             .await?;
-        Ok(Store {
-            backend: Backend::Postgres(pool),
-        })
+        Ok(Store::on(Backend::Postgres(pool)))
+    }
+
+    fn on(backend: Backend) -> Store {
+        Store {
+            backend,
+            owner: crate::instance::id().into(),
+        }
+    }
+
+    /// The same store, taking and settling outbox claims as `owner` (this process's
+    /// [`crate::instance::id`] by default; tests run several owners in one process).
+    pub fn with_owner(&self, owner: &str) -> Store {
+        Store {
+            backend: self.backend.clone(),
+            owner: owner.into(),
+        }
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
     pub fn engine(&self) -> Engine {

@@ -96,13 +96,37 @@ fn heads<D: Dialect>() -> String {
 /// Whether a head row is due at `$1`: a pending one when its time came, a held one when a
 /// later message of its user is due (it is then tried first). A head another instance has
 /// claimed is not due until its claim lapses.
+///
+/// The status is checked here again, not only in [`heads`]: on PostgreSQL a row another
+/// instance changed while this claim waited for its lock is re-checked against these
+/// conditions alone, and a row sent meanwhile must not be claimed (and sent) again.
 const DUE: &str = "(o.claimed_until IS NULL OR o.claimed_until <= $1)
      AND CASE WHEN o.status = 'pending' THEN o.next_attempt_at <= $1
-         ELSE EXISTS (SELECT 1 FROM outbox p WHERE p.user_id = o.user_id
-                      AND p.status = 'pending' AND p.next_attempt_at <= $1) END";
+         WHEN o.status = 'parked' AND o.until_start = 1 THEN
+             EXISTS (SELECT 1 FROM outbox p WHERE p.user_id = o.user_id
+                     AND p.status = 'pending' AND p.next_attempt_at <= $1)
+         ELSE FALSE END";
 
 /// What every outcome also does: the row is no longer claimed.
 const UNCLAIM: &str = "claimed_by = NULL, claimed_until = NULL";
+
+/// Outcomes apply only to a row unclaimed or claimed by this handle's owner: an instance
+/// whose claim lapsed (and was taken by another) must not overwrite what the other did.
+/// `$k` is the owner's bind.
+fn mine(k: usize) -> String {
+    format!("(claimed_by IS NULL OR claimed_by = ${k})")
+}
+
+/// Logs an outcome that found its row claimed by someone else.
+fn settled(id: i64, what: &str, rows: u64) {
+    if rows == 0 {
+        tracing::warn!(
+            outbox_id = id,
+            what,
+            "the claim on this message lapsed and another instance has it; outcome not recorded"
+        );
+    }
+}
 
 impl Store {
     /// Enqueues a message for a user's private chat only (operator alerts). Returns whether
@@ -154,9 +178,9 @@ impl Store {
         &self,
         now: i64,
         limit: i64,
-        owner: &str,
         until: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
+        let owner: &str = &self.owner;
         let mut rows: Vec<Columns> = on_backend!(self, write, |pool| {
             sqlx::query_as(&format!(
                 "UPDATE outbox SET claimed_by = $3, claimed_until = $4
@@ -180,13 +204,33 @@ impl Store {
 
     /// Gives a claimed row back untouched (this instance is stopping before sending it).
     pub async fn release_claim(&self, id: i64) -> Result<(), StoreError> {
-        on_backend!(self, write, |pool| {
-            sqlx::query(&format!("UPDATE outbox SET {UNCLAIM} WHERE id = $1"))
-                .bind(id)
-                .execute(pool)
-                .await?;
+        let rows = on_backend!(self, write, |pool| {
+            sqlx::query(&format!(
+                "UPDATE outbox SET {UNCLAIM} WHERE id = $1 AND claimed_by = $2"
+            ))
+            .bind(id)
+            .bind(&*self.owner)
+            .execute(pool)
+            .await?
+            .rows_affected()
         });
+        settled(id, "release", rows);
         Ok(())
+    }
+
+    /// Extends this owner's claim on a message being sent, until `until`. False when the
+    /// claim is no longer this owner's.
+    pub async fn renew_claim(&self, id: i64, until: i64) -> Result<bool, StoreError> {
+        let rows = on_backend!(self, write, |pool| {
+            sqlx::query("UPDATE outbox SET claimed_until = $1 WHERE id = $2 AND claimed_by = $3")
+                .bind(until)
+                .bind(id)
+                .bind(&*self.owner)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(rows == 1)
     }
 
     /// A user's pending messages (not sent, parked or held), in the order they are
@@ -234,18 +278,22 @@ impl Store {
     }
 
     pub async fn mark_sent(&self, id: i64, chat_id: i64, now: i64) -> Result<(), StoreError> {
-        on_backend!(self, write, |pool| {
+        let rows = on_backend!(self, write, |pool| {
             sqlx::query(&format!(
                 "UPDATE outbox SET status = 'sent', until_start = 0, sent_chat_id = $1,
                         sent_at = $2, last_error = NULL, {UNCLAIM}
-                 WHERE id = $3"
+                 WHERE id = $3 AND {}",
+                mine(4)
             ))
             .bind(chat_id)
             .bind(now)
             .bind(id)
+            .bind(&*self.owner)
             .execute(pool)
-            .await?;
+            .await?
+            .rows_affected()
         });
+        settled(id, "sent", rows);
         Ok(())
     }
 
@@ -258,36 +306,44 @@ impl Store {
         error: &str,
         count: bool,
     ) -> Result<(), StoreError> {
-        on_backend!(self, write, |pool| {
+        let rows = on_backend!(self, write, |pool| {
             sqlx::query(&format!(
                 "UPDATE outbox SET next_attempt_at = $1, last_error = $2,
                         attempts = CASE WHEN status = 'pending' THEN attempts ELSE 0 END + $3,
                         status = 'pending', until_start = 0, {UNCLAIM}
-                 WHERE id = $4"
+                 WHERE id = $4 AND status != 'sent' AND {}",
+                mine(5)
             ))
             .bind(at)
             .bind(error)
             .bind(i64::from(count))
             .bind(id)
+            .bind(&*self.owner)
             .execute(pool)
-            .await?;
+            .await?
+            .rows_affected()
         });
+        settled(id, "retry", rows);
         Ok(())
     }
 
     /// Gives up on a message, keeping why. It no longer holds back the user's later ones.
     pub async fn park(&self, id: i64, reason: &str) -> Result<(), StoreError> {
-        on_backend!(self, write, |pool| {
+        let rows = on_backend!(self, write, |pool| {
             sqlx::query(&format!(
                 "UPDATE outbox SET status = 'parked', until_start = 0, last_error = $1,
                         attempts = attempts + 1, {UNCLAIM}
-                 WHERE id = $2"
+                 WHERE id = $2 AND status != 'sent' AND {}",
+                mine(3)
             ))
             .bind(reason)
             .bind(id)
+            .bind(&*self.owner)
             .execute(pool)
-            .await?;
+            .await?
+            .rows_affected()
         });
+        settled(id, "park", rows);
         Ok(())
     }
 
@@ -339,52 +395,80 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_backend!(self, write, |pool| {
             let mut tx = pool.begin().await?;
-            let started_since: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM user_starts s JOIN outbox o ON o.user_id = s.user_id
-                                WHERE o.id = $1 AND s.started_at >= $2)",
+            // The user's row in user_starts is locked (PostgreSQL) before reading it, and
+            // release_held's upsert takes the same lock: a /start is either seen here or
+            // comes after this hold and releases it. Unlocked, a /start committed between
+            // the read and the update would find nothing held, and the message would wait
+            // for another /start.
+            let user: Option<i64> = sqlx::query_scalar("SELECT user_id FROM outbox WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(user) = user else {
+                return Ok(());
+            };
+            sqlx::query(
+                "INSERT INTO user_starts (user_id, started_at) VALUES ($1, 0)
+                 ON CONFLICT (user_id) DO NOTHING",
             )
-            .bind(id)
-            .bind(began)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+            let started_at: i64 = sqlx::query_scalar(&format!(
+                "SELECT started_at FROM user_starts WHERE user_id = $1 {}",
+                <Db as Dialect>::FOR_UPDATE
+            ))
+            .bind(user)
             .fetch_one(&mut *tx)
             .await?;
+            let started_since = started_at >= began && started_at > 0;
             if started_since {
                 sqlx::query(&format!(
                     "UPDATE outbox SET status = 'pending', next_attempt_at = $1, last_error = $2,
                             told_in_chat = COALESCE($3, told_in_chat),
                             told_at = COALESCE($4, told_at), {UNCLAIM}
-                     WHERE id = $5"
+                     WHERE id = $5 AND status != 'sent' AND {}",
+                    mine(6)
                 ))
                 .bind(began)
                 .bind(reason)
                 .bind(told.map(|(chat, _)| chat))
                 .bind(told.map(|(_, at)| at))
                 .bind(id)
+                .bind(&*self.owner)
                 .execute(&mut *tx)
                 .await?;
             } else {
-                sqlx::query(&format!(
+                let held = sqlx::query(&format!(
                     "UPDATE outbox SET status = 'parked', until_start = 1, last_error = $1,
                             attempts = attempts + 1,
                             told_in_chat = COALESCE($2, told_in_chat),
                             told_at = COALESCE($3, told_at), {UNCLAIM}
-                     WHERE id = $4"
+                     WHERE id = $4 AND status != 'sent' AND {}",
+                    mine(5)
                 ))
                 .bind(reason)
                 .bind(told.map(|(chat, _)| chat))
                 .bind(told.map(|(_, at)| at))
                 .bind(id)
+                .bind(&*self.owner)
                 .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE outbox SET status = 'parked', until_start = 1,
+                .await?
+                .rows_affected();
+                settled(id, "hold", held);
+                // Only a message this owner held holds the later ones.
+                if held == 1 {
+                    sqlx::query(
+                        "UPDATE outbox SET status = 'parked', until_start = 1,
                             last_error = 'waiting behind an earlier held message: ' || $1
                      WHERE user_id = (SELECT user_id FROM outbox WHERE id = $2)
                        AND status = 'pending' AND id > $2",
-                )
-                .bind(reason)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+                    )
+                    .bind(reason)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
             tx.commit().await?;
         });
