@@ -386,12 +386,21 @@ async fn three_instances_survive_a_kill_and_a_stop_without_losing_or_repeating()
         .respond_with(upstream.clone())
         .mount(&veapi)
         .await;
-    let dir = tempfile::tempdir().unwrap();
+    // The instances' logs; E2E_KEEP_LOGS=1 keeps them (the path is printed).
+    let tmp = tempfile::tempdir().unwrap();
+    let (_tmp, dir) = if std::env::var_os("E2E_KEEP_LOGS").is_some() {
+        let dir = tmp.keep();
+        eprintln!("instance logs in {}", dir.display());
+        (None, dir)
+    } else {
+        let dir = tmp.path().to_path_buf();
+        (Some(tmp), dir)
+    };
 
     // Three instances started together (they race for the migrations and the lease).
     let mut fleet = Fleet(Vec::new());
     for name in ["a", "b", "c"] {
-        let (child, log) = spawn(name, dir.path(), &db, &tg, &veapi);
+        let (child, log) = spawn(name, &dir, &db, &tg, &veapi);
         fleet.0.push(Instance {
             name,
             pid: child.id(),
