@@ -194,7 +194,7 @@ impl Config {
         let outbox_claim = Duration::from_secs(num_var(
             "OUTBOX_CLAIM_SECS",
             var("OUTBOX_CLAIM_SECS"),
-            120,
+            30,
             5..=3_600,
         )?);
         let poll_interval = Duration::from_secs(num_var(
@@ -439,7 +439,7 @@ mod tests {
         let c = load(&[("TELEGRAM_BOT_TOKEN", "1:abc"), ("VEAPI_KEY", "V1")], ALL).unwrap();
         assert_eq!(c.database_url, "sqlite://data/bot.db");
         assert_eq!(c.poll_interval, Duration::from_secs(60));
-        assert_eq!(c.outbox_claim, Duration::from_secs(120));
+        assert_eq!(c.outbox_claim, Duration::from_secs(30));
         assert_eq!(c.cache_ttl, Duration::from_secs(86_400));
         assert_eq!(c.telegram_api_url.as_str(), "https://api.telegram.org/");
         assert_eq!(c.veapi.unwrap().base_url.as_str(), "http://api.veapi.cn/");

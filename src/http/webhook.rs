@@ -243,7 +243,7 @@ mod tests {
         let store = Store::open("sqlite::memory:").await.unwrap();
         let (state, mut listener) = channel(Secret::new("s"), store);
         for id in 1..=3 {
-            state.tx.send(update(id)).unwrap();
+            state.tx.try_send(update(id)).unwrap();
         }
         let token = listener.stop_token();
         let mut stream = listener.as_stream();
@@ -252,7 +252,7 @@ mod tests {
         let rest: Vec<u32> = stream.map(|u| u.unwrap().id.0).collect().await;
         assert_eq!(rest, vec![2, 3], "taken before the stop: still handled");
         assert!(
-            state.tx.send(update(4)).is_err(),
+            state.tx.try_send(update(4)).is_err(),
             "nothing taken after the stop"
         );
     }
