@@ -92,7 +92,7 @@ async fn notify(instances: usize, send: Duration) -> (f64, usize) {
                 ..NotifierSettings::default()
             },
         )
-        .with_owner(format!("bench-{i}"));
+        .with_owner(&format!("bench-{i}"));
         tasks.push(tokio::spawn(n.run(shutdown.clone())));
     }
     loop {
