@@ -205,6 +205,84 @@ async fn poll(instances: usize, orders: usize) -> (f64, usize) {
     (took, calls.load(Ordering::Relaxed))
 }
 
+const SECRET: &str = "bench-webhook-secret-0123456789";
+
+/// Updates acknowledged per second, and handled per second, by one instance in webhook mode.
+async fn webhook(db: &TestDb, updates: i64) -> (f64, f64) {
+    let tg = FakeTelegram::start().await;
+    let veapi = MockServer::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cfg = config_with(
+        &tg,
+        &veapi,
+        db,
+        &[
+            ("WEBHOOK_URL", "https://bot.example.com/hook"),
+            ("WEBHOOK_SECRET", SECRET),
+            ("HTTP_LISTEN", &addr.to_string()),
+        ],
+    );
+    let bot = RunningBot::start_on(cfg, listener);
+    tg.wait_call("setWebhook").await;
+    let http = reqwest::Client::new();
+    let handled = |http: reqwest::Client| async move {
+        let text = http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("dlb_updates_handled_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as i64
+    };
+    let before = handled(http.clone()).await;
+    let next = Arc::new(AtomicUsize::new(0));
+    // Update ids never seen by an earlier run on the same store.
+    let base = 1_000_000 * (before as usize / 1_000 + 1);
+    let message = tg.message(&ALICE_IN_GROUP, json!({"text": "早上好，今天有什么好物？"}));
+    let started = Instant::now();
+    let clients: Vec<_> = (0..64)
+        .map(|_| {
+            let (http, next, message) = (http.clone(), next.clone(), message.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i as i64 >= updates {
+                        break;
+                    }
+                    let mut m = message.clone();
+                    m["message_id"] = json!(i + 1);
+                    let update = json!({"update_id": base + i, "message": m});
+                    let status = http
+                        .post(format!("http://{addr}/hook"))
+                        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+                        .json(&update)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status();
+                    assert_eq!(status, 200);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.await.unwrap();
+    }
+    let acked = started.elapsed().as_secs_f64();
+    while handled(http.clone()).await < before + updates {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let done = started.elapsed().as_secs_f64();
+    bot.stop().await;
+    (updates as f64 / acked, updates as f64 / done)
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let filter: Vec<String> = std::env::args()
@@ -212,6 +290,17 @@ async fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    if wanted("webhook") {
+        let n = knob("INSTANCES_UPDATES", 5_000) as i64;
+        let mut dbs = vec![("SQLite", TestDb::sqlite())];
+        if let Some(pg) = TestDb::postgres().await {
+            dbs.push(("PostgreSQL", pg));
+        }
+        for (name, db) in &dbs {
+            let (acked, handled) = webhook(db, n).await;
+            println!("webhook ({name}): {n} updates from 64 clients: {acked:.0} acknowledged/s, {handled:.0} handled/s");
+        }
+    }
     if std::env::var("TEST_DATABASE_URL").is_err() {
         println!("instances: not run (set TEST_DATABASE_URL to a PostgreSQL the bench may create schemas in)");
         return;
