@@ -17,7 +17,30 @@ use wiremock::MockServer;
 const BIN: &str = env!("CARGO_BIN_EXE_douyin-link-bot");
 
 /// The binary, run in `dir` (an empty folder: no stray `.env`) on the store `db`.
-fn spawn(dir: &Path, db: &TestDb, tg: &FakeTelegram, veapi: &MockServer) -> Child {
+/// The bot's process, killed when dropped: a failing test leaves no bot running.
+struct Bot(Child);
+
+impl std::ops::Deref for Bot {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Bot {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(dir: &Path, db: &TestDb, tg: &FakeTelegram, veapi: &MockServer) -> Bot {
     Command::new(BIN)
         .current_dir(dir)
         .env_clear()
@@ -27,20 +50,21 @@ fn spawn(dir: &Path, db: &TestDb, tg: &FakeTelegram, veapi: &MockServer) -> Chil
         .env("VEAPI_KEY", VEKEY)
         .env("VEAPI_BASE_URL", veapi.uri())
         .env("ORDER_POLL_INTERVAL_SECS", "5")
-        // On PostgreSQL a killed instance's claim on the message it was sending lapses after
-        // this (others may be alive); on SQLite a restart forgets it at once.
+        // A killed instance's claim on the message it was sending lapses after this (others
+        // may be alive on PostgreSQL; a restart on SQLite finds it like any other).
         .env("OUTBOX_CLAIM_SECS", "5")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(Bot)
         .unwrap()
 }
 
 /// SIGKILL: the process gets no chance to finish anything.
-fn kill_9(mut child: Child) {
-    child.kill().unwrap();
-    child.wait().unwrap();
+fn kill_9(mut bot: Bot) {
+    bot.kill().unwrap();
+    bot.wait().unwrap();
 }
 
 fn now_in_china() -> String {
