@@ -4,7 +4,8 @@
 //! renews it every third of its length; the others try to take it as often, so when the
 //! holder dies (no renewal) another instance holds it within a lease length and a third,
 //! and the poller goes on from the watermark in the store. The lease is half a poll
-//! interval long (at least 2 s): the takeover happens within one poll interval.
+//! interval long (at least 3 s, renewed every second then): the takeover happens within
+//! one poll interval.
 //!
 //! Times are the database's clock, so instances whose clocks disagree agree on who holds
 //! the lease. A holder that cannot reach the store (or gets no answer within a third of the
@@ -38,7 +39,9 @@ impl Lease {
         mut shutdown: watch::Receiver<bool>,
     ) -> (Lease, tokio::task::JoinHandle<()>) {
         let (tx, rx) = watch::channel(false);
-        let secs = length.as_secs().max(2) as i64;
+        // Whole seconds of the database's clock: at least 3, so a renewal every second
+        // keeps it held with a second to spare.
+        let secs = length.as_secs().max(3) as i64;
         let every = Duration::from_millis((secs as u64 * 1000) / 3);
         let task = tokio::spawn(async move {
             loop {

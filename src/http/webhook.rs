@@ -104,6 +104,23 @@ pub async fn receive(State(state): State<WebhookState>, req: Request) -> StatusC
         }
     };
     let update_id = i64::from(update.id.0);
+    // A place in the backlog first: an update recorded as taken must be handed on, or a
+    // repeat of it reaching another instance meanwhile would be dropped as already taken.
+    let permit = match state.tx.try_reserve() {
+        Ok(permit) => permit,
+        Err(e) => {
+            let why = match e {
+                mpsc::error::TrySendError::Full(()) => "backlog full",
+                mpsc::error::TrySendError::Closed(()) => "stopping",
+            };
+            tracing::warn!(
+                update_id,
+                why,
+                "update not taken; Telegram will deliver it again"
+            );
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
+    };
     let now = chrono::Utc::now().timestamp();
     match state.store.first_sight_of_update(update_id, now).await {
         Ok(true) => {}
@@ -117,23 +134,7 @@ pub async fn receive(State(state): State<WebhookState>, req: Request) -> StatusC
             return StatusCode::INTERNAL_SERVER_ERROR;
         }
     }
-    if let Err(e) = state.tx.try_send(update) {
-        // The dispatcher stopped, or is this far behind: let Telegram deliver it again
-        // (here or elsewhere).
-        let why = match e {
-            mpsc::error::TrySendError::Full(_) => "backlog full",
-            mpsc::error::TrySendError::Closed(_) => "stopping",
-        };
-        tracing::warn!(
-            update_id,
-            why,
-            "update not taken; Telegram will deliver it again"
-        );
-        if let Err(e) = state.store.forget_update(update_id).await {
-            tracing::error!(error = %e, update_id, "an update refused here is lost");
-        }
-        return StatusCode::SERVICE_UNAVAILABLE;
-    }
+    permit.send(update);
     prune_now_and_then(&state, now);
     StatusCode::OK
 }

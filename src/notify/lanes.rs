@@ -27,7 +27,8 @@ const DRAIN_BATCH: i64 = 200;
 /// Deliveries in flight, and whose.
 struct Lanes {
     tasks: JoinSet<()>,
-    users: HashMap<Id, u64>,
+    /// Whose delivery each task is, and of which row.
+    users: HashMap<Id, (u64, i64)>,
 }
 
 impl Notifier {
@@ -98,8 +99,25 @@ impl Notifier {
                 return Duration::from_secs(5);
             }
         };
+        // A user whose delivery finished but was not yet reaped here can have their next
+        // message claimed already: it is given back, and taken once the lane is free. The
+        // row in flight itself (come back if its claim lapsed while the store was
+        // unreachable) is left to the send in flight, not started twice.
+        let busy: HashMap<u64, i64> = lanes.users.values().copied().collect();
+        let mut start = Vec::with_capacity(rows.len());
         for row in rows {
-            let (this, patience, user) = (self.clone(), patience.clone(), row.user_id);
+            match busy.get(&row.user_id) {
+                None => start.push(row),
+                Some(&in_flight) if in_flight == row.id => {}
+                Some(_) => {
+                    if let Err(e) = self.store.release_claim(row.id).await {
+                        tracing::warn!(outbox_id = row.id, error = %e, "could not give back a claim; it lapses");
+                    }
+                }
+            }
+        }
+        for row in start {
+            let (this, patience, user) = (self.clone(), patience.clone(), (row.user_id, row.id));
             let task = lanes.tasks.spawn(async move {
                 if let Err(e) = this.handle(&row, &patience).await {
                     tracing::error!(outbox_id = row.id, error = %e, "could not record a delivery");
@@ -110,7 +128,7 @@ impl Notifier {
         if lanes.tasks.len() >= self.settings.lanes.max(1) {
             return self.settings.idle_poll;
         }
-        let busy: HashSet<u64> = lanes.users.values().copied().collect();
+        let busy: HashSet<u64> = lanes.users.values().map(|(user, _)| *user).collect();
         idle_time(&self.store, &busy, self.settings.idle_poll).await
     }
 
@@ -147,7 +165,9 @@ impl Notifier {
 
     /// Up to `limit` due messages, claimed for this instance ([`Store::claim_due`]).
     async fn claim(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
-        let now = Utc::now().timestamp();
+        // Claims are timed by the database's clock: instances' clocks may disagree, and a
+        // claim must not look lapsed to another instance while its owner still holds it.
+        let now = self.store.clock().await?;
         self.store
             .claim_due(now, limit, now + self.claim_secs())
             .await
@@ -165,11 +185,14 @@ impl Notifier {
             self.record(row, outcome, began).await
         };
         let renew = async {
-            let every = self.settings.claim / 3;
+            let every = (self.settings.claim / 3).max(Duration::from_millis(100));
             loop {
                 tokio::time::sleep(every).await;
-                let until = Utc::now().timestamp() + self.claim_secs();
-                match self.store.renew_claim(row.id, until).await {
+                let renewed = async {
+                    let until = self.store.clock().await? + self.claim_secs();
+                    self.store.renew_claim(row.id, until).await
+                };
+                match renewed.await {
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::warn!(outbox_id = row.id, "lost the claim on a message being sent")

@@ -32,7 +32,8 @@ impl Dialect for sqlx::Postgres {
     const INDEXED_BY_UNDELIVERED: &'static str = "";
     const FOR_UPDATE_OF_O_SKIP_LOCKED: &'static str = "FOR UPDATE OF o SKIP LOCKED";
     const FOR_UPDATE: &'static str = "FOR UPDATE";
-    const NOW: &'static str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS BIGINT)";
+    // FLOOR: a cast alone rounds, and a lease would end up to half a second short.
+    const NOW: &'static str = "CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp())) AS BIGINT)";
     const GREATEST: &'static str = "GREATEST";
 }
 

@@ -103,8 +103,11 @@ pub fn redact_url(url: &str) -> String {
             }
             u.to_string()
         }
-        // Not a URL at all: show only its scheme-ish start, it might hold anything.
-        Err(_) => url.split(['@', '?']).next().unwrap_or_default().to_string(),
+        // Not a URL at all: only its scheme is shown, the rest might hold anything.
+        Err(_) => match url.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://***"),
+            None => "***".to_string(),
+        },
     }
 }
 

@@ -110,11 +110,12 @@ const DUE: &str = "(o.claimed_until IS NULL OR o.claimed_until <= $1)
 /// What every outcome also does: the row is no longer claimed.
 const UNCLAIM: &str = "claimed_by = NULL, claimed_until = NULL";
 
-/// Outcomes apply only to a row unclaimed or claimed by this handle's owner: an instance
-/// whose claim lapsed (and was taken by another) must not overwrite what the other did.
-/// `$k` is the owner's bind.
+/// Outcomes (other than a delivery) apply only to a row this handle's owner claimed, or
+/// to an unclaimed pending one (callers that never claim: tests, tools). An instance whose
+/// claim lapsed, and another took the message (or already settled it), must not overwrite
+/// what the other did. `$k` is the owner's bind.
 fn mine(k: usize) -> String {
-    format!("(claimed_by IS NULL OR claimed_by = ${k})")
+    format!("(claimed_by = ${k} OR (claimed_by IS NULL AND status = 'pending'))")
 }
 
 /// Logs an outcome that found its row claimed by someone else.
@@ -277,23 +278,21 @@ impl Store {
         }))
     }
 
+    /// Records a delivery. Whoever claims the row now, the message arrived: it is sent,
+    /// and nothing later makes it due again.
     pub async fn mark_sent(&self, id: i64, chat_id: i64, now: i64) -> Result<(), StoreError> {
-        let rows = on_backend!(self, write, |pool| {
+        on_backend!(self, write, |pool| {
             sqlx::query(&format!(
                 "UPDATE outbox SET status = 'sent', until_start = 0, sent_chat_id = $1,
                         sent_at = $2, last_error = NULL, {UNCLAIM}
-                 WHERE id = $3 AND {}",
-                mine(4)
+                 WHERE id = $3 AND status != 'sent'"
             ))
             .bind(chat_id)
             .bind(now)
             .bind(id)
-            .bind(&*self.owner)
             .execute(pool)
-            .await?
-            .rows_affected()
+            .await?;
         });
-        settled(id, "sent", rows);
         Ok(())
     }
 
