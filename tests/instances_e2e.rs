@@ -709,11 +709,12 @@ async fn three_instances_survive_a_kill_and_a_stop_without_losing_or_repeating()
     // for their answers, marks them, releases what it had not sent, and exits 0. Orders
     // the dead instance had on its way are left out (another instance may resend them).
     let stopped = second_poller;
-    let term_claimed = wait_sending(&mut conn, &tg, stopped, kill_end, &in_flight, || true).await;
     shares.push(format!(
         "before the SIGTERM: {}",
         sent_by(&http, &fleet).await
     ));
+    // Read right before the signal: what it had claimed at the SIGTERM.
+    let term_claimed = wait_sending(&mut conn, &tg, stopped, kill_end, &in_flight, || true).await;
     let term_at = Instant::now();
     fleet.get(stopped).sigterm();
     let status = fleet.get(stopped).wait_exit().await;
