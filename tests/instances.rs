@@ -21,6 +21,10 @@ use tokio::sync::{watch, Notify};
 use wiremock::MockServer;
 
 fn notifier(store: Store, tg: &FakeTelegram, owner: &str) -> Notifier {
+    notifier_claiming(store, tg, owner, NotifierSettings::default().claim)
+}
+
+fn notifier_claiming(store: Store, tg: &FakeTelegram, owner: &str, claim: Duration) -> Notifier {
     let bot = telegram::bot(&Secret::new(BOT_TOKEN), tg.server.uri().parse().unwrap()).unwrap();
     let messenger: Arc<dyn Messenger> = Arc::new(telegram::Telegram::new(bot));
     Notifier::new(
@@ -29,10 +33,47 @@ fn notifier(store: Store, tg: &FakeTelegram, owner: &str) -> Notifier {
         Arc::new(Notify::new()),
         NotifierSettings {
             idle_poll: Duration::from_millis(20),
+            claim,
             ..NotifierSettings::default()
         },
     )
     .with_owner(owner)
+}
+
+on_both_backends! {
+    /// A send that takes longer than the claim: the owner renews its claim while it lasts,
+    /// so the other instance never takes the message (without the renewal it would, after
+    /// three seconds, and send it a second time). Claims are whole seconds of the database's
+    /// clock, renewed every third of their length: 3 s leaves a second to spare.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_send_longer_than_its_claim_keeps_it(db) {
+        let tg = FakeTelegram::start().await;
+        tg.set_send_delay(Duration::from_secs(7));
+        let setup = Store::open(db.url()).await.unwrap();
+        for user in 1..=3u64 {
+            let notice = Notice { dedupe_key: format!("k{user}"), text: format!("k{user}") };
+            setup.enqueue_private(&notice, user, 0).await.unwrap();
+        }
+        let (stop, shutdown) = watch::channel(false);
+        let claim = Duration::from_secs(3);
+        let a = tokio::spawn(
+            notifier_claiming(Store::open(db.url()).await.unwrap(), &tg, "A", claim).run(shutdown.clone()),
+        );
+        tg.wait_sent(3).await;
+        // A has all three in flight, each for 7 s against a 3 s claim; B starts now.
+        let b = tokio::spawn(
+            notifier_claiming(Store::open(db.url()).await.unwrap(), &tg, "B", claim).run(shutdown.clone()),
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while setup.outbox_counts().await.unwrap().sent < 3 {
+            assert!(Instant::now() < deadline, "never marked");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.send(true).unwrap();
+        a.await.unwrap();
+        b.await.unwrap();
+        assert_eq!(tg.send_attempts(), 3, "each message sent once: {:#?}", tg.sent());
+    }
 }
 
 on_both_backends! {
