@@ -25,22 +25,25 @@ struct WebhookBot {
     bot: RunningBot,
     addr: SocketAddr,
     http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    _db: TestDb,
 }
 
 impl WebhookBot {
     /// A bot in webhook mode on a free loopback port, started once it registered its webhook
     /// (the server is up before that).
     async fn start() -> WebhookBot {
+        Self::start_on(TestDb::sqlite()).await
+    }
+
+    async fn start_on(db: TestDb) -> WebhookBot {
         let tg = FakeTelegram::start().await;
         let veapi = MockServer::start().await;
-        let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let config = config_with(
             &tg,
             &veapi,
-            &dir.path().join("bot.db"),
+            &db,
             &[
                 (
                     "WEBHOOK_URL",
@@ -62,7 +65,7 @@ impl WebhookBot {
             bot,
             addr,
             http: reqwest::Client::new(),
-            _dir: dir,
+            _db: db,
         }
     }
 
@@ -194,9 +197,11 @@ async fn refused_requests_reach_nothing_and_the_bot_keeps_serving() {
     b.bot.stop().await;
 }
 
-#[tokio::test]
-async fn an_update_delivered_twice_is_handled_once() {
-    let b = WebhookBot::start().await;
+on_both_backends! {
+    /// The dedupe is in the store: on PostgreSQL it holds across instances.
+    #[tokio::test]
+    async fn an_update_delivered_twice_is_handled_once(db) {
+    let b = WebhookBot::start_on(db).await;
     share_reply(&b.veapi, None, json_body("veapi/share_ok.json")).await;
     let u = update(&b.tg, 20, &ALICE, SHARE);
     assert_eq!(b.post(Some(SECRET), &u).await, 200);
@@ -221,6 +226,7 @@ async fn an_update_delivered_twice_is_handled_once() {
         b.tg.sent()
     );
     b.bot.stop().await;
+}
 }
 
 #[tokio::test]
