@@ -435,6 +435,22 @@ mod tests {
     }
 
     #[test]
+    fn typos_that_hide_a_password_from_the_url_parser_do_not_show_it() {
+        for typo in [
+            "postgres:hunter2-pw@db/bot",
+            "postgres://bot:hunter2/pw@db/bot",
+            "postgres://bot:hunter2?pw@db/bot",
+            "postgres://bot:hunter2-pw@db:badport/bot",
+        ] {
+            let shown = crate::store::redact_url(typo);
+            assert!(!shown.contains("hunter2"), "{typo} -> {shown}");
+            assert!(shown.starts_with("postgres"), "{shown}");
+        }
+        let plain = "postgres://bot@db:5432/bot?sslmode=require";
+        assert_eq!(crate::store::redact_url(plain), plain);
+    }
+
+    #[test]
     fn defaults_apply_when_only_credentials_are_set() {
         let c = load(&[("TELEGRAM_BOT_TOKEN", "1:abc"), ("VEAPI_KEY", "V1")], ALL).unwrap();
         assert_eq!(c.database_url, "sqlite://data/bot.db");

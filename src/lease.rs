@@ -1,14 +1,13 @@
 //! One instance at a time: the order poller runs only where its lease is held.
 //!
 //! The lease is a row in the store ([`Store::lease_acquire`]) with an expiry. The holder
-//! renews it every third of its length; the others try to take it as often, so when the
-//! holder dies (no renewal) another instance holds it within a lease length and a third,
+//! renews it every quarter of its length; the others try to take it as often, so when the
+//! holder dies (no renewal) another instance holds it within a lease length and a quarter,
 //! and the poller goes on from the watermark in the store. The lease is half a poll
-//! interval long (at least 3 s, renewed every second then): the takeover happens within
-//! one poll interval.
+//! interval long (at least 3 s): the takeover happens within one poll interval.
 //!
 //! Times are the database's clock, so instances whose clocks disagree agree on who holds
-//! the lease. A holder that cannot reach the store (or gets no answer within a third of the
+//! the lease. A holder that cannot reach the store (or gets no answer within a quarter of the
 //! lease) stops polling at once rather than at its lease's expiry: two pollers for a moment would only read orders twice (stored idempotently),
 //! but there is no reason to risk it.
 
@@ -39,14 +38,16 @@ impl Lease {
         mut shutdown: watch::Receiver<bool>,
     ) -> (Lease, tokio::task::JoinHandle<()>) {
         let (tx, rx) = watch::channel(false);
-        // Whole seconds of the database's clock: at least 3, so a renewal every second
-        // keeps it held with a second to spare.
+        // Whole seconds of the database's clock: at least 3.
         let secs = length.as_secs().max(3) as i64;
-        let every = Duration::from_millis((secs as u64 * 1000) / 3);
+        // Renewed four times a lease: a floored clock makes a lease last between secs - 1
+        // and secs, and the holder gives up after one renewal that failed or took longer
+        // than this, well before the lease lapses for the others.
+        let every = Duration::from_millis((secs as u64 * 1000) / 4);
         let task = tokio::spawn(async move {
             loop {
                 // Timed by the database's clock (instances' clocks may disagree), and given
-                // up on after a third of the lease: a renewal that hangs must not leave this
+                // up on after a quarter of the lease: a renewal that hangs must not leave this
                 // instance polling past its lease while another takes it.
                 let renewal = async {
                     let now = store.clock().await?;

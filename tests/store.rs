@@ -245,3 +245,22 @@ on_both_backends! {
         store.ping().await.unwrap();
     }
 }
+
+on_both_backends! {
+    /// A held message delivered privately after all (its retry, or a send whose claim
+    /// lapsed and that arrived anyway): the user is reachable, so the messages held behind
+    /// it are due again instead of waiting for a /start.
+    #[tokio::test]
+    async fn a_private_delivery_releases_the_users_held_messages(db) {
+        let store = store_with(&db, &[("a1", 1), ("a2", 1), ("b1", 2)]).await;
+        let a1 = store.due_outbox(0, 10).await.unwrap().remove(0);
+        store.hold(a1.id, "blocked", None, 0).await.unwrap();
+        assert_eq!(keys(&store.due_outbox(1, 10).await.unwrap()), ["b1"]);
+        // Another user's delivery changes nothing for user 1.
+        let b1 = store.due_outbox(1, 10).await.unwrap().remove(0);
+        store.mark_sent(b1.id, -100, 1).await.unwrap();
+        store.mark_sent(a1.id, 1, 2).await.unwrap();
+        assert_eq!(keys(&store.due_outbox(2, 10).await.unwrap()), ["a2"]);
+        assert_eq!(store.outbox_counts().await.unwrap().parked, 0);
+    }
+}

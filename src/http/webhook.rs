@@ -33,8 +33,8 @@ pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 /// How long `update_id`s are remembered: Telegram stops retrying an update long before.
 const SEEN_FOR_SECS: i64 = 24 * 3600;
 /// Updates acknowledged but not yet taken by the dispatcher, at most. Past it the webhook
-/// answers 503 (and forgets the update), so Telegram delivers it again later, here or to
-/// another instance, instead of this process queueing without bound.
+/// answers 503 before recording the update, so Telegram delivers it again later, here or
+/// to another instance, instead of this process queueing without bound.
 const BACKLOG: usize = 1024;
 /// How often old `update_id`s are pruned.
 const PRUNE_EVERY_SECS: i64 = 3600;
@@ -106,12 +106,12 @@ pub async fn receive(State(state): State<WebhookState>, req: Request) -> StatusC
     let update_id = i64::from(update.id.0);
     // A place in the backlog first: an update recorded as taken must be handed on, or a
     // repeat of it reaching another instance meanwhile would be dropped as already taken.
-    let permit = match state.tx.try_reserve() {
+    let permit = match state.tx.clone().try_reserve_owned() {
         Ok(permit) => permit,
         Err(e) => {
             let why = match e {
-                mpsc::error::TrySendError::Full(()) => "backlog full",
-                mpsc::error::TrySendError::Closed(()) => "stopping",
+                mpsc::error::TrySendError::Full(_) => "backlog full",
+                mpsc::error::TrySendError::Closed(_) => "stopping",
             };
             tracing::warn!(
                 update_id,
@@ -122,19 +122,31 @@ pub async fn receive(State(state): State<WebhookState>, req: Request) -> StatusC
         }
     };
     let now = chrono::Utc::now().timestamp();
-    match state.store.first_sight_of_update(update_id, now).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::debug!(update_id, "update delivered again; already taken");
-            ::metrics::counter!(UPDATES_DUPLICATE).increment(1);
-            return StatusCode::OK;
+    // Recording and handing on run in their own task: if Telegram drops the connection
+    // mid-request, the request's future is dropped, and an update recorded as taken but
+    // never handed on would be lost (its retry dropped as a repeat).
+    let store = state.store.clone();
+    let taken = tokio::spawn(async move {
+        match store.first_sight_of_update(update_id, now).await {
+            Ok(true) => {
+                permit.send(update);
+                StatusCode::OK
+            }
+            Ok(false) => {
+                tracing::debug!(update_id, "update delivered again; already taken");
+                ::metrics::counter!(UPDATES_DUPLICATE).increment(1);
+                StatusCode::OK
+            }
+            Err(e) => {
+                tracing::error!(error = %e, update_id, "cannot record an update; Telegram will retry");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
-        Err(e) => {
-            tracing::error!(error = %e, update_id, "cannot record an update; Telegram will retry");
-            return StatusCode::INTERNAL_SERVER_ERROR;
-        }
+    });
+    let status = taken.await.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status != StatusCode::OK {
+        return status;
     }
-    permit.send(update);
     prune_now_and_then(&state, now);
     StatusCode::OK
 }

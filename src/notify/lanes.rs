@@ -87,6 +87,15 @@ impl Notifier {
     /// Starts deliveries for users without one in flight, into free lanes; returns how long
     /// to sleep if nothing else happens.
     async fn fill(self: &Arc<Self>, lanes: &mut Lanes, patience: &Patience) -> Duration {
+        // Deliveries that ended are reaped first, so a user counts as busy only while their
+        // delivery really runs.
+        while let Some(done) = lanes.tasks.try_join_next_with_id() {
+            let id = match done {
+                Ok((id, ())) => id,
+                Err(e) => e.id(),
+            };
+            lanes.users.remove(&id);
+        }
         let free = self.settings.lanes.max(1).saturating_sub(lanes.tasks.len());
         if free == 0 {
             return self.settings.idle_poll;
@@ -192,14 +201,15 @@ impl Notifier {
                     let until = self.store.clock().await? + self.claim_secs();
                     self.store.renew_claim(row.id, until).await
                 };
-                match renewed.await {
-                    Ok(true) => {}
-                    Ok(false) => {
+                match tokio::time::timeout(every, renewed).await {
+                    Ok(Ok(true)) => {}
+                    Ok(Ok(false)) => {
                         tracing::warn!(outbox_id = row.id, "lost the claim on a message being sent")
                     }
-                    Err(e) => {
+                    Ok(Err(e)) => {
                         tracing::warn!(outbox_id = row.id, error = %e, "could not renew a claim")
                     }
+                    Err(_) => tracing::warn!(outbox_id = row.id, "renewing a claim timed out"),
                 }
             }
         };
@@ -219,7 +229,10 @@ impl Notifier {
 
 /// How long until a user not in `busy` has something due (at most `idle_poll`).
 async fn idle_time(store: &Store, busy: &HashSet<u64>, idle_poll: Duration) -> Duration {
-    let now = Utc::now().timestamp();
+    // The database's clock: claims in the result are timed by it.
+    let Ok(now) = store.clock().await else {
+        return idle_poll;
+    };
     match store.next_due_at(busy).await {
         Ok(Some(at)) if at > now => Duration::from_secs((at - now) as u64).min(idle_poll),
         // Due this very second (it fell due after the rows were read).

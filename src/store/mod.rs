@@ -79,7 +79,19 @@ const ROWS_PER_STATEMENT: usize = 100;
 /// A database URL as it may be shown: the password (in the user part, or a `password` /
 /// `sslpassword` query parameter, which sqlx also reads) replaced by `***`.
 pub fn redact_url(url: &str) -> String {
+    let scheme_only = || match url.split_once(':') {
+        Some((scheme, _)) => format!("{scheme}://***"),
+        None => "***".to_string(),
+    };
     match url::Url::parse(url) {
+        // An '@' the parser did not read as the end of a user part (a missing "//", a
+        // password with '/' or '?' in it): what precedes it may be a password.
+        Ok(u)
+            if u.cannot_be_a_base()
+                || (url.contains('@') && u.password().is_none() && u.username().is_empty()) =>
+        {
+            scheme_only()
+        }
         Ok(mut u) => {
             if u.password().is_some() {
                 let _ = u.set_password(Some("***"));
@@ -104,10 +116,7 @@ pub fn redact_url(url: &str) -> String {
             u.to_string()
         }
         // Not a URL at all: only its scheme is shown, the rest might hold anything.
-        Err(_) => match url.split_once("://") {
-            Some((scheme, _)) => format!("{scheme}://***"),
-            None => "***".to_string(),
-        },
+        Err(_) => scheme_only(),
     }
 }
 

@@ -279,19 +279,35 @@ impl Store {
     }
 
     /// Records a delivery. Whoever claims the row now, the message arrived: it is sent,
-    /// and nothing later makes it due again.
+    /// and nothing later makes it due again. Delivered to the user's private chat, it also
+    /// proves them reachable: their messages held until /start are due again (in order),
+    /// not left waiting for a /start they have no reason to send.
     pub async fn mark_sent(&self, id: i64, chat_id: i64, now: i64) -> Result<(), StoreError> {
         on_backend!(self, write, |pool| {
-            sqlx::query(&format!(
+            let mut tx = pool.begin().await?;
+            let user: Option<i64> = sqlx::query_scalar(&format!(
                 "UPDATE outbox SET status = 'sent', until_start = 0, sent_chat_id = $1,
                         sent_at = $2, last_error = NULL, {UNCLAIM}
-                 WHERE id = $3 AND status != 'sent'"
+                 WHERE id = $3 AND status != 'sent'
+                 RETURNING user_id"
             ))
             .bind(chat_id)
             .bind(now)
             .bind(id)
-            .execute(pool)
+            .fetch_optional(&mut *tx)
             .await?;
+            if user == Some(chat_id) {
+                sqlx::query(
+                    "UPDATE outbox SET status = 'pending', until_start = 0, attempts = 0,
+                            next_attempt_at = $1
+                     WHERE user_id = $2 AND status = 'parked' AND until_start = 1",
+                )
+                .bind(now)
+                .bind(chat_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
         });
         Ok(())
     }
