@@ -3,7 +3,7 @@
 
 mod support;
 
-use douyin_link_bot::store::{Engine, Notice, OutboxRow, Store};
+use douyin_link_bot::store::{Engine, Notice, OutboxRow, RowRef, Store};
 use std::collections::HashSet;
 use support::TestDb;
 
@@ -121,14 +121,16 @@ on_both_backends! {
         a.mark_sent(mine[0].id, 1, 2).await.unwrap();
         assert_eq!(keys(&b.claim_due(2, 10, 32).await.unwrap()), ["a2"]);
         // A released claim is free at once; a lapsed one after its moment.
-        a.release_claim(mine[1].id).await.unwrap();
+        a.release_claim(&mine[1]).await.unwrap();
         assert_eq!(keys(&b.claim_due(3, 10, 33).await.unwrap()), ["b1"]);
         assert!(a.claim_due(31, 10, 60).await.unwrap().is_empty());
         assert_eq!(keys(&a.claim_due(33, 10, 60).await.unwrap()), ["a2", "b1"]);
         // Renewed while being sent: not lapsed at 60.
         let a2 = store.pending_for(1).await.unwrap().remove(0);
-        assert!(a.renew_claim(a2.id, 90).await.unwrap());
-        assert!(!b.renew_claim(a2.id, 90).await.unwrap(), "not B's claim");
+        assert!(a2.claim.as_deref().is_some_and(|c| c.starts_with("A#")), "{a2:?}");
+        assert!(a.renew_claim(&a2, 90).await.unwrap());
+        let other = RowRef { id: a2.id, claim: Some("B#0") };
+        assert!(!b.renew_claim(other, 90).await.unwrap(), "not B's claim");
         assert!(b.claim_due(60, 10, 120).await.unwrap().iter().all(|r| r.id != a2.id));
     }
 }
@@ -145,14 +147,21 @@ on_both_backends! {
         let again = b.claim_due(10, 10, 40).await.unwrap().remove(0);
         assert_eq!(again.id, a1.id);
         // A's late failure is not recorded over B's claim...
-        a.reschedule(a1.id, 100, "late failure", true).await.unwrap();
-        a.park(a1.id, "late park").await.unwrap();
-        a.hold(a1.id, "late hold", None, 11).await.unwrap();
+        a.reschedule(&a1, 100, "late failure", true).await.unwrap();
+        a.park(&a1, "late park").await.unwrap();
+        a.hold(&a1, "late hold", None, 11).await.unwrap();
         assert_eq!(store.outbox_status("a1").await.unwrap().unwrap().0, "pending");
+        // ... nor over a claim A itself took again since (a new claim, a new token)...
+        b.release_claim(&again).await.unwrap();
+        let third = a.claim_due(11, 10, 40).await.unwrap().remove(0);
+        assert_eq!(third.id, a1.id);
+        a.park(&a1, "late park under the old claim").await.unwrap();
+        assert_eq!(store.outbox_status("a1").await.unwrap().unwrap().0, "pending");
+        a.release_claim(&third).await.unwrap();
         // ... B's delivery is, and a late outcome of A after it changes nothing.
         b.mark_sent(a1.id, 1, 12).await.unwrap();
-        a.reschedule(a1.id, 100, "late failure", true).await.unwrap();
-        a.park(a1.id, "late park").await.unwrap();
+        a.reschedule(&a1, 100, "late failure", true).await.unwrap();
+        a.park(&a1, "late park").await.unwrap();
         assert_eq!(store.outbox_status("a1").await.unwrap().unwrap().0, "sent");
         assert_eq!(keys(&store.due_outbox(13, 10).await.unwrap()), ["a2"]);
     }

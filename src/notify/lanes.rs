@@ -119,7 +119,7 @@ impl Notifier {
                 None => start.push(row),
                 Some(&in_flight) if in_flight == row.id => {}
                 Some(_) => {
-                    if let Err(e) = self.store.release_claim(row.id).await {
+                    if let Err(e) = self.store.release_claim(&row).await {
                         tracing::warn!(outbox_id = row.id, error = %e, "could not give back a claim; it lapses");
                     }
                 }
@@ -156,7 +156,7 @@ impl Notifier {
                 .into_iter()
                 .partition(|r| handled.contains(&r.id));
             for row in again {
-                self.store.release_claim(row.id).await?;
+                self.store.release_claim(&row).await?;
             }
             if rows.is_empty() {
                 break;
@@ -199,7 +199,7 @@ impl Notifier {
                 tokio::time::sleep(every).await;
                 let renewed = async {
                     let until = self.store.clock().await? + self.claim_secs();
-                    self.store.renew_claim(row.id, until).await
+                    self.store.renew_claim(row, until).await
                 };
                 match tokio::time::timeout(every, renewed).await {
                     Ok(Ok(true)) => {}

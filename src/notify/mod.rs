@@ -275,7 +275,7 @@ impl Notifier {
         match outcome {
             Delivery::Stopped => {
                 tracing::info!(outbox_id = row.id, "stopping: not sent");
-                self.store.release_claim(row.id).await
+                self.store.release_claim(row).await
             }
             Delivery::Sent { chat_id } => {
                 tracing::info!(outbox_id = row.id, chat_id, "notification sent");
@@ -302,20 +302,20 @@ impl Notifier {
                 if counts && attempts + 1 >= self.settings.max_attempts {
                     let reason = format!("gave up after {} attempts: {reason}", attempts + 1);
                     tracing::error!(outbox_id = row.id, %reason, "notification parked");
-                    return self.store.park(row.id, &reason).await;
+                    return self.store.park(row, &reason).await;
                 }
                 tracing::warn!(outbox_id = row.id, %reason, retry_in = ?after, "notification deferred");
                 let at = now + after.as_secs().max(1) as i64;
-                self.store.reschedule(row.id, at, &reason, counts).await
+                self.store.reschedule(row, at, &reason, counts).await
             }
             Delivery::Parked { reason } => {
                 tracing::error!(outbox_id = row.id, %reason, "notification parked");
-                self.store.park(row.id, &reason).await
+                self.store.park(row, &reason).await
             }
             Delivery::Held { reason, told_in } => {
                 tracing::warn!(outbox_id = row.id, %reason, "notification held until /start");
                 self.store
-                    .hold(row.id, &reason, told_in.map(|chat| (chat, now)), began)
+                    .hold(row, &reason, told_in.map(|chat| (chat, now)), began)
                     .await
             }
         }

@@ -26,7 +26,7 @@ mod updates;
 
 pub use conversions::{CachedConversion, NewConversion};
 pub use orders::{IngestOrder, IngestStats, Notice, OrderSummary, OrderTotals, Stats};
-pub use outbox::{OutboxCounts, OutboxRow};
+pub use outbox::{OutboxCounts, OutboxRow, RowRef};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -51,17 +51,56 @@ pub struct OutboxRow {
     /// Held until the user's /start, and tried again because a later message of theirs
     /// fell due.
     pub held: bool,
+    /// The claim this row was taken under ([`Store::claim_due`]); outcomes and renewals
+    /// name it, so they apply only while this very claim holds.
+    pub claim: Option<String>,
 }
+
+/// Which row an outcome is for, and under which claim (none: a row read, not claimed).
+#[derive(Debug, Clone, Copy)]
+pub struct RowRef<'a> {
+    pub id: i64,
+    pub claim: Option<&'a str>,
+}
+
+impl From<i64> for RowRef<'static> {
+    fn from(id: i64) -> Self {
+        RowRef { id, claim: None }
+    }
+}
+
+impl<'a> From<&'a OutboxRow> for RowRef<'a> {
+    fn from(row: &'a OutboxRow) -> Self {
+        RowRef {
+            id: row.id,
+            claim: row.claim.as_deref(),
+        }
+    }
+}
+
+/// Claims made by this process, numbered: each claim's token is unique, so an owner whose
+/// claim lapsed and who claimed the same row again cannot settle it under the old claim.
+static CLAIMS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The columns every outbox read selects, in [`OutboxRow::from_columns`]'s order.
 const COLUMNS: &str = "id, user_id, product_id, text, allow_fallback, attempts,
-     status = 'parked', next_attempt_at";
+     status = 'parked', next_attempt_at, claimed_by";
 
-type Columns = (i64, i64, Option<String>, String, i64, i64, bool, i64);
+type Columns = (
+    i64,
+    i64,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    bool,
+    i64,
+    Option<String>,
+);
 
 impl OutboxRow {
     fn from_columns(c: Columns) -> OutboxRow {
-        let (id, user_id, product_id, text, allow_fallback, attempts, held, _) = c;
+        let (id, user_id, product_id, text, allow_fallback, attempts, held, _, claim) = c;
         OutboxRow {
             id,
             user_id: user_id as u64,
@@ -70,6 +109,7 @@ impl OutboxRow {
             allow_fallback: allow_fallback != 0,
             attempts,
             held,
+            claim,
         }
     }
 }
@@ -110,10 +150,10 @@ const DUE: &str = "(o.claimed_until IS NULL OR o.claimed_until <= $1)
 /// What every outcome also does: the row is no longer claimed.
 const UNCLAIM: &str = "claimed_by = NULL, claimed_until = NULL";
 
-/// Outcomes (other than a delivery) apply only to a row this handle's owner claimed, or
-/// to an unclaimed pending one (callers that never claim: tests, tools). An instance whose
-/// claim lapsed, and another took the message (or already settled it), must not overwrite
-/// what the other did. `$k` is the owner's bind.
+/// Outcomes (other than a delivery) apply only under the claim they name, or to an
+/// unclaimed pending row (callers that never claim: tests, tools). An instance whose claim
+/// lapsed, and another (or itself, again) took the message or already settled it, must not
+/// overwrite what was done since. `$k` is the claim's bind (NULL: none).
 fn mine(k: usize) -> String {
     format!("(claimed_by = ${k} OR (claimed_by IS NULL AND status = 'pending'))")
 }
@@ -181,7 +221,9 @@ impl Store {
         limit: i64,
         until: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
-        let owner: &str = &self.owner;
+        let n = CLAIMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let token = format!("{}#{n}", self.owner);
+        let owner: &str = &token;
         let mut rows: Vec<Columns> = on_backend!(self, write, |pool| {
             sqlx::query_as(&format!(
                 "UPDATE outbox SET claimed_by = $3, claimed_until = $4
@@ -204,13 +246,15 @@ impl Store {
     }
 
     /// Gives a claimed row back untouched (this instance is stopping before sending it).
-    pub async fn release_claim(&self, id: i64) -> Result<(), StoreError> {
+    pub async fn release_claim<'r>(&self, row: impl Into<RowRef<'r>>) -> Result<(), StoreError> {
+        let row = row.into();
+        let id = row.id;
         let rows = on_backend!(self, write, |pool| {
             sqlx::query(&format!(
                 "UPDATE outbox SET {UNCLAIM} WHERE id = $1 AND claimed_by = $2"
             ))
             .bind(id)
-            .bind(&*self.owner)
+            .bind(row.claim)
             .execute(pool)
             .await?
             .rows_affected()
@@ -221,12 +265,18 @@ impl Store {
 
     /// Extends this owner's claim on a message being sent, until `until`. False when the
     /// claim is no longer this owner's.
-    pub async fn renew_claim(&self, id: i64, until: i64) -> Result<bool, StoreError> {
+    pub async fn renew_claim<'r>(
+        &self,
+        row: impl Into<RowRef<'r>>,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let row = row.into();
+        let id = row.id;
         let rows = on_backend!(self, write, |pool| {
             sqlx::query("UPDATE outbox SET claimed_until = $1 WHERE id = $2 AND claimed_by = $3")
                 .bind(until)
                 .bind(id)
-                .bind(&*self.owner)
+                .bind(row.claim)
                 .execute(pool)
                 .await?
                 .rows_affected()
@@ -314,13 +364,15 @@ impl Store {
 
     /// Tries again at `at`; `count` says whether this failure counts toward parking. A
     /// held message tried again is an ordinary pending one from then on, its count fresh.
-    pub async fn reschedule(
+    pub async fn reschedule<'r>(
         &self,
-        id: i64,
+        row: impl Into<RowRef<'r>>,
         at: i64,
         error: &str,
         count: bool,
     ) -> Result<(), StoreError> {
+        let row = row.into();
+        let id = row.id;
         let rows = on_backend!(self, write, |pool| {
             sqlx::query(&format!(
                 "UPDATE outbox SET next_attempt_at = $1, last_error = $2,
@@ -333,7 +385,7 @@ impl Store {
             .bind(error)
             .bind(i64::from(count))
             .bind(id)
-            .bind(&*self.owner)
+            .bind(row.claim)
             .execute(pool)
             .await?
             .rows_affected()
@@ -343,7 +395,13 @@ impl Store {
     }
 
     /// Gives up on a message, keeping why. It no longer holds back the user's later ones.
-    pub async fn park(&self, id: i64, reason: &str) -> Result<(), StoreError> {
+    pub async fn park<'r>(
+        &self,
+        row: impl Into<RowRef<'r>>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let row = row.into();
+        let id = row.id;
         let rows = on_backend!(self, write, |pool| {
             sqlx::query(&format!(
                 "UPDATE outbox SET status = 'parked', until_start = 0, last_error = $1,
@@ -353,7 +411,7 @@ impl Store {
             ))
             .bind(reason)
             .bind(id)
-            .bind(&*self.owner)
+            .bind(row.claim)
             .execute(pool)
             .await?
             .rows_affected()
@@ -401,13 +459,15 @@ impl Store {
     /// `began`: when the attempt that was refused started. If the user sent /start since
     /// then, the refusal is stale (the /start that would release the message already came
     /// and found nothing held): the message is due again instead of held.
-    pub async fn hold(
+    pub async fn hold<'r>(
         &self,
-        id: i64,
+        row: impl Into<RowRef<'r>>,
         reason: &str,
         told: Option<(i64, i64)>,
         began: i64,
     ) -> Result<(), StoreError> {
+        let row = row.into();
+        let id = row.id;
         on_backend!(self, write, |pool| {
             let mut tx = pool.begin().await?;
             // The user's row in user_starts is locked (PostgreSQL) before reading it, and
@@ -450,7 +510,7 @@ impl Store {
                 .bind(told.map(|(chat, _)| chat))
                 .bind(told.map(|(_, at)| at))
                 .bind(id)
-                .bind(&*self.owner)
+                .bind(row.claim)
                 .execute(&mut *tx)
                 .await?;
             } else {
@@ -466,7 +526,7 @@ impl Store {
                 .bind(told.map(|(chat, _)| chat))
                 .bind(told.map(|(_, at)| at))
                 .bind(id)
-                .bind(&*self.owner)
+                .bind(row.claim)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
