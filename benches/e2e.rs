@@ -15,12 +15,13 @@ use douyin_link_bot::poller::{Poller, PollerSettings};
 use douyin_link_bot::store::Store;
 use douyin_link_bot::tracking;
 use douyin_link_bot::veapi::{OrderSource, VeapiClient};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::veapi::OrderPages;
 use support::*;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -395,54 +396,25 @@ async fn per_chat_order(latency: Duration) {
     );
 }
 
-/// veapi's orders endpoint serving `pages` pages of 20 orders, following the cursor.
-struct OrderPages(Vec<Vec<u8>>);
-
-impl Respond for OrderPages {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let page = form(req)
-            .get("cursor")
-            .and_then(|c| c.parse::<usize>().ok())
-            .unwrap_or(0);
-        ResponseTemplate::new(200).set_body_raw(
-            self.0[page.min(self.0.len() - 1)].clone(),
-            "application/json",
-        )
-    }
-}
-
 /// One poll reading `orders` orders (20 a page) from a zero-latency fake into a fresh store.
 async fn poll_orders(orders: u64) {
     let pages = orders.div_ceil(20) as usize;
     let info = tracking::encode(1001);
     let now = douyin_link_bot::poller::china_time(Utc::now().timestamp() - 60);
-    let bodies: Vec<Vec<u8>> = (0..pages)
-        .map(|p| {
-            let list: Vec<Value> = (0..20)
-                .map(|i| {
-                    let n = (p * 20 + i) as u64;
-                    order_json(
-                        &(4_737_996_432_400_000_000 + n).to_string(),
-                        if n % 5 == 4 { "someone_else" } else { &info },
-                        ["PAY_SUCC", "SETTLE", "REFUND", "CONFIRM"][i % 4],
-                        &now,
-                    )
-                })
-                .collect();
-            let cursor = if p + 1 < pages {
-                (p + 1).to_string()
-            } else {
-                String::new()
-            };
-            serde_json::to_vec(
-                &json!({"error": "0", "msg": "ok", "data": {"orders": list, "cursor": cursor}}),
-            )
-            .unwrap()
-        })
-        .collect();
+    let pages_fake = OrderPages::new(pages, &now, |n| {
+        let who = if n % 5 == 4 {
+            "someone_else".to_string()
+        } else {
+            info.clone()
+        };
+        (
+            who,
+            ["PAY_SUCC", "SETTLE", "REFUND", "CONFIRM"][(n % 20 % 4) as usize],
+        )
+    });
     let server = MockServer::start().await;
     Mock::given(path("/douyin/alliance_kol_orders"))
-        .respond_with(OrderPages(bodies))
+        .respond_with(pages_fake)
         .mount(&server)
         .await;
 

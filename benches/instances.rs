@@ -32,10 +32,11 @@ use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::veapi::OrderPages;
 use support::*;
 use tokio::sync::{watch, Notify};
 use wiremock::matchers::path;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 fn knob(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -109,55 +110,16 @@ async fn notify(instances: usize, send: Duration) -> (f64, usize) {
     (total as f64 / took, messenger.1.load(Ordering::Relaxed))
 }
 
-/// veapi's orders endpoint serving pages of 20 orders, following the cursor, counting calls.
-struct Pages(Vec<Vec<u8>>, Arc<AtomicUsize>);
-
-impl Respond for Pages {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        self.1.fetch_add(1, Ordering::Relaxed);
-        let page = form(req)
-            .get("cursor")
-            .and_then(|c| c.parse::<usize>().ok())
-            .unwrap_or(0);
-        ResponseTemplate::new(200).set_body_raw(
-            self.0[page.min(self.0.len() - 1)].clone(),
-            "application/json",
-        )
-    }
-}
-
 async fn poll(instances: usize, orders: usize) -> (f64, usize) {
     let db = TestDb::postgres().await.expect("TEST_DATABASE_URL");
     let pages = orders.div_ceil(20);
     let info = tracking::encode(1001);
     let now = douyin_link_bot::poller::china_time(Utc::now().timestamp() - 60);
-    let bodies = (0..pages)
-        .map(|p| {
-            let list: Vec<_> = (0..20)
-                .map(|i| {
-                    order_json(
-                        &(4_737_996_432_400_000_000u64 + (p * 20 + i) as u64).to_string(),
-                        &info,
-                        "PAY_SUCC",
-                        &now,
-                    )
-                })
-                .collect();
-            let cursor = if p + 1 < pages {
-                (p + 1).to_string()
-            } else {
-                String::new()
-            };
-            serde_json::to_vec(
-                &json!({"error": "0", "msg": "ok", "data": {"orders": list, "cursor": cursor}}),
-            )
-            .unwrap()
-        })
-        .collect();
-    let calls = Arc::new(AtomicUsize::new(0));
+    let pages_fake = OrderPages::new(pages, &now, |_| (info.clone(), "PAY_SUCC"));
+    let calls = pages_fake.calls.clone();
     let server = MockServer::start().await;
     Mock::given(path("/douyin/alliance_kol_orders"))
-        .respond_with(Pages(bodies, calls.clone()))
+        .respond_with(pages_fake)
         .mount(&server)
         .await;
     let tg = FakeTelegram::start().await;

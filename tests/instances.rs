@@ -195,3 +195,32 @@ on_both_backends! {
         poller_b.await.unwrap();
     }
 }
+
+on_both_backends! {
+    /// The bot's 30 a second is shared: each instance's presence counts the live ones (what
+    /// its pace divides the limit by), and is gone once the instance stops.
+    #[tokio::test]
+    async fn presence_counts_the_live_instances(db) {
+        let store = Store::open(db.url()).await.unwrap();
+        let (other, other_id) = ("instance:other-host:1:0", "other-host:1:0");
+        let now = store.clock().await.unwrap();
+        assert!(store.lease_acquire(other, other_id, now, now + 60).await.unwrap());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (stop, shutdown) = watch::channel(false);
+        let task = douyin_link_bot::instance::spawn_presence(
+            store.clone(),
+            move |n| {
+                let _ = tx.send(n);
+            },
+            shutdown,
+        );
+        assert_eq!(tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap(), Some(2), "this instance and the other");
+        // The other one leaves: this one takes the whole limit again.
+        store.lease_release(other, other_id).await.unwrap();
+        while tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap() != Some(1) {}
+        stop.send(true).unwrap();
+        task.await.unwrap();
+        let now = store.clock().await.unwrap();
+        assert_eq!(store.leases_held("instance:", now).await.unwrap(), 0, "presence removed at stop");
+    }
+}

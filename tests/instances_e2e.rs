@@ -862,21 +862,3 @@ async fn three_instances_survive_a_kill_and_a_stop_without_losing_or_repeating()
     assert_ne!(third_poller, killed);
     assert_ne!(third_poller, stopped);
 }
-
-/// The log without its colour codes.
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}

@@ -520,21 +520,3 @@ async fn the_binary_finishes_an_acknowledged_update_on_sigterm_and_never_logs_th
         assert!(!log.contains(secret), "{secret} in the log");
     }
 }
-
-/// The log without its colour codes.
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}

@@ -212,7 +212,9 @@ impl Respond for TgResponder {
                 "supports_inline_queries": false, "has_main_web_app": false
             })),
             // setWebhook: "Returns True on success." (core.telegram.org/bots/api#setwebhook)
-            "setwebhook" => ok(json!(true)),
+            "setwebhook" => ResponseTemplate::new(200).set_body_json(
+                json!({"ok": true, "result": true, "description": "Webhook was set"}),
+            ),
             "getwebhookinfo" => {
                 ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}))
             }
@@ -715,4 +717,22 @@ impl Harness {
             .await
             .unwrap()
     }
+}
+
+/// A log line without its colour codes (the bot colours its log on a terminal).
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -227,3 +227,61 @@ pub fn fast_settings() -> douyin_link_bot::poller::PollerSettings {
         ..douyin_link_bot::poller::PollerSettings::new(std::time::Duration::from_millis(100))
     }
 }
+
+/// veapi's orders endpoint serving pre-built pages of 20 orders, following the cursor (the
+/// page number), counting the calls it answered.
+pub struct OrderPages {
+    pub bodies: Vec<Vec<u8>>,
+    pub calls: Arc<AtomicUsize>,
+}
+
+impl OrderPages {
+    /// `pages` pages of 20 orders updated at `now`; order `n` (0-based, ids from
+    /// 4737996432400000000) gets the `external_info` and flow point `order(n)` says. The last
+    /// page's cursor is empty, as veapi ends a listing.
+    pub fn new(pages: usize, now: &str, order: impl Fn(u64) -> (String, &'static str)) -> Self {
+        let bodies = (0..pages)
+            .map(|p| {
+                let list: Vec<Value> = (0..20)
+                    .map(|i| {
+                        let n = (p * 20 + i) as u64;
+                        let (info, state) = order(n);
+                        order_json(
+                            &(4_737_996_432_400_000_000 + n).to_string(),
+                            &info,
+                            state,
+                            now,
+                        )
+                    })
+                    .collect();
+                let cursor = if p + 1 < pages {
+                    (p + 1).to_string()
+                } else {
+                    String::new()
+                };
+                serde_json::to_vec(
+                    &json!({"error": "0", "msg": "ok", "data": {"orders": list, "cursor": cursor}}),
+                )
+                .unwrap()
+            })
+            .collect();
+        OrderPages {
+            bodies,
+            calls: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+}
+
+impl Respond for OrderPages {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let page = form(req)
+            .get("cursor")
+            .and_then(|c| c.parse::<usize>().ok())
+            .unwrap_or(0);
+        ResponseTemplate::new(200).set_body_raw(
+            self.bodies[page.min(self.bodies.len() - 1)].clone(),
+            "application/json",
+        )
+    }
+}
