@@ -224,3 +224,24 @@ on_both_backends! {
         assert_eq!(store.leases_held("instance:", now).await.unwrap(), 0, "presence removed at stop");
     }
 }
+
+on_both_backends! {
+    /// Stopping releases the poller's lease at once (another instance takes over without
+    /// waiting for it to lapse: here it would take a minute).
+    #[tokio::test]
+    async fn stopping_releases_the_poller_lease_at_once(db) {
+        let store = Store::open(db.url()).await.unwrap();
+        let (stop, shutdown) = watch::channel(false);
+        let (mut lease, task) =
+            Lease::spawn(store.clone(), lease::POLLER, "A".into(), Duration::from_secs(60), shutdown);
+        tokio::time::timeout(Duration::from_secs(10), lease.acquired()).await.unwrap();
+        let now = store.clock().await.unwrap();
+        assert_eq!(store.lease_holder(lease::POLLER, now).await.unwrap().map(|h| h.0).as_deref(), Some("A"));
+        stop.send(true).unwrap();
+        task.await.unwrap();
+        assert!(!lease.is_held());
+        let now = store.clock().await.unwrap();
+        assert_eq!(store.lease_holder(lease::POLLER, now).await.unwrap(), None);
+        assert!(store.lease_acquire(lease::POLLER, "B", now, now + 60).await.unwrap());
+    }
+}

@@ -11,12 +11,22 @@ pub async fn healthz() -> (StatusCode, &'static str) {
     (StatusCode::OK, "ok\n")
 }
 
-/// `GET /readyz`: 200 when the store answers, else 503 (the reason is logged, not shown).
+/// How long `/readyz` waits for the store: a health check must answer in time itself (a
+/// database that accepts connections but does not answer would otherwise hold it for the
+/// pool's 10 s acquire timeout, past most probes' deadline).
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /readyz`: 200 when the store answers within [`READY_WITHIN`], else 503 (the reason
+/// is logged, not shown).
 pub async fn readyz(State(store): State<Store>) -> (StatusCode, &'static str) {
-    match store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n"),
-        Err(e) => {
+    match tokio::time::timeout(READY_WITHIN, store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n"),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready: the store does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
+        }
+        Err(_) => {
+            tracing::warn!(within = ?READY_WITHIN, "not ready: the store did not answer in time");
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
         }
     }

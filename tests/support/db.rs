@@ -35,11 +35,24 @@ impl TestDb {
         let Ok(server) = std::env::var("TEST_DATABASE_URL") else {
             static SAID: Once = Once::new();
             SAID.call_once(|| {
-                // Straight to stderr: the test harness captures `eprintln!`.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "note: PostgreSQL tests not run (TEST_DATABASE_URL is unset)"
-                );
+                // Once per `cargo test` (every test binary is cargo's child): the first
+                // binary to get here creates the marker and says it.
+                let marker = std::env::temp_dir().join(format!(
+                    "dlb-pg-not-run-{}",
+                    std::os::unix::process::parent_id()
+                ));
+                if std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&marker)
+                    .is_ok()
+                {
+                    // Straight to stderr: the test harness captures `eprintln!`.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "note: PostgreSQL tests not run (TEST_DATABASE_URL is unset)"
+                    );
+                }
             });
             return None;
         };
