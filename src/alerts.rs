@@ -98,7 +98,10 @@ impl Alerts {
         consecutive: u32,
     ) -> Result<(), StoreError> {
         let class = err.class();
-        let must_act = matches!(class, ErrorClass::Authorization | ErrorClass::KeyOrQuota);
+        let must_act = matches!(
+            class,
+            ErrorClass::Authorization | ErrorClass::KeyOrQuota | ErrorClass::Unexpected
+        );
         if self.flag(source).load(Ordering::Acquire)
             || !(must_act || (source == Source::Orders && consecutive >= REPEATED_FAILURES))
         {

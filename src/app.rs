@@ -14,7 +14,7 @@ use crate::notify::{GroupFallback, Messenger, Notifier, NotifierSettings};
 use crate::poller::{Poller, PollerSettings};
 use crate::store::{Engine, Store, StoreError};
 use crate::telegram::{self, Command};
-use crate::veapi::{OrderSource, VeapiClient, VeapiError};
+use crate::veapi::{Upstream, VeapiClient, VeapiError};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use std::future::Future;
 use std::sync::Arc;
@@ -118,8 +118,11 @@ pub async fn run_on(
     let veapi = VeapiClient::new(&veapi_cfg)?;
     let wake = Arc::new(Notify::new());
     let alerts = Alerts::new(store.clone(), config.admin_user_ids.clone(), wake.clone()).await?;
-    let converter: Arc<dyn Converter> = Arc::new(ConversionService::new(
-        veapi.clone(),
+    let upstream = Upstream::new(veapi, veapi_cfg.provider);
+    tracing::info!(provider = %upstream.provider, "veapi provider");
+    let converter: Arc<dyn Converter> = Arc::new(ConversionService::for_provider(
+        upstream.links.clone(),
+        upstream.provider,
         store.clone(),
         config.cache_ttl,
         Some(alerts.clone()),
@@ -181,7 +184,12 @@ pub async fn run_on(
             let addr = listener
                 .local_addr()
                 .map_err(|e| AppError::Http(e.to_string()))?;
-            let app = server::router(store.clone(), metrics::install(), webhook_route);
+            let app = server::router(
+                store.clone(),
+                upstream.provider,
+                metrics::install(),
+                webhook_route,
+            );
             let mut stopped = stop_rx.clone();
             let task = server::serve(listener, app, async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
@@ -218,9 +226,8 @@ pub async fn run_on(
         }
     }
 
-    let source: Arc<dyn OrderSource> = Arc::new(veapi);
     let poller = Poller::new(
-        source,
+        upstream.orders.clone(),
         store.clone(),
         tuning.poller,
         Some(alerts.clone()),

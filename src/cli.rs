@@ -6,7 +6,7 @@ use crate::detect::{detect, Reference};
 use crate::logging;
 use crate::poller::{china_time, parse_china_time, Next, Pager, PollerSettings};
 use crate::tracking::{self, Attribution};
-use crate::veapi::{Order, ShareRequest, VeapiClient, Window};
+use crate::veapi::{Order, ShareRequest, Upstream, VeapiClient, Window};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::io::{self, BufRead, BufWriter, Read, Write};
@@ -265,6 +265,7 @@ struct ConvertResult {
 async fn run_convert(config: Config, user_id: u64, text: String) -> Result<(), String> {
     let veapi_cfg = config.veapi.as_ref().ok_or("VEAPI_KEY is not set")?;
     let client = VeapiClient::new(veapi_cfg).map_err(|e| e.to_string())?;
+    let links = Upstream::new(client, veapi_cfg.provider).links;
     let external_info = tracking::encode(user_id);
     let refs = detect(&text);
     if refs.is_empty() {
@@ -272,8 +273,8 @@ async fn run_convert(config: Config, user_id: u64, text: String) -> Result<(), S
     }
     let mut results = Vec::new();
     for reference in refs {
-        let r = client
-            .product_share(&ShareRequest {
+        let r = links
+            .share(&ShareRequest {
                 product_url: &reference.value,
                 external_info: &external_info,
                 use_coupon: reference.kind.needs_coupon(),
@@ -352,15 +353,13 @@ async fn run_orders(
 ) -> Result<(), String> {
     let veapi_cfg = config.veapi.as_ref().ok_or("VEAPI_KEY is not set")?;
     let client = VeapiClient::new(veapi_cfg).map_err(|e| e.to_string())?;
+    let source = Upstream::new(client, veapi_cfg.provider).orders;
     if !order_ids.is_empty() {
         if order_ids.len() > 10 {
             return Err("at most 10 --order-id at once (upstream's limit)".into());
         }
         let ids: Vec<&str> = order_ids.iter().map(String::as_str).collect();
-        let page = client
-            .orders_by_ids(&ids)
-            .await
-            .map_err(|e| e.to_string())?;
+        let page = source.by_ids(&ids).await.map_err(|e| e.to_string())?;
         let mut out = BufWriter::new(io::stdout().lock());
         for order in &page.orders {
             print_order(&mut out, order)?;
@@ -392,7 +391,7 @@ async fn run_orders(
             start: china_time(from),
             end: china_time(to),
         };
-        let mut pager = Pager::new(&client, &settings, &window);
+        let mut pager = Pager::new(&*source, &settings, &window);
         loop {
             let page = match pager.next().await.map_err(|e| e.to_string())? {
                 Next::Page(p) => p,

@@ -1,6 +1,7 @@
 //! Configuration from the environment (and `.env`, read by `main` before this runs).
 
 use crate::secret::Secret;
+use crate::veapi::Provider;
 use std::net::SocketAddr;
 use std::time::Duration;
 use thiserror::Error;
@@ -35,6 +36,14 @@ pub const DEFAULT_MAX_IN_FLIGHT: u64 = 256;
 
 #[derive(Debug, Clone)]
 pub struct VeapiConfig {
+    /// `VEAPI_PROVIDER`: which endpoints convert and list orders.
+    pub provider: Provider,
+    /// `RESOLVE_SHORT_LINKS`: open `v.douyin.com` links (one request, no redirect followed)
+    /// to tell products from videos and read the product id. On by default for csj, which
+    /// cannot take a short link as it is.
+    pub resolve_short_links: bool,
+    /// `SHORT_LINK_BASE_URL`: where short-link codes are requested (`{base}/{code}/`).
+    pub short_link_base: Url,
     pub key: Secret,
     pub base_url: Url,
     pub pid: Option<String>,
@@ -146,8 +155,26 @@ impl Config {
             "https://api.telegram.org",
         )?;
 
+        let provider = match var("VEAPI_PROVIDER") {
+            None => Provider::default(),
+            Some(p) => Provider::parse(&p).ok_or(ConfigError::Invalid {
+                var: "VEAPI_PROVIDER",
+                value: p,
+                hint: "expected kol (达人), douke (抖客) or csj (穿山甲)",
+            })?,
+        };
+        let resolve_short_links = on_off("RESOLVE_SHORT_LINKS", var("RESOLVE_SHORT_LINKS"))?
+            .unwrap_or(provider.resolves_short_links_by_default());
+        let short_link_base = url_var(
+            "SHORT_LINK_BASE_URL",
+            var("SHORT_LINK_BASE_URL"),
+            "https://v.douyin.com",
+        )?;
         let veapi = match var("VEAPI_KEY") {
             Some(key) => Some(VeapiConfig {
+                provider,
+                resolve_short_links,
+                short_link_base,
                 key: Secret::new(key),
                 base_url: url_var(
                     "VEAPI_BASE_URL",
@@ -223,20 +250,8 @@ impl Config {
         let user_rate_limit =
             num_var("USER_RATE_LIMIT", var("USER_RATE_LIMIT"), 30, 0..=10_000)? as u32;
 
-        let group_fallback_amounts = match var("GROUP_FALLBACK_AMOUNTS")
-            .map(|v| v.to_ascii_lowercase())
-            .as_deref()
-        {
-            None | Some("off" | "false" | "0" | "no") => false,
-            Some("on" | "true" | "1" | "yes") => true,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    var: "GROUP_FALLBACK_AMOUNTS",
-                    value: other.to_string(),
-                    hint: "expected on or off",
-                })
-            }
-        };
+        let group_fallback_amounts =
+            on_off("GROUP_FALLBACK_AMOUNTS", var("GROUP_FALLBACK_AMOUNTS"))?.unwrap_or(false);
 
         let webhook = webhook_vars(var("WEBHOOK_URL"), var("WEBHOOK_SECRET"))?;
         let http_listen = match var("HTTP_LISTEN") {
@@ -326,6 +341,20 @@ fn webhook_vars(
 fn mask(s: &str) -> String {
     let shown: String = s.chars().take(4).collect();
     format!("{shown}…")
+}
+
+/// An `on`/`off` variable; None when unset.
+fn on_off(var: &'static str, value: Option<String>) -> Result<Option<bool>, ConfigError> {
+    match value.map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(None),
+        Some("off" | "false" | "0" | "no") => Ok(Some(false)),
+        Some("on" | "true" | "1" | "yes") => Ok(Some(true)),
+        Some(other) => Err(ConfigError::Invalid {
+            var,
+            value: other.to_string(),
+            hint: "expected on or off",
+        }),
+    }
 }
 
 fn url_var(var: &'static str, value: Option<String>, default: &str) -> Result<Url, ConfigError> {

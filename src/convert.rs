@@ -5,10 +5,11 @@
 //! one upstream call between them.
 
 use crate::alerts::{Alerts, Source};
+use crate::detect::Kind;
 use crate::detect::Reference;
 use crate::store::{NewConversion, Store, StoreError};
 use crate::tracking;
-use crate::veapi::{ShareLink, ShareRequest, VeapiClient, VeapiError};
+use crate::veapi::{LinkMaker, Provider, ShareLink, ShareRequest, VeapiError};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,15 @@ use thiserror::Error;
 pub enum ConvertError {
     #[error(transparent)]
     Upstream(#[from] VeapiError),
+    /// The provider takes only product links and ids (csj), and this is a bare 抖口令.
+    #[error("this provider needs a product link, not a share password")]
+    NeedsProductLink,
+    /// A short link that leads to a video, a live room, a profile…: nothing to convert.
+    #[error("the short link leads to a {0}, not a product")]
+    NotAProduct(&'static str),
+    /// A short link that could not be resolved where the provider needs its product.
+    #[error("the short link could not be resolved")]
+    Unresolved,
     #[error("store failed: {0}")]
     Store(String),
 }
@@ -59,7 +69,8 @@ pub struct ConversionService {
 }
 
 struct Inner {
-    veapi: VeapiClient,
+    links: Arc<dyn LinkMaker>,
+    provider: Provider,
     store: Store,
     ttl: Duration,
     alerts: Option<Alerts>,
@@ -68,10 +79,28 @@ struct Inner {
 
 impl ConversionService {
     /// `alerts`, when given, hears about failures only the operators can fix.
-    pub fn new(veapi: VeapiClient, store: Store, ttl: Duration, alerts: Option<Alerts>) -> Self {
+    /// Converts through `links` (the provider's link endpoint, [`crate::veapi::Upstream`]).
+    pub fn new(
+        links: Arc<dyn LinkMaker>,
+        store: Store,
+        ttl: Duration,
+        alerts: Option<Alerts>,
+    ) -> Self {
+        Self::for_provider(links, Provider::Kol, store, ttl, alerts)
+    }
+
+    /// As [`new`](Self::new), for a provider with its own rules on what it takes.
+    pub fn for_provider(
+        links: Arc<dyn LinkMaker>,
+        provider: Provider,
+        store: Store,
+        ttl: Duration,
+        alerts: Option<Alerts>,
+    ) -> Self {
         ConversionService {
             inner: Arc::new(Inner {
-                veapi,
+                links,
+                provider,
                 store,
                 ttl,
                 alerts,
@@ -112,6 +141,9 @@ fn outcome(result: &Result<Converted, ConvertError>) -> &'static str {
         Ok(c) if c.cached => "cached",
         Ok(_) => "converted",
         Err(ConvertError::Store(_)) => "store_error",
+        Err(ConvertError::NeedsProductLink) => "needs_product_link",
+        Err(ConvertError::NotAProduct(_)) => "not_a_product",
+        Err(ConvertError::Unresolved) => "unresolved",
         Err(ConvertError::Upstream(e)) => match e.class() {
             ErrorClass::Product => "refused_product",
             ErrorClass::Authorization => "authorization",
@@ -119,6 +151,7 @@ fn outcome(result: &Result<Converted, ConvertError>) -> &'static str {
             ErrorClass::Throttled => "throttled",
             ErrorClass::Transport => "transport",
             ErrorClass::Other => "other",
+            ErrorClass::Unexpected => "unexpected",
         },
     }
 }
@@ -142,6 +175,16 @@ impl Inner {
         if let Err(e) = self.store.record_conversion(&row).await {
             tracing::warn!(error = %e, "could not remember a conversion");
         }
+    }
+
+    /// What the provider is sent for this reference. A provider that takes only product
+    /// links and ids (csj) cannot take a bare 抖口令.
+    async fn upstream_value(&self, req: &ConvertRequest) -> Result<String, ConvertError> {
+        let r = &req.reference;
+        if r.kind == Kind::Password && self.provider.needs_product_url() {
+            return Err(ConvertError::NeedsProductLink);
+        }
+        Ok(r.value.clone())
     }
 
     async fn convert_once(self: Arc<Self>, req: ConvertRequest) -> Result<Converted, ConvertError> {
@@ -170,11 +213,12 @@ impl Inner {
                 });
             }
         }
+        let product_url = self.upstream_value(&req).await?;
         let external_info = tracking::encode(req.user_id);
         let result = self
-            .veapi
-            .product_share(&ShareRequest {
-                product_url: key,
+            .links
+            .share(&ShareRequest {
+                product_url: &product_url,
                 external_info: &external_info,
                 use_coupon: req.reference.kind.needs_coupon(),
             })

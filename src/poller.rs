@@ -20,8 +20,7 @@ use crate::store::{IngestOrder, IngestStats, Notice, Store, StoreError};
 use crate::telegram::texts;
 use crate::tracking::{self, Attribution};
 use crate::veapi::{
-    ErrorClass, FlowPoint, Order, OrderSource, OrdersPage, Unreadable, VeapiError, Window,
-    PAGE_SIZE,
+    ErrorClass, FlowPoint, Order, OrderSource, OrdersPage, Provider, Unreadable, VeapiError, Window,
 };
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use std::collections::HashSet;
@@ -30,10 +29,31 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{watch, Notify};
 
-/// Where the end of the last fully stored window is kept (unix seconds).
+/// Where the end of the last fully stored window is kept (unix seconds), for `kol` (the
+/// key of the stores made before providers could be chosen); see [`watermark_key`].
 pub const WATERMARK_KEY: &str = "orders_watermark";
-/// Windows that held an unreadable order, and how far reading got past them (JSON).
+/// Windows that held an unreadable order, and how far reading got past them (JSON), for
+/// `kol`; see [`held_key`].
 pub const HELD_KEY: &str = "orders_held_windows";
+
+/// The watermark's key for `provider`. Each provider keeps its own: order ids are unique
+/// across providers (so orders and their messages are keyed by id alone and a switch never
+/// repeats a message), but how far one provider's orders were read says nothing about
+/// another's, so a switch starts the new provider's reading where a first poll would.
+pub fn watermark_key(provider: Provider) -> String {
+    match provider {
+        Provider::Kol => WATERMARK_KEY.to_string(),
+        other => format!("{WATERMARK_KEY}:{other}"),
+    }
+}
+
+/// The held windows' key for `provider` (see [`watermark_key`]).
+pub fn held_key(provider: Provider) -> String {
+    match provider {
+        Provider::Kol => HELD_KEY.to_string(),
+        other => format!("{HELD_KEY}:{other}"),
+    }
+}
 /// Upstream accepts `start_time` at most 90 days back; keep a day's margin.
 const MAX_LOOKBACK_SECS: i64 = 89 * 24 * 3600;
 
@@ -245,7 +265,7 @@ impl Poller {
     pub async fn watermark(&self) -> Result<Option<i64>, StoreError> {
         Ok(self
             .store
-            .kv_get(WATERMARK_KEY)
+            .kv_get(&watermark_key(self.source.provider()))
             .await?
             .and_then(|v| v.parse().ok()))
     }
@@ -329,7 +349,7 @@ impl Poller {
     async fn held(&self) -> Result<Held, StoreError> {
         Ok(self
             .store
-            .kv_get(HELD_KEY)
+            .kv_get(&held_key(self.source.provider()))
             .await?
             .and_then(|v| serde_json::from_str(&v).ok())
             .unwrap_or_default())
@@ -339,14 +359,15 @@ impl Poller {
     /// holds an unreadable order, else the end of the last window read.
     async fn save_progress(&self, held: &Held) -> Result<(), StoreError> {
         let now = Utc::now().timestamp();
+        let provider = self.source.provider();
         if held.windows.is_empty() {
-            self.store.kv_delete(HELD_KEY).await?;
+            self.store.kv_delete(&held_key(provider)).await?;
         } else {
             let json = serde_json::to_string(held).expect("plain numbers serialise");
-            self.store.kv_set(HELD_KEY, &json, now).await?;
+            self.store.kv_set(&held_key(provider), &json, now).await?;
         }
         self.store
-            .kv_set(WATERMARK_KEY, &held.watermark().to_string(), now)
+            .kv_set(&watermark_key(provider), &held.watermark().to_string(), now)
             .await?;
         Ok(())
     }
@@ -379,7 +400,11 @@ impl Poller {
                 let converted = self.store.earliest_conversion_at().await?.unwrap_or(first);
                 let start = first.min(converted).max(oldest);
                 self.store
-                    .kv_set(WATERMARK_KEY, &(start + overlap).to_string(), now)
+                    .kv_set(
+                        &watermark_key(self.source.provider()),
+                        &(start + overlap).to_string(),
+                        now,
+                    )
                     .await?;
                 start
             }
@@ -669,12 +694,12 @@ impl<'a> Pager<'a> {
                 self.done = true;
                 self.circled = true;
             }
-            Some(next) if page.len() < PAGE_SIZE as usize => {
+            Some(next) if page.len() < self.source.page_size() => {
                 // Upstream fills every page but the last; logged in case that ever changes.
                 tracing::warn!(cursor = %next, size = page.len(), window = ?self.window, "a short page came with a cursor; ending the window here");
                 self.done = true;
             }
-            _ if page.len() < PAGE_SIZE as usize => self.done = true,
+            _ if page.len() < self.source.page_size() => self.done = true,
             None => self.done = true,
             Some(next) if !self.seen.insert(next.clone()) => {
                 tracing::warn!(cursor = %next, "cursor repeated; ending the window here");

@@ -15,7 +15,7 @@ async fn service(db: &TestDb, veapi: &MockServer, ttl: Duration) -> ConversionSe
     let cfg = config(&tg, veapi, db);
     let store = Store::open(&cfg.database_url).await.unwrap();
     let client = VeapiClient::new(cfg.veapi.as_ref().unwrap()).unwrap();
-    ConversionService::new(client, store, ttl, None)
+    ConversionService::new(std::sync::Arc::new(client), store, ttl, None)
 }
 
 fn request(user_id: u64, text: &str) -> ConvertRequest {

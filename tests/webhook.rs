@@ -302,7 +302,7 @@ async fn readiness_fails_when_the_store_does_not_answer() {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = server::serve(
         listener,
-        server::router(store.clone(), None, None),
+        server::router(store.clone(), Default::default(), None, None),
         async move {
             let _ = stop_rx.await;
         },
@@ -384,7 +384,7 @@ async fn a_store_failure_while_taking_an_update_asks_telegram_to_retry() {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = server::serve(
         tcp,
-        server::router(store.clone(), None, Some(route)),
+        server::router(store.clone(), Default::default(), None, Some(route)),
         async move {
             let _ = stop_rx.await;
         },

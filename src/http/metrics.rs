@@ -115,6 +115,8 @@ pub fn set_poller_holder(holds: bool) {
 pub struct MetricsState {
     pub handle: Option<PrometheusHandle>,
     pub store: Store,
+    /// Whose watermark the poll lag is read from.
+    pub provider: crate::veapi::Provider,
 }
 
 /// `GET /metrics`: the Prometheus text format, outbox gauges read fresh from the store.
@@ -136,7 +138,8 @@ pub async fn scrape(State(state): State<MetricsState>) -> Response {
     }
     // Read here, not set by the poller: every instance reports it (only one polls), and a
     // poller that fails or hangs shows a growing lag instead of its last good one.
-    match state.store.kv_get(crate::poller::WATERMARK_KEY).await {
+    let key = crate::poller::watermark_key(state.provider);
+    match state.store.kv_get(&key).await {
         Ok(Some(w)) => {
             if let Ok(w) = w.parse::<i64>() {
                 let lag = (chrono::Utc::now().timestamp() - w).max(0);

@@ -6,6 +6,7 @@ use super::health::{healthz, readyz};
 use super::metrics::{scrape, MetricsState};
 use super::webhook::{receive, WebhookState, MAX_BODY};
 use crate::store::Store;
+use crate::veapi::Provider;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
@@ -25,6 +26,7 @@ pub struct WebhookRoute {
 /// `/healthz`, `/readyz`, `/metrics`, and in webhook mode the webhook's path.
 pub fn router(
     store: Store,
+    provider: Provider,
     metrics: Option<PrometheusHandle>,
     webhook: Option<WebhookRoute>,
 ) -> Router {
@@ -36,6 +38,7 @@ pub fn router(
             get(scrape).with_state(MetricsState {
                 handle: metrics,
                 store,
+                provider,
             }),
         );
     if let Some(hook) = webhook {

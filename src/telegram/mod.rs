@@ -13,10 +13,10 @@ use crate::alerts::Alerts;
 use crate::config::Config;
 use crate::convert::{ConvertRequest, Converter};
 use crate::detect::{detect_with_links, HiddenLink, Reference};
-use crate::poller::WATERMARK_KEY;
 use crate::ratelimit::RateLimiter;
 use crate::secret::Secret;
 use crate::store::Store;
+use crate::veapi::Provider;
 use futures::future::join_all;
 use pace::{Pace, PaceLimits};
 use std::sync::{Arc, RwLock};
@@ -58,11 +58,18 @@ pub struct Policy {
     /// The operator's list, grown by the supergroups its groups became.
     allowed_chats: RwLock<Vec<i64>>,
     limiter: RateLimiter,
+    /// Whose orders are polled: `/stats` shows that provider's watermark.
+    provider: Provider,
 }
 
 impl Policy {
     pub fn new(config: &Config) -> Self {
         Policy {
+            provider: config
+                .veapi
+                .as_ref()
+                .map(|v| v.provider)
+                .unwrap_or_default(),
             admins: config.admin_user_ids.clone(),
             allowed_chats: RwLock::new(config.allowed_chat_ids.clone()),
             limiter: RateLimiter::new(config.user_rate_limit),
@@ -393,7 +400,8 @@ async fn stats(
     let since = chrono::Utc::now().timestamp() - 24 * 3600;
     let text = match store.stats(since).await {
         Ok(s) => {
-            let watermark = store.kv_get(WATERMARK_KEY).await.ok().flatten();
+            let key = crate::poller::watermark_key(policy.provider);
+            let watermark = store.kv_get(&key).await.ok().flatten();
             let shown = watermark
                 .as_deref()
                 .and_then(|w| w.parse::<i64>().ok())

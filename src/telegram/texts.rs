@@ -68,8 +68,26 @@ pub fn reply(results: &[Result<ShareLink, ConvertError>], private: bool) -> Opti
 /// A refusal in plain words. Upstream's own sentence is kept only where it speaks about the
 /// product; operator-side problems never reveal details.
 pub fn failure(e: &ConvertError) -> String {
-    let ConvertError::Upstream(err) = e else {
-        return INTERNAL_ERROR.into();
+    let err = match e {
+        ConvertError::Upstream(err) => err,
+        ConvertError::NeedsProductLink => {
+            return "这个抖口令无法直接转换：请在抖音里打开商品，点“分享”→“复制链接”，把链接发给我。"
+                .into()
+        }
+        ConvertError::NotAProduct(what) => {
+            let what = match *what {
+                "video" => "一个视频",
+                "note" => "一篇图文",
+                "live" => "一个直播间",
+                "profile" => "一个用户主页",
+                _ => "一个非商品页面",
+            };
+            return format!("这个链接打开的是{what}，不是商品，无法转换。请发送商品的分享链接。");
+        }
+        ConvertError::Unresolved => {
+            return "暂时打不开这个短链接，请稍后再试，或者发送商品页面的完整链接。".into()
+        }
+        ConvertError::Store(_) => return INTERNAL_ERROR.into(),
     };
     let msg = err.upstream_msg().unwrap_or_default();
     match err.class() {
@@ -89,7 +107,7 @@ pub fn failure(e: &ConvertError) -> String {
                 None => format!("这个商品暂时无法转换：{}", short(msg)),
             }
         }
-        ErrorClass::Authorization | ErrorClass::KeyOrQuota => {
+        ErrorClass::Authorization | ErrorClass::KeyOrQuota | ErrorClass::Unexpected => {
             "转换服务暂时不可用（需要管理员处理），请稍后再试。".into()
         }
         ErrorClass::Throttled => "抖音接口繁忙，请过一会儿再发一次。".into(),
@@ -228,6 +246,7 @@ pub fn alert_opened(what: &str, class: ErrorClass, msg: &str) -> String {
     let action = match class {
         ErrorClass::Authorization => "达人/抖客授权已失效，请到 veapi 会员中心重新授权。",
         ErrorClass::KeyOrQuota => "veapi 密钥无效、已到期或额度用完，请到 veapi 会员中心检查。",
+        ErrorClass::Unexpected => "veapi 的回复里没有机器人能读的内容（接口格式可能变了），请运行 douyin-link-bot doctor 检查 VEAPI_PROVIDER 等设置。",
         _ => "连续多次失败，机器人会自动重试。",
     };
     format!(

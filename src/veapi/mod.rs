@@ -4,12 +4,18 @@
 //! loopback fake, and every call sent as a POST form so the vekey never sits in a URL that
 //! an error or a log line could print.
 
+mod csj;
+mod douke;
 mod orders;
+mod provider;
 mod share;
 
+pub use csj::{parse_csj_orders, CsjLinks, CsjOrders, CSJ_PAGE_SIZE};
+pub use douke::{DoukeOrders, DOUKE_PAGE_SIZE};
 pub use orders::{
     parse_orders, FlowPoint, Order, OrderSource, OrdersPage, PidInfo, Unreadable, Window, PAGE_SIZE,
 };
+pub use provider::{LinkMaker, Provider, Upstream};
 pub use share::{Coupon, ShareLink, ShareRequest};
 
 use crate::config::VeapiConfig;
@@ -39,6 +45,9 @@ pub enum ErrorClass {
     Transport,
     /// A refusal we cannot classify; `msg` says what upstream said.
     Other,
+    /// A success in a shape the bot cannot read (an undocumented reply changed): the
+    /// operator must look; nothing is guessed.
+    Unexpected,
 }
 
 impl ErrorClass {

@@ -1,10 +1,11 @@
+//! The bot's order model, read from every provider's orders, and
 //! `douyin/alliance_kol_orders`: the 达人's orders, page by page.
 //!
 //! Parsing is tolerant where upstream is vague (where the list and the cursor live, ids as
 //! strings or big numbers, money as numbers or digit strings) and strict where it matters:
 //! ids never pass through a float, money stays integer fen.
 
-use super::{VeapiClient, VeapiError};
+use super::{Provider, VeapiClient, VeapiError};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -179,15 +180,37 @@ pub struct Window {
     pub end: String,
 }
 
-/// Where orders come from: veapi's alliance_kol_orders today, others later.
+/// Where orders come from: one implementation per provider ([`super::Provider`]).
 pub trait OrderSource: Send + Sync + 'static {
+    /// One page of orders updated within `window`; `cursor` None asks for the first page.
     fn page<'a>(
         &'a self,
         window: &'a Window,
         cursor: Option<&'a str>,
     ) -> BoxFuture<'a, Result<OrdersPage, VeapiError>>;
+
+    /// Orders asked for per page: a shorter page is the last one.
+    fn page_size(&self) -> usize {
+        PAGE_SIZE as usize
+    }
+
+    /// Which provider these orders come from: the poll watermark is kept per provider.
+    fn provider(&self) -> Provider {
+        Provider::Kol
+    }
+
+    /// Looks orders up by id (at most 10).
+    fn by_ids<'a>(&'a self, ids: &'a [&'a str]) -> BoxFuture<'a, Result<OrdersPage, VeapiError>> {
+        let _ = ids;
+        Box::pin(async {
+            Err(VeapiError::Transport(
+                "this order source cannot look orders up by id".into(),
+            ))
+        })
+    }
 }
 
+/// `douyin/alliance_kol_orders`, the 达人's orders (`VEAPI_PROVIDER=kol`).
 impl OrderSource for VeapiClient {
     fn page<'a>(
         &'a self,
@@ -195,6 +218,10 @@ impl OrderSource for VeapiClient {
         cursor: Option<&'a str>,
     ) -> BoxFuture<'a, Result<OrdersPage, VeapiError>> {
         Box::pin(self.kol_orders(window, cursor))
+    }
+
+    fn by_ids<'a>(&'a self, ids: &'a [&'a str]) -> BoxFuture<'a, Result<OrdersPage, VeapiError>> {
+        Box::pin(self.orders_by_ids(ids))
     }
 }
 
@@ -263,7 +290,7 @@ pub fn parse_orders(value: Value) -> Result<OrdersPage, VeapiError> {
             _ => "no order list",
         };
         return Err(VeapiError::Transport(format!(
-            "alliance_kol_orders: {what} in the reply"
+            "orders: {what} in the reply"
         )));
     }
     let cursor = data

@@ -1,6 +1,7 @@
 //! `douke/kol_ProductShare`: one product reference in, the operator's 抖口令 out.
 
-use super::{ErrorClass, VeapiClient, VeapiError};
+use super::{ErrorClass, LinkMaker, VeapiClient, VeapiError};
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -63,7 +64,7 @@ struct CouponData {
     share_link: Option<String>,
 }
 
-fn non_empty(s: Option<String>) -> Option<String> {
+pub(super) fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.trim().is_empty())
 }
 
@@ -96,6 +97,16 @@ pub(crate) fn parse_share(value: Value) -> Result<ShareLink, VeapiError> {
         dy_zlink: non_empty(data.dy_zlink),
         coupon,
     })
+}
+
+/// `douke/kol_ProductShare` (`VEAPI_PROVIDER=kol` and `douke`).
+impl LinkMaker for VeapiClient {
+    fn share<'a>(
+        &'a self,
+        req: &'a ShareRequest<'a>,
+    ) -> BoxFuture<'a, Result<ShareLink, VeapiError>> {
+        Box::pin(self.product_share(req))
+    }
 }
 
 impl VeapiClient {

@@ -1,0 +1,254 @@
+//! 穿山甲 (`VEAPI_PROVIDER=csj`): `douke/csj_productlink` converts, `douke/csj_ordersearch`
+//! lists orders.
+//!
+//! veapi's kol_ProductShare page says the 精选联盟 platform closed and that these endpoints
+//! replace it (commissions settled in veapi's member centre; tracking 15 days, "不锁佣").
+//! Their parameters are documented; `csj_productlink`'s reply fields are not, so the reply
+//! is read leniently (the kol reply's names first, then plain ones) and a success without a
+//! password is reported with the reply's keys, never guessed at.
+
+use super::orders::parse_orders;
+use super::share::non_empty;
+use super::{
+    Coupon, ErrorClass, LinkMaker, OrderSource, OrdersPage, Provider, ShareLink, ShareRequest,
+    VeapiClient, VeapiError, Window,
+};
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+/// `csj_ordersearch` takes `size` up to 50.
+pub const CSJ_PAGE_SIZE: usize = 50;
+
+/// What `share_type` asks for: `3` the 抖口令, `5` the share link (the product id is read
+/// from it). Never `2` (a QR code: slow) unless asked for.
+const SHARE_TYPES: &str = "3,5";
+
+/// `csj_productlink`.
+pub struct CsjLinks(pub VeapiClient);
+
+/// `csj_ordersearch`.
+pub struct CsjOrders(pub VeapiClient);
+
+impl LinkMaker for CsjLinks {
+    fn share<'a>(
+        &'a self,
+        req: &'a ShareRequest<'a>,
+    ) -> BoxFuture<'a, Result<ShareLink, VeapiError>> {
+        Box::pin(async move {
+            // Documented: vekey, product_url (a product id or product URL, "与商品接口
+            // detail_url一致"), product_ext, external_info (≤ 33 of [A-Za-z0-9_]),
+            // share_type, platform, use_coupon (0/1), detail.
+            let mut params: Vec<(&str, &str)> = vec![
+                ("product_url", req.product_url),
+                ("external_info", req.external_info),
+                ("share_type", SHARE_TYPES),
+            ];
+            if req.use_coupon {
+                params.push(("use_coupon", "1"));
+            }
+            let value = self.0.call(Provider::Csj.share_endpoint(), &params).await?;
+            parse_link(value)
+        })
+    }
+}
+
+/// The first non-empty text among `names` in `obj`.
+fn first_text(obj: &Value, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| match obj.get(*n) {
+        Some(Value::String(s)) => non_empty(Some(s.clone())),
+        _ => None,
+    })
+}
+
+/// Reads a `csj_productlink` success. The payload sits in `data` (or `data.data`, or the top
+/// level); each field under the kol reply's name or a plain one.
+pub(crate) fn parse_link(value: Value) -> Result<ShareLink, VeapiError> {
+    const PASSWORD: &[&str] = &["dy_password", "password", "share_command", "dy_command"];
+    let candidates = [
+        value.get("data").and_then(|d| d.get("data")),
+        value.get("data"),
+        Some(&value),
+    ];
+    let Some((payload, dy_password)) = candidates
+        .into_iter()
+        .flatten()
+        .filter(|v| v.is_object())
+        .find_map(|v| first_text(v, PASSWORD).map(|p| (v, p)))
+    else {
+        let mut keys: Vec<String> = value
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        if let Some(Value::Object(d)) = value.get("data") {
+            keys.extend(d.keys().map(|k| format!("data.{k}")));
+        }
+        return Err(VeapiError::Api {
+            class: ErrorClass::Unexpected,
+            code: "0".into(),
+            msg: format!(
+                "csj_productlink answered success without a 抖口令 (reply keys: {})",
+                keys.join(", ")
+            ),
+            request_id: value
+                .get("request_id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        });
+    };
+    let coupon = ["coupon_link", "coupon"]
+        .iter()
+        .find_map(|k| payload.get(*k).filter(|c| c.is_object()))
+        .and_then(|c| {
+            first_text(c, &["share_command", "dy_password", "password"]).map(|share_command| {
+                Coupon {
+                    share_command,
+                    share_link: first_text(c, &["share_link", "link"]),
+                }
+            })
+        });
+    Ok(ShareLink {
+        dy_password,
+        share_link: first_text(payload, &["share_link", "link", "share_url"]),
+        dy_deeplink: first_text(payload, &["dy_deeplink", "deeplink", "deep_link"]),
+        dy_zlink: first_text(payload, &["dy_zlink", "zlink"]),
+        coupon,
+    })
+}
+
+impl OrderSource for CsjOrders {
+    fn page<'a>(
+        &'a self,
+        window: &'a Window,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<OrdersPage, VeapiError>> {
+        Box::pin(async move {
+            let size = CSJ_PAGE_SIZE.to_string();
+            // Documented: size (≤ 50), cursor ("0" or absent first, "" at the end),
+            // start_time/end_time (China time, ≤ 90 days), order_ids (≤ 10), time_type,
+            // order_type.
+            let params: Vec<(&str, &str)> = vec![
+                ("time_type", "update"),
+                ("start_time", &window.start),
+                ("end_time", &window.end),
+                ("size", &size),
+                ("cursor", cursor.unwrap_or("0")),
+            ];
+            parse_csj_orders(
+                self.0
+                    .call(Provider::Csj.orders_endpoint(), &params)
+                    .await?,
+            )
+        })
+    }
+
+    fn page_size(&self) -> usize {
+        CSJ_PAGE_SIZE
+    }
+
+    fn provider(&self) -> Provider {
+        Provider::Csj
+    }
+
+    fn by_ids<'a>(&'a self, ids: &'a [&'a str]) -> BoxFuture<'a, Result<OrdersPage, VeapiError>> {
+        Box::pin(async move {
+            let joined = ids.iter().take(10).copied().collect::<Vec<_>>().join(",");
+            let params: Vec<(&str, &str)> = vec![("order_ids", &joined)];
+            parse_csj_orders(
+                self.0
+                    .call(Provider::Csj.orders_endpoint(), &params)
+                    .await?,
+            )
+        })
+    }
+}
+
+/// `csj_ordersearch`'s orders in the bot's model: `external_info` at the top level (read
+/// by [`super::Order::attribution`] as it is), and a refund shown as `after_sales_status`
+/// `2` whatever `flow_point` says.
+pub fn parse_csj_orders(mut value: Value) -> Result<OrdersPage, VeapiError> {
+    for list in order_lists(&mut value) {
+        for item in list.iter_mut() {
+            let refunded = match item.get("after_sales_status") {
+                Some(Value::Number(n)) => n.as_i64() == Some(2),
+                Some(Value::String(s)) => s.trim() == "2",
+                _ => false,
+            };
+            if let (true, Some(obj)) = (refunded, item.as_object_mut()) {
+                obj.insert("flow_point".into(), Value::String("REFUND".into()));
+            }
+        }
+    }
+    parse_orders(value)
+}
+
+/// The order arrays wherever [`parse_orders`] looks for them.
+fn order_lists(value: &mut Value) -> Vec<&mut Vec<Value>> {
+    let mut out = Vec::new();
+    let Some(obj) = value.as_object_mut() else {
+        return out;
+    };
+    for (k, v) in obj.iter_mut() {
+        match (k.as_str(), v) {
+            ("orders" | "list", Value::Array(a)) => out.push(a),
+            ("data", Value::Array(a)) => out.push(a),
+            ("data", Value::Object(d)) => {
+                for (k, v) in d.iter_mut() {
+                    if let ("orders" | "list", Value::Array(a)) = (k.as_str(), v) {
+                        out.push(a);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::veapi::FlowPoint;
+    use serde_json::json;
+
+    #[test]
+    fn the_kol_names_are_read_first_and_plain_names_too() {
+        let v = json!({"error":"0","data":{"dy_password":"8口令8","share_link":"https://haohuo.jinritemai.com/x?id=1","dy_zlink":"z"}});
+        let l = parse_link(v).unwrap();
+        assert_eq!(l.dy_password, "8口令8");
+        assert_eq!(l.dy_zlink.as_deref(), Some("z"));
+        let v = json!({"error":"0","data":{"password":"p","deeplink":"d","zlink":"z","coupon":{"share_command":"券"}}});
+        let l = parse_link(v).unwrap();
+        assert_eq!(
+            (l.dy_password.as_str(), l.dy_deeplink.as_deref()),
+            ("p", Some("d"))
+        );
+        assert_eq!(l.coupon.unwrap().share_command, "券");
+        let v = json!({"error":"0","data":{"data":{"dy_password":"nested"}}});
+        assert_eq!(parse_link(v).unwrap().dy_password, "nested");
+    }
+
+    #[test]
+    fn no_password_is_reported_with_the_keys_never_guessed() {
+        let v =
+            json!({"error":"0","msg":"ok","data":{"qr_code":"x","url":"https://v.douyin.com/a/"}});
+        let e = parse_link(v).unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Unexpected);
+        let msg = e.upstream_msg().unwrap();
+        assert!(
+            msg.contains("data.qr_code") && msg.contains("data.url"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn after_sales_status_2_is_a_refund() {
+        let v = json!({"error":"0","data":{"cursor":"","orders":[
+            {"order_id":"1","flow_point":"PAY_SUCC","after_sales_status":2,"external_info":"x"},
+            {"order_id":"2","flow_point":"SETTLE","after_sales_status":"0"}]}});
+        let page = parse_csj_orders(v).unwrap();
+        assert_eq!(page.orders[0].flow(), FlowPoint::Refunded);
+        assert_eq!(page.orders[0].attribution(), Some("x"));
+        assert_eq!(page.orders[1].flow(), FlowPoint::Settled);
+        assert_eq!(page.cursor, None);
+    }
+}

@@ -1,0 +1,132 @@
+//! The upstream seam: which veapi endpoints convert links and list orders.
+//!
+//! veapi closed the 精选联盟 kol endpoints for new sign-ups and points them at 穿山甲 (csj),
+//! and 抖客 accounts read their orders from another endpoint than 达人 accounts. So the bot
+//! talks to one [`LinkMaker`] and one [`OrderSource`], chosen by `VEAPI_PROVIDER`, and
+//! nothing past them (cache, replies, poller, notifier) knows which provider runs. Each
+//! provider maps its own replies into [`ShareLink`] and [`Order`](super::Order).
+
+use super::{OrderSource, ShareLink, ShareRequest, VeapiClient, VeapiError};
+use futures::future::BoxFuture;
+use std::sync::Arc;
+
+/// `VEAPI_PROVIDER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Provider {
+    /// 达人: `douke/kol_ProductShare` + `douyin/alliance_kol_orders`.
+    #[default]
+    Kol,
+    /// 抖客: `douke/kol_ProductShare` + `douke/douke_OrderAds`.
+    Douke,
+    /// 穿山甲: `douke/csj_productlink` + `douke/csj_ordersearch`.
+    Csj,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 3] = [Provider::Kol, Provider::Douke, Provider::Csj];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Kol => "kol",
+            Provider::Douke => "douke",
+            Provider::Csj => "csj",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Provider> {
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// The endpoint that converts links.
+    pub fn share_endpoint(self) -> &'static str {
+        match self {
+            Provider::Kol | Provider::Douke => "douke/kol_ProductShare",
+            Provider::Csj => "douke/csj_productlink",
+        }
+    }
+
+    /// The endpoint that lists orders.
+    pub fn orders_endpoint(self) -> &'static str {
+        match self {
+            Provider::Kol => "douyin/alliance_kol_orders",
+            Provider::Douke => "douke/douke_OrderAds",
+            Provider::Csj => "douke/csj_ordersearch",
+        }
+    }
+
+    /// Whether the link endpoint takes a reference as people paste it (抖口令, short link)
+    /// or only a product id or product URL (csj: "与商品接口detail_url一致").
+    pub fn needs_product_url(self) -> bool {
+        self == Provider::Csj
+    }
+
+    /// `RESOLVE_SHORT_LINKS`'s default: on where short links cannot be passed as they are.
+    pub fn resolves_short_links_by_default(self) -> bool {
+        self.needs_product_url()
+    }
+}
+
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Converts one product reference into the operator's share link.
+pub trait LinkMaker: Send + Sync + 'static {
+    fn share<'a>(
+        &'a self,
+        req: &'a ShareRequest<'a>,
+    ) -> BoxFuture<'a, Result<ShareLink, VeapiError>>;
+}
+
+/// The provider's two halves over one client (one connection pool, one in-flight ceiling).
+#[derive(Clone)]
+pub struct Upstream {
+    pub provider: Provider,
+    pub links: Arc<dyn LinkMaker>,
+    pub orders: Arc<dyn OrderSource>,
+}
+
+impl Upstream {
+    pub fn new(client: VeapiClient, provider: Provider) -> Upstream {
+        let links: Arc<dyn LinkMaker> = match provider {
+            Provider::Kol | Provider::Douke => Arc::new(client.clone()),
+            Provider::Csj => Arc::new(super::csj::CsjLinks(client.clone())),
+        };
+        let orders: Arc<dyn OrderSource> = match provider {
+            Provider::Kol => Arc::new(client),
+            Provider::Douke => Arc::new(super::douke::DoukeOrders(client)),
+            Provider::Csj => Arc::new(super::csj::CsjOrders(client)),
+        };
+        Upstream {
+            provider,
+            links,
+            orders,
+        }
+    }
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for p in Provider::ALL {
+            assert_eq!(Provider::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(Provider::parse(" CSJ "), Some(Provider::Csj));
+        assert_eq!(Provider::parse("pangle"), None);
+    }
+}
