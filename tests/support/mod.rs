@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod providers;
 pub mod veapi;
 
 #[allow(unused_imports)]
