@@ -23,8 +23,9 @@ pub const DEFAULT_BASE_URL: &str = "https://v.douyin.com";
 pub const BUYDOUKE_BASE_URL: &str = "https://v.buydouke.com";
 /// The whole request (connect, send, headers) must fit in this: the user is waiting.
 pub const TIMEOUT: Duration = Duration::from_secs(3);
-/// A phone's browser: the host answers desktop agents with www.douyin.com's PC pages,
-/// phones with the share pages whose shapes [`classify_location`] knows.
+/// A phone's browser, as the app's share links expect (issue 11). Which page the host picks
+/// per agent is not verified here; [`classify_location`] knows both the `iesdouyin.com`
+/// share pages and the `www.douyin.com` ones.
 pub const USER_AGENT: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) \
      AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
 /// Targets kept at most; when full, expired ones go first, then the oldest.
