@@ -20,6 +20,7 @@ pub mod logging;
 pub mod notify;
 pub mod poller;
 pub mod ratelimit;
+pub mod resolve;
 pub mod secret;
 pub mod store;
 pub mod telegram;
