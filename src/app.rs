@@ -12,6 +12,7 @@ use crate::instance;
 use crate::lease::{self, Lease};
 use crate::notify::{GroupFallback, Messenger, Notifier, NotifierSettings};
 use crate::poller::{Poller, PollerSettings};
+use crate::resolve::ShortLinks;
 use crate::store::{Engine, Store, StoreError};
 use crate::telegram::{self, Command};
 use crate::veapi::{Upstream, VeapiClient, VeapiError};
@@ -120,13 +121,19 @@ pub async fn run_on(
     let alerts = Alerts::new(store.clone(), config.admin_user_ids.clone(), wake.clone()).await?;
     let upstream = Upstream::new(veapi, veapi_cfg.provider);
     tracing::info!(provider = %upstream.provider, "veapi provider");
-    let converter: Arc<dyn Converter> = Arc::new(ConversionService::for_provider(
+    let mut conversions = ConversionService::for_provider(
         upstream.links.clone(),
         upstream.provider,
         store.clone(),
         config.cache_ttl,
         Some(alerts.clone()),
-    ));
+    );
+    if veapi_cfg.resolve_short_links {
+        let short_links = ShortLinks::new(veapi_cfg.short_link_base.clone())
+            .map_err(|e| AppError::Http(format!("short-link resolver: {e}")))?;
+        conversions = conversions.with_short_links(short_links);
+    }
+    let converter: Arc<dyn Converter> = Arc::new(conversions);
     let bot = telegram::bot(&token, config.telegram_api_url.clone())
         .map_err(|e| AppError::Telegram(e.without_url().to_string()))?;
     let tg = telegram::Telegram::new(bot.clone());

@@ -2,9 +2,11 @@
 
 use crate::app::{self, AppError};
 use crate::config::{Config, ConfigError, Needs};
+use crate::convert::{upstream_value, ConvertError};
 use crate::detect::{detect, Reference};
 use crate::logging;
 use crate::poller::{china_time, parse_china_time, Next, Pager, PollerSettings};
+use crate::resolve::ShortLinks;
 use crate::tracking::{self, Attribution};
 use crate::veapi::{Order, ShareRequest, Upstream, VeapiClient, Window};
 use clap::{Parser, Subcommand};
@@ -266,6 +268,11 @@ async fn run_convert(config: Config, user_id: u64, text: String) -> Result<(), S
     let veapi_cfg = config.veapi.as_ref().ok_or("VEAPI_KEY is not set")?;
     let client = VeapiClient::new(veapi_cfg).map_err(|e| e.to_string())?;
     let links = Upstream::new(client, veapi_cfg.provider).links;
+    let short_links = if veapi_cfg.resolve_short_links {
+        Some(ShortLinks::new(veapi_cfg.short_link_base.clone()).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
     let external_info = tracking::encode(user_id);
     let refs = detect(&text);
     if refs.is_empty() {
@@ -273,13 +280,18 @@ async fn run_convert(config: Config, user_id: u64, text: String) -> Result<(), S
     }
     let mut results = Vec::new();
     for reference in refs {
-        let r = links
-            .share(&ShareRequest {
-                product_url: &reference.value,
-                external_info: &external_info,
-                use_coupon: reference.kind.needs_coupon(),
-            })
-            .await;
+        let value = upstream_value(veapi_cfg.provider, short_links.as_ref(), &reference).await;
+        let r = match &value {
+            Ok(product_url) => links
+                .share(&ShareRequest {
+                    product_url,
+                    external_info: &external_info,
+                    use_coupon: reference.kind.needs_coupon(),
+                })
+                .await
+                .map_err(ConvertError::from),
+            Err(e) => Err(e.clone()),
+        };
         results.push(match r {
             Ok(link) => ConvertResult {
                 reference,
@@ -296,7 +308,13 @@ async fn run_convert(config: Config, user_id: u64, text: String) -> Result<(), S
                 dy_password: None,
                 coupon_command: None,
                 share_link: None,
-                error_class: Some(format!("{:?}", e.class()).to_lowercase()),
+                error_class: Some(match &e {
+                    ConvertError::Upstream(up) => format!("{:?}", up.class()).to_lowercase(),
+                    ConvertError::NeedsProductLink => "needs_product_link".into(),
+                    ConvertError::NotAProduct(_) => "not_a_product".into(),
+                    ConvertError::Unresolved => "unresolved".into(),
+                    ConvertError::Store(_) => "store".into(),
+                }),
                 error: Some(e.to_string()),
             },
         });

@@ -7,6 +7,7 @@
 use crate::alerts::{Alerts, Source};
 use crate::detect::Kind;
 use crate::detect::Reference;
+use crate::resolve::{ShortLinks, Target};
 use crate::store::{NewConversion, Store, StoreError};
 use crate::tracking;
 use crate::veapi::{LinkMaker, Provider, ShareLink, ShareRequest, VeapiError};
@@ -71,6 +72,7 @@ pub struct ConversionService {
 struct Inner {
     links: Arc<dyn LinkMaker>,
     provider: Provider,
+    short_links: Option<ShortLinks>,
     store: Store,
     ttl: Duration,
     alerts: Option<Alerts>,
@@ -101,12 +103,72 @@ impl ConversionService {
             inner: Arc::new(Inner {
                 links,
                 provider,
+                short_links: None,
                 store,
                 ttl,
                 alerts,
                 in_flight: Mutex::new(HashMap::new()),
             }),
         }
+    }
+}
+
+impl ConversionService {
+    /// Resolves short links through `short_links` before converting (`RESOLVE_SHORT_LINKS`).
+    /// Call before the service is shared.
+    pub fn with_short_links(mut self, short_links: ShortLinks) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.short_links = Some(short_links);
+        }
+        self
+    }
+}
+
+/// What `provider` is sent for `reference`, resolving a short link through `short_links`
+/// when given:
+/// - a short link to a video, live room, profile or note is not a product: refused here,
+///   no upstream call;
+/// - csj takes only product ids and URLs: a product short link becomes its product id, one
+///   that cannot be resolved or leads somewhere unknown is refused or sent as its target,
+///   and a bare 抖口令 is refused with a request for the link;
+/// - kol and douke take the reference as written: a short link that cannot be resolved or
+///   leads somewhere unknown is sent as it is (resolution only ever adds exactness).
+pub async fn upstream_value(
+    provider: Provider,
+    short_links: Option<&ShortLinks>,
+    reference: &Reference,
+) -> Result<String, ConvertError> {
+    let as_written = || Ok(reference.value.clone());
+    match reference.kind {
+        Kind::Password if provider.needs_product_url() => Err(ConvertError::NeedsProductLink),
+        Kind::ShortLink => {
+            let Some(resolver) = short_links else {
+                return as_written();
+            };
+            match resolver.resolve(&reference.value).await {
+                Ok(Target::Product { id }) if provider.needs_product_url() => Ok(id),
+                Ok(Target::Product { .. }) => as_written(),
+                Ok(Target::NotProduct(what)) => Err(ConvertError::NotAProduct(what.as_str())),
+                Ok(Target::Unknown { location }) => {
+                    tracing::info!(%location, "a short link leads to a page not known as a product");
+                    if provider.needs_product_url() {
+                        // Upstream decides: it says so when the page is no product.
+                        Ok(location)
+                    } else {
+                        as_written()
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "a short link could not be resolved");
+                    if provider.needs_product_url() {
+                        Err(ConvertError::Unresolved)
+                    } else {
+                        as_written()
+                    }
+                }
+            }
+        }
+        _ => as_written(),
     }
 }
 
@@ -180,11 +242,7 @@ impl Inner {
     /// What the provider is sent for this reference. A provider that takes only product
     /// links and ids (csj) cannot take a bare 抖口令.
     async fn upstream_value(&self, req: &ConvertRequest) -> Result<String, ConvertError> {
-        let r = &req.reference;
-        if r.kind == Kind::Password && self.provider.needs_product_url() {
-            return Err(ConvertError::NeedsProductLink);
-        }
-        Ok(r.value.clone())
+        upstream_value(self.provider, self.short_links.as_ref(), &req.reference).await
     }
 
     async fn convert_once(self: Arc<Self>, req: ConvertRequest) -> Result<Converted, ConvertError> {
