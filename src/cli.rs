@@ -1,4 +1,4 @@
-//! The command line: `run` (default), `detect`, `convert`.
+//! The command line: `run` (default), `detect`, `convert`, `orders`, `doctor`.
 
 use crate::app::{self, AppError};
 use crate::config::{Config, ConfigError, Needs};
@@ -53,10 +53,13 @@ enum Cmd {
         #[arg(long = "order-id", num_args = 1)]
         order_id: Vec<String>,
     },
+    /// Check the set-up: every variable, the bot token, the veapi key and order source, the
+    /// store. Prints a checklist with what to do; exits 0 only when nothing failed.
+    Doctor,
 }
 
 /// Exit code for configuration problems, as for usage errors.
-const EXIT_CONFIG: u8 = 2;
+pub(crate) const EXIT_CONFIG: u8 = 2;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Cmd::Run) {
         Cmd::Detect { jsonl } => run_detect(jsonl),
+        Cmd::Doctor => crate::doctor::main(),
         Cmd::Run => with_config(both, |config| {
             block_on(app::run(config, shutdown_signal()), |e| match e {
                 AppError::Config(c) => Failure::Config(c.to_string()),
@@ -144,7 +148,7 @@ fn config_error(e: &ConfigError) -> ExitCode {
     ExitCode::from(EXIT_CONFIG)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

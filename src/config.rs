@@ -22,6 +22,15 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The variable at fault.
+    pub fn var(&self) -> &'static str {
+        match self {
+            ConfigError::Missing { var, .. } | ConfigError::Invalid { var, .. } => var,
+        }
+    }
+}
+
 /// Which credentials a command needs; the others may be absent.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Needs {

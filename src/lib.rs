@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod convert;
 pub mod detect;
+pub mod doctor;
 pub mod http;
 pub mod instance;
 pub mod lease;

@@ -177,6 +177,10 @@ struct TgState {
     /// How long sendMessage takes to answer. A message counts as sent when it arrives: a
     /// bot killed while waiting for the answer has still delivered it.
     send_delay: Duration,
+    /// Fields of getMe's answer replaced by [`FakeTelegram::set_me`].
+    me: serde_json::Map<String, Value>,
+    /// The webhook registered by setWebhook, cleared by deleteWebhook ("" when none).
+    webhook_url: String,
 }
 
 /// A fake Bot API server: queue updates with [`FakeTelegram::push`], read what the bot sent
@@ -207,18 +211,40 @@ impl Respond for TgResponder {
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
         let mut st = self.0.lock().unwrap();
         match name.to_ascii_lowercase().as_str() {
-            "getme" => ok(json!({
-                "id": BOT_ID, "is_bot": true, "first_name": "Link Bot", "username": "dy_link_bot",
-                "can_join_groups": true, "can_read_all_group_messages": true,
-                "supports_inline_queries": false, "has_main_web_app": false
-            })),
-            // setWebhook: "Returns True on success." (core.telegram.org/bots/api#setwebhook)
-            "setwebhook" => ResponseTemplate::new(200).set_body_json(
-                json!({"ok": true, "result": true, "description": "Webhook was set"}),
-            ),
-            "getwebhookinfo" => {
-                ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}))
+            // getMe: "Returns basic information about the bot in form of a User object", with
+            // the fields only getMe returns (core.telegram.org/bots/api#user).
+            "getme" => {
+                let mut me = json!({
+                    "id": BOT_ID, "is_bot": true, "first_name": "Link Bot", "username": "dy_link_bot",
+                    "can_join_groups": true, "can_read_all_group_messages": true,
+                    "supports_inline_queries": false, "can_connect_to_business": false,
+                    "has_main_web_app": false
+                });
+                for (k, v) in &st.me {
+                    me[k] = v.clone();
+                }
+                ok(me)
             }
+            // setWebhook: "Returns True on success." (core.telegram.org/bots/api#setwebhook)
+            "setwebhook" => {
+                st.webhook_url = body["url"].as_str().unwrap_or_default().to_string();
+                ResponseTemplate::new(200).set_body_json(
+                    json!({"ok": true, "result": true, "description": "Webhook was set"}),
+                )
+            }
+            // deleteWebhook: "Returns True on success."; Telegram says "Webhook was deleted"
+            // (or "Webhook is already deleted").
+            "deletewebhook" => {
+                st.webhook_url.clear();
+                ResponseTemplate::new(200).set_body_json(
+                    json!({"ok": true, "result": true, "description": "Webhook was deleted"}),
+                )
+            }
+            // getWebhookInfo: "If the bot is using getUpdates, will return an object with the
+            // url field empty." (core.telegram.org/bots/api#getwebhookinfo)
+            "getwebhookinfo" => ok(json!({
+                "url": st.webhook_url, "has_custom_certificate": false, "pending_update_count": 0
+            })),
             "getupdates" => {
                 let offset = body["offset"].as_i64().unwrap_or(0);
                 let now = Instant::now();
@@ -307,6 +333,19 @@ impl FakeTelegram {
             .mount(&server)
             .await;
         FakeTelegram { server, state }
+    }
+
+    /// Replaces fields of getMe's answer, e.g. `{"can_read_all_group_messages": false}`.
+    pub fn set_me(&self, fields: Value) {
+        let mut st = self.state.lock().unwrap();
+        if let Value::Object(m) = fields {
+            st.me.extend(m);
+        }
+    }
+
+    /// A webhook registered before the test, as another deployment would leave it.
+    pub fn set_webhook_url(&self, url: &str) {
+        self.state.lock().unwrap().webhook_url = url.to_string();
     }
 
     /// Queues a text message; returns its message id.
