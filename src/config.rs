@@ -174,6 +174,13 @@ impl Config {
         };
         let resolve_short_links = on_off("RESOLVE_SHORT_LINKS", var("RESOLVE_SHORT_LINKS"))?
             .unwrap_or(provider.resolves_short_links_by_default());
+        if provider.needs_product_url() && !resolve_short_links {
+            return Err(ConfigError::Invalid {
+                var: "RESOLVE_SHORT_LINKS",
+                value: "off".into(),
+                hint: "VEAPI_PROVIDER=csj takes only product ids and URLs: short links must be resolved (leave it unset or on)",
+            });
+        }
         let short_link_base = url_var(
             "SHORT_LINK_BASE_URL",
             var("SHORT_LINK_BASE_URL"),
@@ -501,6 +508,37 @@ mod tests {
             !c.group_fallback_amounts,
             "amounts stay out of groups by default"
         );
+    }
+
+    #[test]
+    fn the_provider_sets_short_link_resolution_by_default() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = vec![("TELEGRAM_BOT_TOKEN", "1:abc"), ("VEAPI_KEY", "V1")];
+            pairs.extend_from_slice(extra);
+            load(&pairs, ALL).map(|c| c.veapi.unwrap())
+        };
+        let kol = with(&[]).unwrap();
+        assert_eq!(
+            (kol.provider, kol.resolve_short_links),
+            (Provider::Kol, false)
+        );
+        assert_eq!(kol.short_link_base.as_str(), "https://v.douyin.com/");
+        let douke = with(&[("VEAPI_PROVIDER", "douke")]).unwrap();
+        assert_eq!(
+            (douke.provider, douke.resolve_short_links),
+            (Provider::Douke, false)
+        );
+        let csj = with(&[("VEAPI_PROVIDER", "csj")]).unwrap();
+        assert_eq!(
+            (csj.provider, csj.resolve_short_links),
+            (Provider::Csj, true)
+        );
+        let on = with(&[("RESOLVE_SHORT_LINKS", "on")]).unwrap();
+        assert!(on.resolve_short_links);
+        let e = with(&[("VEAPI_PROVIDER", "csj"), ("RESOLVE_SHORT_LINKS", "off")]).unwrap_err();
+        assert!(e.to_string().contains("RESOLVE_SHORT_LINKS"), "{e}");
+        let e = with(&[("VEAPI_PROVIDER", "pangle")]).unwrap_err();
+        assert!(e.to_string().contains("VEAPI_PROVIDER"), "{e}");
     }
 
     #[test]

@@ -149,11 +149,12 @@ pub async fn upstream_value(
                 Ok(Target::Product { id }) if provider.needs_product_url() => Ok(id),
                 Ok(Target::Product { .. }) => as_written(),
                 Ok(Target::NotProduct(what)) => Err(ConvertError::NotAProduct(what.as_str())),
-                Ok(Target::Unknown { location }) => {
-                    tracing::info!(%location, "a short link leads to a page not known as a product");
+                Ok(Target::Unknown { .. }) => {
+                    tracing::info!("a short link leads to a page not known as a product");
                     if provider.needs_product_url() {
-                        // Upstream decides: it says so when the page is no product.
-                        Ok(location)
+                        // Never sent on: the page may be anything, its URL may carry the
+                        // sharer's identifiers, and csj takes product pages only.
+                        Err(ConvertError::Unresolved)
                     } else {
                         as_written()
                     }
@@ -229,13 +230,24 @@ impl Inner {
             user_id: req.user_id,
             user_name: req.user_name.as_deref(),
             chat_id: req.chat_id,
-            product_key: &req.reference.value,
+            product_key: &self.cache_key(&req.reference),
             external_info: &external_info,
             link,
             created_at,
         };
         if let Err(e) = self.store.record_conversion(&row).await {
             tracing::warn!(error = %e, "could not remember a conversion");
+        }
+    }
+
+    /// The cache's key for a reference: the reference as written, prefixed by the provider
+    /// for all but kol (the stores made before providers could be chosen hold kol's). A
+    /// password from one provider tracks for that provider's account alone: after a switch
+    /// it must never be handed out again.
+    fn cache_key(&self, reference: &Reference) -> String {
+        match self.provider {
+            Provider::Kol => reference.value.clone(),
+            other => format!("{other}:{}", reference.value),
         }
     }
 
@@ -247,7 +259,8 @@ impl Inner {
 
     async fn convert_once(self: Arc<Self>, req: ConvertRequest) -> Result<Converted, ConvertError> {
         let now = chrono::Utc::now().timestamp();
-        let key = req.reference.value.as_str();
+        let key = self.cache_key(&req.reference);
+        let key = key.as_str();
         if !self.ttl.is_zero() {
             let not_before = now - self.ttl.as_secs() as i64;
             if let Some(hit) = self

@@ -694,12 +694,16 @@ impl<'a> Pager<'a> {
                 self.done = true;
                 self.circled = true;
             }
-            Some(next) if page.len() < self.source.page_size() => {
+            Some(next)
+                if page.len() < self.source.page_size() && self.source.short_page_is_last() =>
+            {
                 // Upstream fills every page but the last; logged in case that ever changes.
                 tracing::warn!(cursor = %next, size = page.len(), window = ?self.window, "a short page came with a cursor; ending the window here");
                 self.done = true;
             }
-            _ if page.len() < self.source.page_size() => self.done = true,
+            _ if page.len() < self.source.page_size() && self.source.short_page_is_last() => {
+                self.done = true
+            }
             None => self.done = true,
             Some(next) if !self.seen.insert(next.clone()) => {
                 tracing::warn!(cursor = %next, "cursor repeated; ending the window here");

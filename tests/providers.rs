@@ -211,6 +211,41 @@ for_each_provider! {
     }
 }
 
+/// Where page fullness is not documented (douke, csj), a page shorter than asked for that
+/// comes with a cursor is not the last: every order is read.
+async fn short_pages_with_a_cursor_are_followed(provider: Provider) {
+    let s = Setup::new(provider).await;
+    let alice = tracking::encode(ALICE.user_id);
+    s.veapi.cap_pages(10);
+    // 25 orders in pages of 10: Alice's are one on each page, the last on the third.
+    let orders: Vec<FakeOrder> = (0..25)
+        .map(|i| {
+            let who = if [5, 15, 24].contains(&i) {
+                alice.as_str()
+            } else {
+                "other_channel"
+            };
+            order(&format!("47379964324658{i:05}"), who, "PAY_SUCC", 3000)
+        })
+        .collect();
+    s.veapi.set_orders(orders);
+    let bot = s.bot(&[]);
+    let news = s.tg.wait_for(3, is("新订单")).await;
+    assert!(news.iter().any(|m| text(m).contains("4737996432465800024")));
+    s.assert_documented();
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn douke_short_pages_with_a_cursor_are_followed() {
+    short_pages_with_a_cursor_are_followed(Provider::Douke).await;
+}
+
+#[tokio::test]
+async fn csj_short_pages_with_a_cursor_are_followed() {
+    short_pages_with_a_cursor_are_followed(Provider::Csj).await;
+}
+
 /// Switching `VEAPI_PROVIDER` on a store that has told orders: the new provider reads its
 /// own history from where a first poll would (an order it alone reports, from before the
 /// switch, is told), and orders it reports again are not told again.

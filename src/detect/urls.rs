@@ -118,9 +118,10 @@ fn normalise(s: &str) -> Cow<'_, str> {
     if s.contains('\\') {
         url = Cow::Owned(unescape_json(s));
     }
-    if url.len() > 7 && url[..7].eq_ignore_ascii_case("http%3a")
-        || url.len() > 8 && url[..8].eq_ignore_ascii_case("https%3a")
-    {
+    let starts = |u: &str, p: &str| {
+        u.len() > p.len() && u.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+    };
+    if starts(&url, "http%3a") || starts(&url, "https%3a") {
         url = Cow::Owned(percent_decode(&url));
     }
     url
@@ -184,9 +185,12 @@ pub fn classify(url: &str) -> Option<(Kind, String)> {
 }
 
 fn with_scheme(s: &str) -> Cow<'_, str> {
-    if s.len() >= 7 && s[..7].eq_ignore_ascii_case("http://")
-        || s.len() >= 8 && s[..8].eq_ignore_ascii_case("https://")
-    {
+    let starts = |p: &str| {
+        s.as_bytes()
+            .get(..p.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(p.as_bytes()))
+    };
+    if starts("http://") || starts("https://") {
         Cow::Borrowed(s)
     } else {
         Cow::Owned(format!("https://{s}"))
@@ -207,7 +211,13 @@ fn nested_product_url(s: &str) -> Option<(Kind, String)> {
     for (_, v) in url.query_pairs() {
         let mut v = v.into_owned();
         // Encoded twice by a chain of redirectors.
-        if v.len() > 8 && v[..8].eq_ignore_ascii_case("https%3a") || v.starts_with("http%3") {
+        // Bytes, not `str` slices: a decoded parameter may hold a multi-byte character
+        // anywhere, and slicing inside one panics.
+        let encoded = v
+            .as_bytes()
+            .get(..8)
+            .is_some_and(|b| b.eq_ignore_ascii_case(b"https%3a"));
+        if v.len() > 8 && encoded || v.starts_with("http%3") {
             v = percent_decode(&v);
         }
         if let Some(found) = classify_product_url(&v) {
@@ -266,6 +276,20 @@ fn classify_product_url(s: &str) -> Option<(Kind, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A redirector's parameter that decodes to a multi-byte character near its start
+    /// (found by review: slicing a `str` there panicked on any user's message).
+    #[test]
+    fn multibyte_parameters_never_panic() {
+        for text in [
+            "https://haohuo.jinritemai.com/x?a=abcdefg%E4%B8%AD",
+            "https://haohuo.jinritemai.com/x?a=%E4%B8%AD%E6%96%87abc",
+            "https://haohuo.jinritemai.com/x?a=ab%E4%B8%ADcdefgh",
+            "haohuo.jinritemai.com/x?u=https%3%E4%B8%AD",
+        ] {
+            let _ = crate::detect::detect(text);
+        }
+    }
 
     fn urls(text: &str) -> Vec<(&str, String)> {
         find_urls(text)

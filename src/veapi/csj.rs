@@ -10,8 +10,8 @@
 use super::orders::parse_orders;
 use super::share::non_empty;
 use super::{
-    Coupon, ErrorClass, LinkMaker, OrderSource, OrdersPage, Provider, ShareLink, ShareRequest,
-    VeapiClient, VeapiError, Window,
+    Coupon, ErrorClass, FlowPoint, LinkMaker, OrderSource, OrdersPage, Provider, ShareLink,
+    ShareRequest, Unreadable, VeapiClient, VeapiError, Window,
 };
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -141,6 +141,11 @@ impl OrderSource for CsjOrders {
         })
     }
 
+    /// How full this endpoint's pages are is not documented: follow every new cursor.
+    fn short_page_is_last(&self) -> bool {
+        false
+    }
+
     fn page_size(&self) -> usize {
         CSJ_PAGE_SIZE
     }
@@ -165,8 +170,20 @@ impl OrderSource for CsjOrders {
 /// `csj_ordersearch`'s orders in the bot's model: `external_info` at the top level (read
 /// by [`super::Order::attribution`] as it is), and a refund shown as `after_sales_status`
 /// `2` whatever `flow_point` says.
+///
+/// csj's order fields beyond those are read under the kol names. An order whose state or
+/// paid amount cannot be read that way is unreadable (its window held, the operators told),
+/// never told as a ¥0 order that never settles.
 pub fn parse_csj_orders(mut value: Value) -> Result<OrdersPage, VeapiError> {
+    let mut no_amount = std::collections::HashSet::new();
     for list in order_lists(&mut value) {
+        for item in list.iter() {
+            if item.get("total_pay_amount").is_none_or(Value::is_null) {
+                if let Some(id) = item.get("order_id") {
+                    no_amount.insert(id.to_string().trim_matches('"').to_string());
+                }
+            }
+        }
         for item in list.iter_mut() {
             let refunded = match item.get("after_sales_status") {
                 Some(Value::Number(n)) => n.as_i64() == Some(2),
@@ -178,7 +195,23 @@ pub fn parse_csj_orders(mut value: Value) -> Result<OrdersPage, VeapiError> {
             }
         }
     }
-    parse_orders(value)
+    let mut page = parse_orders(value)?;
+    let (good, bad): (Vec<_>, Vec<_>) = std::mem::take(&mut page.orders)
+        .into_iter()
+        .partition(|o| o.flow() != FlowPoint::Unknown && !no_amount.contains(&o.order_id));
+    page.orders = good;
+    page.unreadable.extend(bad.into_iter().map(|o| Unreadable {
+        reason: if o.flow() == FlowPoint::Unknown {
+            format!(
+                "csj order state {:?} is not one the bot knows",
+                o.flow_point
+            )
+        } else {
+            "csj order without total_pay_amount".into()
+        },
+        order_id: Some(o.order_id),
+    }));
+    Ok(page)
 }
 
 /// The order arrays wherever [`parse_orders`] looks for them.
@@ -207,7 +240,6 @@ fn order_lists(value: &mut Value) -> Vec<&mut Vec<Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::veapi::FlowPoint;
     use serde_json::json;
 
     #[test]
@@ -243,12 +275,22 @@ mod tests {
     #[test]
     fn after_sales_status_2_is_a_refund() {
         let v = json!({"error":"0","data":{"cursor":"","orders":[
-            {"order_id":"1","flow_point":"PAY_SUCC","after_sales_status":2,"external_info":"x"},
-            {"order_id":"2","flow_point":"SETTLE","after_sales_status":"0"}]}});
+            {"order_id":"1","flow_point":"PAY_SUCC","after_sales_status":2,"external_info":"x","total_pay_amount":100},
+            {"order_id":"2","flow_point":"SETTLE","after_sales_status":"0","total_pay_amount":"100"},
+            {"order_id":"3","status":"paid","total_pay_amount":100},
+            {"order_id":4,"flow_point":"PAY_SUCC","pay_amount":100}]}});
         let page = parse_csj_orders(v).unwrap();
         assert_eq!(page.orders[0].flow(), FlowPoint::Refunded);
         assert_eq!(page.orders[0].attribution(), Some("x"));
         assert_eq!(page.orders[1].flow(), FlowPoint::Settled);
         assert_eq!(page.cursor, None);
+        // Never guessed: an unknown state, a missing amount.
+        let bad: Vec<_> = page
+            .unreadable
+            .iter()
+            .map(|u| u.order_id.clone().unwrap())
+            .collect();
+        assert_eq!(bad, ["3", "4"]);
+        assert_eq!(page.orders.len(), 2);
     }
 }

@@ -37,6 +37,11 @@ impl OrderSource for DoukeOrders {
         })
     }
 
+    /// How full this endpoint's pages are is not documented: follow every new cursor.
+    fn short_page_is_last(&self) -> bool {
+        false
+    }
+
     fn page_size(&self) -> usize {
         DOUKE_PAGE_SIZE
     }

@@ -194,6 +194,14 @@ pub trait OrderSource: Send + Sync + 'static {
         PAGE_SIZE as usize
     }
 
+    /// Whether a page shorter than [`page_size`](Self::page_size) is known to be the last
+    /// whatever cursor comes with it (kol: upstream fills every page but the last). Where
+    /// that is not known, a new cursor is followed (the pager's guards against cursors that
+    /// repeat or bring nothing new still end the window).
+    fn short_page_is_last(&self) -> bool {
+        true
+    }
+
     /// Which provider these orders come from: the poll watermark is kept per provider.
     fn provider(&self) -> Provider {
         Provider::Kol

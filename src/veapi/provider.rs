@@ -92,6 +92,42 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(client: VeapiClient, provider: Provider) -> Upstream {
+        let cfg = client.config();
+        // What each provider's documentation lists; the rest would be dropped silently.
+        let ignored: Vec<&str> = [
+            ("VEAPI_PID", cfg.pid.is_some(), provider == Provider::Csj),
+            (
+                "VEAPI_ACCESS_TOKEN",
+                cfg.access_token.is_some(),
+                provider == Provider::Csj,
+            ),
+            (
+                "VEAPI_ACCOUNT_ID",
+                cfg.account_id.is_some(),
+                provider == Provider::Csj,
+            ),
+            (
+                "VEAPI_SESSIONKEY",
+                cfg.sessionkey.is_some(),
+                provider != Provider::Kol,
+            ),
+            (
+                "VEAPI_OPEN_ID",
+                cfg.open_id.is_some(),
+                provider != Provider::Kol,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, set, unused)| *set && *unused)
+        .map(|(name, _, _)| name)
+        .collect();
+        if !ignored.is_empty() {
+            tracing::warn!(
+                %provider,
+                ignored = %ignored.join(", "),
+                "these variables are not parameters of this provider's endpoints and are not sent: the default account of the vekey is used"
+            );
+        }
         let links: Arc<dyn LinkMaker> = match provider {
             Provider::Kol | Provider::Douke => Arc::new(client.clone()),
             Provider::Csj => Arc::new(super::csj::CsjLinks(client.clone())),

@@ -37,6 +37,8 @@ pub struct FakeOrder {
 #[derive(Default)]
 struct State {
     orders: Vec<FakeOrder>,
+    /// Serves at most this many orders a page, whatever `size` asked for.
+    page_cap: Option<usize>,
     violations: Vec<String>,
     share_calls: Vec<HashMap<String, String>>,
     order_calls: Vec<HashMap<String, String>>,
@@ -138,6 +140,12 @@ impl ProviderFake {
     /// Replaces the orders upstream holds.
     pub fn set_orders(&self, orders: Vec<FakeOrder>) {
         self.state.lock().unwrap().orders = orders;
+    }
+
+    /// Pages hold at most `n` orders from now on, however many were asked for (an
+    /// endpoint whose pages are fuller or emptier than documented).
+    pub fn cap_pages(&self, n: usize) {
+        self.state.lock().unwrap().page_cap = Some(n);
     }
 
     /// Calls that used a parameter the provider's documentation does not list, or broke a
@@ -265,6 +273,7 @@ impl ProviderFake {
         }
         let mut state = self.state.lock().unwrap();
         state.order_calls.push(params.clone());
+        let size = size.min(state.page_cap.unwrap_or(usize::MAX));
         let matching: Vec<FakeOrder> = state
             .orders
             .iter()
