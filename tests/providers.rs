@@ -298,11 +298,18 @@ async fn switch(from: Provider, to: Provider) {
         );
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
+    // The product Alice converted before the switch: the cache never hands out the old
+    // provider's 抖口令 (it tracks for the old account alone); the new provider converts.
+    s.tg.push_text(&ALICE, PRODUCT_URL);
+    let replies = s.tg.wait_for(2, is("已转换")).await;
+    let again = text(&replies[1]);
+    assert!(again.contains(&format!("{to}:/")), "{again}");
+    assert_eq!(next.share_calls().len(), 1);
     bot.stop().await;
     let sent = s.tg.sent();
     assert_eq!(
         sent.len(),
-        told + 1,
+        told + 2,
         "only the new provider's new order is told"
     );
     assert_eq!(sent.iter().filter(|m| is("订单已结算")(m)).count(), 1);
