@@ -121,19 +121,16 @@ pub async fn run_on(
     let alerts = Alerts::new(store.clone(), config.admin_user_ids.clone(), wake.clone()).await?;
     let upstream = Upstream::new(veapi, veapi_cfg.provider);
     tracing::info!(provider = %upstream.provider, "veapi provider");
-    let mut conversions = ConversionService::for_provider(
+    let short_links = ShortLinks::configured(&veapi_cfg)
+        .map_err(|e| AppError::Http(format!("short-link resolver: {e}")))?;
+    let converter: Arc<dyn Converter> = Arc::new(ConversionService::for_provider(
         upstream.links.clone(),
         upstream.provider,
+        short_links,
         store.clone(),
         config.cache_ttl,
         Some(alerts.clone()),
-    );
-    if veapi_cfg.resolve_short_links {
-        let short_links = ShortLinks::new(veapi_cfg.short_link_base.clone())
-            .map_err(|e| AppError::Http(format!("short-link resolver: {e}")))?;
-        conversions = conversions.with_short_links(short_links);
-    }
-    let converter: Arc<dyn Converter> = Arc::new(conversions);
+    ));
     let bot = telegram::bot(&token, config.telegram_api_url.clone())
         .map_err(|e| AppError::Telegram(e.without_url().to_string()))?;
     let tg = telegram::Telegram::new(bot.clone());

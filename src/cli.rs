@@ -272,11 +272,7 @@ async fn run_convert(config: Config, user_id: u64, text: String) -> Result<(), S
     let veapi_cfg = config.veapi.as_ref().ok_or("VEAPI_KEY is not set")?;
     let client = VeapiClient::new(veapi_cfg).map_err(|e| e.to_string())?;
     let links = Upstream::new(client, veapi_cfg.provider).links;
-    let short_links = if veapi_cfg.resolve_short_links {
-        Some(ShortLinks::new(veapi_cfg.short_link_base.clone()).map_err(|e| e.to_string())?)
-    } else {
-        None
-    };
+    let short_links = ShortLinks::configured(veapi_cfg).map_err(|e| e.to_string())?;
     let external_info = tracking::encode(user_id);
     let refs = detect(&text);
     if refs.is_empty() {

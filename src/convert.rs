@@ -88,13 +88,15 @@ impl ConversionService {
         ttl: Duration,
         alerts: Option<Alerts>,
     ) -> Self {
-        Self::for_provider(links, Provider::Kol, store, ttl, alerts)
+        Self::for_provider(links, Provider::Kol, None, store, ttl, alerts)
     }
 
-    /// As [`new`](Self::new), for a provider with its own rules on what it takes.
+    /// As [`new`](Self::new), for a provider with its own rules on what it takes, resolving
+    /// short links through `short_links` when given (`RESOLVE_SHORT_LINKS`).
     pub fn for_provider(
         links: Arc<dyn LinkMaker>,
         provider: Provider,
+        short_links: Option<ShortLinks>,
         store: Store,
         ttl: Duration,
         alerts: Option<Alerts>,
@@ -103,24 +105,13 @@ impl ConversionService {
             inner: Arc::new(Inner {
                 links,
                 provider,
-                short_links: None,
+                short_links,
                 store,
                 ttl,
                 alerts,
                 in_flight: Mutex::new(HashMap::new()),
             }),
         }
-    }
-}
-
-impl ConversionService {
-    /// Resolves short links through `short_links` before converting (`RESOLVE_SHORT_LINKS`).
-    /// Call before the service is shared.
-    pub fn with_short_links(mut self, short_links: ShortLinks) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.short_links = Some(short_links);
-        }
-        self
     }
 }
 
@@ -224,13 +215,13 @@ impl Inner {
     /// itself), not on this row: a failed write costs only the cache entry and the group
     /// fallback, so the user still gets the link. (Only values of the earlier `dlb_` format,
     /// issued before the upgrade, need their row to be trusted; none are issued any more.)
-    async fn remember(&self, req: &ConvertRequest, link: &ShareLink, created_at: i64) {
+    async fn remember(&self, req: &ConvertRequest, key: &str, link: &ShareLink, created_at: i64) {
         let external_info = tracking::encode(req.user_id);
         let row = NewConversion {
             user_id: req.user_id,
             user_name: req.user_name.as_deref(),
             chat_id: req.chat_id,
-            product_key: &self.cache_key(&req.reference),
+            product_key: key,
             external_info: &external_info,
             link,
             created_at,
@@ -249,12 +240,6 @@ impl Inner {
             Provider::Kol => reference.value.clone(),
             other => format!("{other}:{}", reference.value),
         }
-    }
-
-    /// What the provider is sent for this reference. A provider that takes only product
-    /// links and ids (csj) cannot take a bare 抖口令.
-    async fn upstream_value(&self, req: &ConvertRequest) -> Result<String, ConvertError> {
-        upstream_value(self.provider, self.short_links.as_ref(), &req.reference).await
     }
 
     async fn convert_once(self: Arc<Self>, req: ConvertRequest) -> Result<Converted, ConvertError> {
@@ -276,7 +261,7 @@ impl Inner {
                 // Remember this chat too (order news may have to go there), dated as the
                 // original so the cache never outlives the password.
                 if hit.chat_id != req.chat_id {
-                    self.remember(&req, &hit.link, hit.created_at).await;
+                    self.remember(&req, key, &hit.link, hit.created_at).await;
                 }
                 return Ok(Converted {
                     link: hit.link,
@@ -284,7 +269,8 @@ impl Inner {
                 });
             }
         }
-        let product_url = self.upstream_value(&req).await?;
+        let product_url =
+            upstream_value(self.provider, self.short_links.as_ref(), &req.reference).await?;
         let external_info = tracking::encode(req.user_id);
         let result = self
             .links
@@ -304,7 +290,7 @@ impl Inner {
             }
         }
         let link = result?;
-        self.remember(&req, &link, now).await;
+        self.remember(&req, key, &link, now).await;
         tracing::info!(
             user_id = req.user_id,
             chat_id = req.chat_id,

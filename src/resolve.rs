@@ -268,6 +268,13 @@ impl std::fmt::Debug for ShortLinks {
 }
 
 impl ShortLinks {
+    /// The resolver the configuration asks for: None when `RESOLVE_SHORT_LINKS` is off.
+    pub fn configured(cfg: &crate::config::VeapiConfig) -> Result<Option<Self>, ResolveError> {
+        cfg.resolve_short_links
+            .then(|| Self::new(cfg.short_link_base.clone()))
+            .transpose()
+    }
+
     /// A resolver asking `base` (`SHORT_LINK_BASE_URL`) for `v.douyin.com` codes.
     pub fn new(base: Url) -> Result<Self, ResolveError> {
         Self::with_timeout(base, TIMEOUT)

@@ -119,9 +119,11 @@ fn auth_refused(p: Provider) -> ResponseTemplate {
 async fn fake_veapi(p: Provider, share: ResponseTemplate, orders: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
     for (endpoint, body) in [(p.share_endpoint(), share), (p.orders_endpoint(), orders)] {
+        // Only documented parameters reach the answer; anything else gets the refusal below.
         Mock::given(method("POST"))
             .and(path(format!("/{endpoint}")))
             .and(FormParam("vekey", VEKEY.to_string()))
+            .and(support::providers::Documented)
             .respond_with(body)
             .with_priority(1)
             .mount(&server)

@@ -144,6 +144,9 @@ for_each_provider! {
             Provider::Csj => assert_eq!(sent["product_url"], PRODUCT_ID),
             _ => assert_eq!(sent["productUrl"], "https://v.douyin.com/iProd01/"),
         }
+        // Resolution is on by default for csj alone: kol and douke never open the link.
+        let opened = s.links.received_requests().await.unwrap_or_default().len();
+        assert_eq!(opened, usize::from(provider == Provider::Csj));
         // A bare 抖口令: csj cannot take it and says to send the link; the others convert.
         s.tg.push_text(&BOB, "长按覆[呲牙]zhi此条消息,咑[玫瑰]搜[烟花],查看商品详情Ig9FOHrrl8");
         if provider == Provider::Csj {
@@ -209,6 +212,32 @@ for_each_provider! {
         s.assert_documented();
         bot.stop().await;
     }
+}
+
+/// csj_productlink's reply is undocumented: a success without a 抖口令 under any known name
+/// is never guessed at. The user hears the service is unavailable; the operators are told
+/// once, with the reply's keys.
+#[tokio::test]
+async fn a_csj_success_without_a_password_tells_the_operators_its_keys() {
+    const OPERATOR: i64 = 9001;
+    let s = Setup::new(Provider::Csj).await;
+    s.veapi.answer_without_password();
+    let bot = s.bot(&[("ADMIN_USER_IDS", "9001")]);
+    s.tg.push_text(&ALICE, PRODUCT_URL);
+    let answer = s.tg.wait_for(1, |m| m["chat_id"] == ALICE.chat_id).await;
+    assert!(
+        text(&answer[0]).contains("需要管理员处理"),
+        "{}",
+        text(&answer[0])
+    );
+    let alert = s.tg.wait_for(1, |m| m["chat_id"] == OPERATOR).await;
+    let t = text(&alert[0]);
+    assert!(
+        t.contains("data.qr_code") && t.contains("data.product_id"),
+        "{t}"
+    );
+    s.assert_documented();
+    bot.stop().await;
 }
 
 /// Where page fullness is not documented (douke, csj), a page shorter than asked for that

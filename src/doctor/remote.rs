@@ -188,13 +188,7 @@ fn token_refused(description: &str) -> Check {
 
 /// What went wrong on the wire, without the URL (it holds the token): the innermost cause.
 fn reqwest_reason(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
+    let kind = crate::veapi::failure_kind(e);
     let mut cause: &dyn std::error::Error = e;
     while let Some(next) = cause.source() {
         cause = next;

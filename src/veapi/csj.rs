@@ -7,11 +7,11 @@
 //! is read leniently (the kol reply's names first, then plain ones) and a success without a
 //! password is reported with the reply's keys, never guessed at.
 
-use super::orders::parse_orders;
+use super::orders::{joined_ids, parse_orders_with, window_params};
 use super::share::non_empty;
 use super::{
-    Coupon, ErrorClass, FlowPoint, LinkMaker, OrderSource, OrdersPage, Provider, ShareLink,
-    ShareRequest, Unreadable, VeapiClient, VeapiError, Window,
+    Coupon, ErrorClass, LinkMaker, OrderSource, OrdersPage, Provider, ShareLink, ShareRequest,
+    VeapiClient, VeapiError, Window,
 };
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -122,17 +122,11 @@ impl OrderSource for CsjOrders {
         cursor: Option<&'a str>,
     ) -> BoxFuture<'a, Result<OrdersPage, VeapiError>> {
         Box::pin(async move {
-            let size = CSJ_PAGE_SIZE.to_string();
             // Documented: size (≤ 50), cursor ("0" or absent first, "" at the end),
             // start_time/end_time (China time, ≤ 90 days), order_ids (≤ 10), time_type,
             // order_type.
-            let params: Vec<(&str, &str)> = vec![
-                ("time_type", "update"),
-                ("start_time", &window.start),
-                ("end_time", &window.end),
-                ("size", &size),
-                ("cursor", cursor.unwrap_or("0")),
-            ];
+            let size = CSJ_PAGE_SIZE.to_string();
+            let params = window_params(window, &size, Some(cursor.unwrap_or("0")));
             parse_csj_orders(
                 self.0
                     .call(Provider::Csj.orders_endpoint(), &params)
@@ -156,8 +150,8 @@ impl OrderSource for CsjOrders {
 
     fn by_ids<'a>(&'a self, ids: &'a [&'a str]) -> BoxFuture<'a, Result<OrdersPage, VeapiError>> {
         Box::pin(async move {
-            let joined = ids.iter().take(10).copied().collect::<Vec<_>>().join(",");
-            let params: Vec<(&str, &str)> = vec![("order_ids", &joined)];
+            let joined = joined_ids(ids);
+            let params = [("order_ids", joined.as_str())];
             parse_csj_orders(
                 self.0
                     .call(Provider::Csj.orders_endpoint(), &params)
@@ -174,72 +168,39 @@ impl OrderSource for CsjOrders {
 /// csj's order fields beyond those are read under the kol names. An order whose state or
 /// paid amount cannot be read that way is unreadable (its window held, the operators told),
 /// never told as a ¥0 order that never settles.
-pub fn parse_csj_orders(mut value: Value) -> Result<OrdersPage, VeapiError> {
-    let mut no_amount = std::collections::HashSet::new();
-    for list in order_lists(&mut value) {
-        for item in list.iter() {
-            if item.get("total_pay_amount").is_none_or(Value::is_null) {
-                if let Some(id) = item.get("order_id") {
-                    no_amount.insert(id.to_string().trim_matches('"').to_string());
-                }
-            }
-        }
-        for item in list.iter_mut() {
-            let refunded = match item.get("after_sales_status") {
-                Some(Value::Number(n)) => n.as_i64() == Some(2),
-                Some(Value::String(s)) => s.trim() == "2",
-                _ => false,
-            };
-            if let (true, Some(obj)) = (refunded, item.as_object_mut()) {
-                obj.insert("flow_point".into(), Value::String("REFUND".into()));
-            }
-        }
-    }
-    let mut page = parse_orders(value)?;
-    let (good, bad): (Vec<_>, Vec<_>) = std::mem::take(&mut page.orders)
-        .into_iter()
-        .partition(|o| o.flow() != FlowPoint::Unknown && !no_amount.contains(&o.order_id));
-    page.orders = good;
-    page.unreadable.extend(bad.into_iter().map(|o| Unreadable {
-        reason: if o.flow() == FlowPoint::Unknown {
-            format!(
-                "csj order state {:?} is not one the bot knows",
-                o.flow_point
-            )
-        } else {
-            "csj order without total_pay_amount".into()
-        },
-        order_id: Some(o.order_id),
-    }));
-    Ok(page)
+pub fn parse_csj_orders(value: Value) -> Result<OrdersPage, VeapiError> {
+    parse_orders_with(value, Some(&csj_order))
 }
 
-/// The order arrays wherever [`parse_orders`] looks for them.
-fn order_lists(value: &mut Value) -> Vec<&mut Vec<Value>> {
-    let mut out = Vec::new();
-    let Some(obj) = value.as_object_mut() else {
-        return out;
+/// One csj order entry in the kol shape.
+fn csj_order(item: &mut Value) -> Result<(), String> {
+    let Some(obj) = item.as_object_mut() else {
+        return Err("csj order entry is not an object".into());
     };
-    for (k, v) in obj.iter_mut() {
-        match (k.as_str(), v) {
-            ("orders" | "list", Value::Array(a)) => out.push(a),
-            ("data", Value::Array(a)) => out.push(a),
-            ("data", Value::Object(d)) => {
-                for (k, v) in d.iter_mut() {
-                    if let ("orders" | "list", Value::Array(a)) = (k.as_str(), v) {
-                        out.push(a);
-                    }
-                }
-            }
-            _ => {}
-        }
+    if obj.get("total_pay_amount").is_none_or(Value::is_null) {
+        return Err("csj order without total_pay_amount".into());
     }
-    out
+    let refunded = match obj.get("after_sales_status") {
+        Some(Value::Number(n)) => n.as_i64() == Some(2),
+        Some(Value::String(s)) => s.trim() == "2",
+        _ => false,
+    };
+    if refunded {
+        obj.insert("flow_point".into(), Value::String("REFUND".into()));
+    }
+    let state = obj.get("flow_point").and_then(Value::as_str).unwrap_or("");
+    match state.trim().to_ascii_uppercase().as_str() {
+        "PAY_SUCC" | "CONFIRM" | "SETTLE" | "REFUND" => Ok(()),
+        _ => Err(format!(
+            "csj order state {state:?} is not one the bot knows"
+        )),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::veapi::FlowPoint;
     use serde_json::json;
 
     #[test]

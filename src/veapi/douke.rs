@@ -4,7 +4,7 @@
 //! orders here. The orders carry the kol order fields, attribution in
 //! `pid_info.external_info`; paging starts at cursor `"0"` and pages hold up to 200.
 
-use super::orders::parse_orders;
+use super::orders::{parse_orders, window_params};
 use super::{OrderSource, OrdersPage, Provider, VeapiClient, VeapiError, Window};
 use futures::future::BoxFuture;
 
@@ -21,14 +21,9 @@ impl OrderSource for DoukeOrders {
         cursor: Option<&'a str>,
     ) -> BoxFuture<'a, Result<OrdersPage, VeapiError>> {
         Box::pin(async move {
+            // Documented: size (≤ 200), cursor ("0" first), time_type, the window.
             let size = DOUKE_PAGE_SIZE.to_string();
-            let params: Vec<(&str, &str)> = vec![
-                ("time_type", "update"),
-                ("start_time", &window.start),
-                ("end_time", &window.end),
-                ("size", &size),
-                ("cursor", cursor.unwrap_or("0")),
-            ];
+            let params = window_params(window, &size, Some(cursor.unwrap_or("0")));
             parse_orders(
                 self.0
                     .call(Provider::Douke.orders_endpoint(), &params)

@@ -146,6 +146,17 @@ const PRODUCT_WORDS: &[&str] = &[
     "暂不支持转链",
 ];
 
+/// What kind of failure a request met on the wire, in words.
+pub(crate) fn failure_kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    }
+}
+
 #[derive(Clone)]
 pub struct VeapiClient {
     http: reqwest::Client,
@@ -276,13 +287,7 @@ impl VeapiClient {
     }
 
     fn transport(&self, path: &str, e: reqwest::Error) -> VeapiError {
-        let kind = if e.is_timeout() {
-            "timed out"
-        } else if e.is_connect() {
-            "connection failed"
-        } else {
-            "request failed"
-        };
+        let kind = failure_kind(&e);
         VeapiError::Transport(self.scrub(&format!("{path}: {kind}: {}", e.without_url())))
     }
 

@@ -241,22 +241,14 @@ impl VeapiClient {
         cursor: Option<&str>,
     ) -> Result<OrdersPage, VeapiError> {
         let size = PAGE_SIZE.to_string();
-        let mut params: Vec<(&str, &str)> = vec![
-            ("time_type", "update"),
-            ("start_time", &window.start),
-            ("end_time", &window.end),
-            ("size", &size),
-        ];
-        if let Some(c) = cursor {
-            params.push(("cursor", c));
-        }
+        let mut params = window_params(window, &size, cursor);
         self.push_account_params(&mut params);
         parse_orders(self.call("douyin/alliance_kol_orders", &params).await?)
     }
 
     /// Looks orders up by id (at most 10 per call, as upstream allows).
     pub async fn orders_by_ids(&self, ids: &[&str]) -> Result<OrdersPage, VeapiError> {
-        let joined = ids.iter().take(10).copied().collect::<Vec<_>>().join(",");
+        let joined = joined_ids(ids);
         let mut params: Vec<(&str, &str)> = vec![("order_ids", &joined)];
         self.push_account_params(&mut params);
         parse_orders(self.call("douyin/alliance_kol_orders", &params).await?)
@@ -273,6 +265,30 @@ impl VeapiClient {
     }
 }
 
+/// The parameters every provider's order endpoint takes for one page: orders updated
+/// (`time_type=update`) within `window`, `size` a page, from `cursor` (none: not sent).
+pub(crate) fn window_params<'a>(
+    window: &'a Window,
+    size: &'a str,
+    cursor: Option<&'a str>,
+) -> Vec<(&'static str, &'a str)> {
+    let mut params = vec![
+        ("time_type", "update"),
+        ("start_time", window.start.as_str()),
+        ("end_time", window.end.as_str()),
+        ("size", size),
+    ];
+    if let Some(c) = cursor {
+        params.push(("cursor", c));
+    }
+    params
+}
+
+/// `order_ids`: at most 10, comma-separated, as every order endpoint takes them.
+pub(crate) fn joined_ids(ids: &[&str]) -> String {
+    ids.iter().take(10).copied().collect::<Vec<_>>().join(",")
+}
+
 /// Reads an orders reply: the list at `data.orders`, `data.list`, `data` itself, or the top
 /// level; the cursor at `data.cursor` or the top level.
 ///
@@ -281,6 +297,19 @@ impl VeapiClient {
 /// (`data: null`, no `data`, `data` holding something else) is an error: reading it as an
 /// empty page would move the watermark over orders nobody read.
 pub fn parse_orders(value: Value) -> Result<OrdersPage, VeapiError> {
+    parse_orders_with(value, None)
+}
+
+/// Maps one provider's order entry into the kol shape before it is read, or says why it
+/// cannot be read.
+pub(crate) type Adapt = dyn Fn(&mut Value) -> Result<(), String> + Sync;
+
+/// [`parse_orders`] for a provider whose entries `adapt` first maps into the kol shape
+/// (an entry it refuses is unreadable, with its reason).
+pub(crate) fn parse_orders_with(
+    value: Value,
+    adapt: Option<&Adapt>,
+) -> Result<OrdersPage, VeapiError> {
     let data = value.get("data").unwrap_or(&Value::Null);
     let slots = [
         data.get("orders"),
@@ -317,6 +346,8 @@ pub fn parse_orders(value: Value) -> Result<OrdersPage, VeapiError> {
         ..Default::default()
     };
     for item in list.and_then(Value::as_array).into_iter().flatten() {
+        // Copied only where a provider maps its entries.
+        let mut item = std::borrow::Cow::Borrowed(item);
         let order_id = item
             .get("order_id")
             .and_then(|v| match v {
@@ -325,7 +356,13 @@ pub fn parse_orders(value: Value) -> Result<OrdersPage, VeapiError> {
                 _ => None,
             })
             .filter(|s| !s.is_empty());
-        match Order::deserialize(item) {
+        if let Some(adapt) = adapt {
+            if let Err(reason) = adapt(item.to_mut()) {
+                page.unreadable.push(Unreadable { order_id, reason });
+                continue;
+            }
+        }
+        match Order::deserialize(&*item) {
             Ok(o) if !o.order_id.is_empty() => page.orders.push(o),
             Ok(_) => page.unreadable.push(Unreadable {
                 order_id: None,

@@ -39,6 +39,8 @@ struct State {
     orders: Vec<FakeOrder>,
     /// Serves at most this many orders a page, whatever `size` asked for.
     page_cap: Option<usize>,
+    /// Answers conversions with a success that holds no 抖口令 under any known name.
+    no_password: bool,
     violations: Vec<String>,
     share_calls: Vec<HashMap<String, String>>,
     order_calls: Vec<HashMap<String, String>>,
@@ -52,7 +54,8 @@ pub struct ProviderFake {
     state: Arc<Mutex<State>>,
 }
 
-fn documented(path: &str) -> &'static [&'static str] {
+/// The parameters each endpoint's documentation lists (see the module's sources).
+pub fn documented(path: &str) -> &'static [&'static str] {
     match path {
         "/douke/kol_ProductShare" => &[
             "vekey",
@@ -142,6 +145,12 @@ impl ProviderFake {
         self.state.lock().unwrap().orders = orders;
     }
 
+    /// Conversions succeed from now on without a 抖口令 under any name the bot knows (the
+    /// undocumented csj_productlink reply changing shape).
+    pub fn answer_without_password(&self) {
+        self.state.lock().unwrap().no_password = true;
+    }
+
     /// Pages hold at most `n` orders from now on, however many were asked for (an
     /// endpoint whose pages are fuller or emptier than documented).
     pub fn cap_pages(&self, n: usize) {
@@ -214,6 +223,13 @@ impl ProviderFake {
             if !types.split(',').any(|t| t == "3") || types.split(',').any(|t| t == "2") {
                 return self.violation(format!("share_type {types:?}: want 3, never 2"));
             }
+        }
+        if self.state.lock().unwrap().no_password {
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "error": "0", "msg": "转链成功!",
+                "data": {"qr_code": {"url": "https://p3.douyinpic.com/qr.png"}, "product_id": "3583117383482622604"},
+                "request_id": "fake"
+            }));
         }
         let password = format!(
             "8.21 {}:/ 复制打开抖音，看看【{}】 ¥{}¥",
@@ -331,6 +347,16 @@ impl ProviderFake {
             }
         }
         v
+    }
+}
+
+/// Matches a call that uses only the parameters its endpoint's documentation lists.
+pub struct Documented;
+
+impl wiremock::Match for Documented {
+    fn matches(&self, req: &Request) -> bool {
+        let allowed = documented(req.url.path());
+        form(req).keys().all(|k| allowed.contains(&k.as_str()))
     }
 }
 
