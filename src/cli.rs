@@ -8,7 +8,7 @@ use crate::logging;
 use crate::poller::{china_time, parse_china_time, Next, Pager, PollerSettings};
 use crate::resolve::ShortLinks;
 use crate::tracking::{self, Attribution};
-use crate::veapi::{Order, Provider, ShareRequest, Upstream, VeapiClient, Window};
+use crate::veapi::{Order, ShareRequest, Upstream, VeapiClient, Window};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::io::{self, BufRead, BufWriter, Read, Write};
@@ -375,11 +375,6 @@ async fn run_orders(
     if !order_ids.is_empty() {
         if order_ids.len() > 10 {
             return Err("at most 10 --order-id at once (upstream's limit)".into());
-        }
-        if veapi_cfg.provider == Provider::Douke {
-            return Err(
-                "douke_OrderAds documents no lookup by order id: use --since instead".into(),
-            );
         }
         let ids: Vec<&str> = order_ids.iter().map(String::as_str).collect();
         let page = source.by_ids(&ids).await.map_err(|e| e.to_string())?;

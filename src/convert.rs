@@ -7,7 +7,7 @@
 use crate::alerts::{Alerts, Source};
 use crate::detect::Kind;
 use crate::detect::Reference;
-use crate::resolve::{ShortLinks, Target};
+use crate::resolve::{NotProduct, ShortLinks, Target};
 use crate::store::{NewConversion, Store, StoreError};
 use crate::tracking;
 use crate::veapi::{LinkMaker, Provider, ShareLink, ShareRequest, VeapiError};
@@ -25,8 +25,8 @@ pub enum ConvertError {
     #[error("this provider needs a product link, not a share password")]
     NeedsProductLink,
     /// A short link that leads to a video, a live room, a profile…: nothing to convert.
-    #[error("the short link leads to a {0}, not a product")]
-    NotAProduct(&'static str),
+    #[error("the short link leads to a {}, not a product", .0.as_str())]
+    NotAProduct(NotProduct),
     /// A short link that could not be resolved where the provider needs its product.
     #[error("the short link could not be resolved")]
     Unresolved,
@@ -132,6 +132,13 @@ pub async fn upstream_value(
     let as_written = || Ok(reference.value.clone());
     match reference.kind {
         Kind::Password if provider.needs_product_url() => Err(ConvertError::NeedsProductLink),
+        // csj's own example sends a bare id: a product page's URL goes as the id it names.
+        Kind::ProductUrl if provider.needs_product_url() => {
+            match crate::resolve::classify_location(&reference.value) {
+                Target::Product { id } => Ok(id),
+                _ => as_written(),
+            }
+        }
         Kind::ShortLink => {
             let Some(resolver) = short_links else {
                 return as_written();
@@ -139,7 +146,7 @@ pub async fn upstream_value(
             match resolver.resolve(&reference.value).await {
                 Ok(Target::Product { id }) if provider.needs_product_url() => Ok(id),
                 Ok(Target::Product { .. }) => as_written(),
-                Ok(Target::NotProduct(what)) => Err(ConvertError::NotAProduct(what.as_str())),
+                Ok(Target::NotProduct(what)) => Err(ConvertError::NotAProduct(what)),
                 Ok(Target::Unknown { .. }) => {
                     tracing::info!("a short link leads to a page not known as a product");
                     if provider.needs_product_url() {

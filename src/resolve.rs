@@ -9,8 +9,6 @@
 //! Concurrent resolutions of one link share one request, run on its own task.
 
 use futures::future::{BoxFuture, FutureExt, Shared};
-use once_cell::sync::Lazy;
-use regex::Regex;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,12 +32,6 @@ pub const CACHE_CAPACITY: usize = 10_000;
 pub const CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// An unknown target's `Location` is kept for the log up to this many bytes.
 const LOCATION_KEPT: usize = 512;
-
-/// The same short-link shape the detector accepts (`detect/urls.rs`).
-static SHORT_RE: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(r"(?i)^(?:https?://)?(v\.douyin\.com|v\.buydouke\.com)/([A-Za-z0-9_-]{3,32})/?$")
-        .unwrap()
-});
 
 /// What a short link points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,11 +309,8 @@ impl ShortLinks {
     /// What `short_link` (as the detector hands it, `https://v.douyin.com/<code>/`) points at:
     /// from the cache, from a request already in flight for it, or by one request.
     pub async fn resolve(&self, short_link: &str) -> Result<Target, ResolveError> {
-        let c = SHORT_RE
-            .captures(short_link.trim())
-            .ok_or(ResolveError::NotShortLink)?;
-        let host = c[1].to_ascii_lowercase();
-        let code = c[2].to_string();
+        let (host, code) =
+            crate::detect::short_link_parts(short_link.trim()).ok_or(ResolveError::NotShortLink)?;
         let key = format!("{host}/{code}");
         let flight = {
             let mut flights = lock(&self.inner.flights);

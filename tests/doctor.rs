@@ -274,6 +274,22 @@ async fn a_missing_order_authorization_fails_only_the_order_source_for_each_prov
     }
 }
 
+/// Account variables the chosen provider's endpoints do not take are not silently dropped:
+/// the configuration line says so (⚠: the bot still runs).
+#[tokio::test(flavor = "multi_thread")]
+async fn variables_the_provider_ignores_are_named() {
+    let s = Setup::healthy(Provider::Csj).await;
+    let o = doctor(s.env_with(&[("VEAPI_PID", "dy_1_2_3"), ("VEAPI_OPEN_ID", "o1")])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(line(&out, "Configuration").starts_with('⚠'), "{out}");
+    let a = advice(&out, "Configuration");
+    assert!(
+        a.contains("VEAPI_PID") && a.contains("VEAPI_OPEN_ID"),
+        "{a}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_conversion_is_classified_for_the_operator() {
     // The link endpoint's authorization: the share check fails with its own advice.
@@ -302,6 +318,20 @@ async fn a_refused_conversion_is_classified_for_the_operator() {
         l.starts_with('✓') && l.contains("商品没有加入精选联盟"),
         "{l}"
     );
+
+    // veapi's own wrapper refusal (its envelope example in shared/veapi.md): read as the
+    // product's only by broad words, so it proves nothing about the key: ⚠, not ✓.
+    let s = Setup::new(
+        Provider::Kol,
+        refusal_body("15", "产品或活动转链失败，请检查参数…"),
+        one_order(Provider::Kol),
+    )
+    .await;
+    let o = doctor(s.env()).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let l = line(&out, "veapi key");
+    assert!(l.starts_with('⚠') && l.contains("转链失败"), "{l}");
 
     // A wrong vekey: both veapi checks say so.
     let s = Setup::healthy(Provider::Csj).await;

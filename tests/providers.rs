@@ -62,6 +62,11 @@ impl Setup {
             veapi: ProviderFake::start(provider).await,
             links: short_link_host(&[
                 ("iProd01", PRODUCT_URL),
+                // A page nobody knows as a product or anything else.
+                (
+                    "iUnkn01",
+                    "https://www.douyin.com/hot/2107?enter_from=share",
+                ),
                 (
                     "iVid001",
                     "https://www.iesdouyin.com/share/video/7312345678901234567/?region=CN&mid=7312",
@@ -123,7 +128,9 @@ for_each_provider! {
             Provider::Csj => ("product_url", calls[0]["external_info"].clone()),
             _ => ("productUrl", calls[0]["external_info"].clone()),
         };
-        assert_eq!(calls[0][key], PRODUCT_URL);
+        // csj is sent the product id (its own example sends a bare id); the others the URL.
+        let want = if provider == Provider::Csj { PRODUCT_ID } else { PRODUCT_URL };
+        assert_eq!(calls[0][key], want);
         assert_eq!(tracking::decode(&ext), Ok(ALICE.user_id));
         if provider == Provider::Csj {
             assert_eq!(calls[0]["share_type"], "3,5");
@@ -204,11 +211,66 @@ for_each_provider! {
         orders[page + 2].update_time = ago(60);
         s.veapi.set_orders(orders);
         s.tg.wait_for(1, is("订单已退款")).await;
-        s.tg.wait_for(1, is("订单已结算")).await;
+        let settled = s.tg.wait_for(1, is("订单已结算")).await;
+        // The settled commission, wherever the provider puts it (csj: ads_real_commission).
+        assert!(text(&settled[0]).contains("实际佣金：¥4.15"), "{}", text(&settled[0]));
         s.polls(3).await;
         let sent = s.tg.sent();
         assert_eq!(sent.iter().filter(|m| is("新订单")(m)).count(), 3);
         assert_eq!(sent.iter().filter(|m| is("订单已退款")(m)).count(), 1);
+        s.assert_documented();
+        bot.stop().await;
+    }
+}
+
+for_each_provider! {
+    async fn orders_are_looked_up_by_id(provider) {
+        let s = Setup::new(provider).await;
+        s.veapi.set_orders(vec![
+            order("4737996432465790001", "x", "SETTLE", 100 * 24 * 3600),
+            order("4737996432465790002", "x", "PAY_SUCC", 60),
+        ]);
+        let client = douyin_link_bot::veapi::VeapiClient::new(
+            config_with(&s.tg, &s.veapi.server, &s.db, &[("VEAPI_PROVIDER", provider.as_str())])
+                .veapi
+                .as_ref()
+                .unwrap(),
+        )
+        .unwrap();
+        let source = douyin_link_bot::veapi::Upstream::new(client, provider).orders;
+        // An order older than any window: found by its id alone.
+        let page = source.by_ids(&["4737996432465790001"]).await.unwrap();
+        let ids: Vec<&str> = page.orders.iter().map(|o| o.order_id.as_str()).collect();
+        assert_eq!(ids, ["4737996432465790001"]);
+        assert_eq!(page.orders[0].real_commission, 415);
+        let call = &s.veapi.order_calls()[0];
+        assert!(!call.contains_key("start_time") && !call.contains_key("cursor"), "{call:?}");
+        s.assert_documented();
+    }
+}
+
+// Under csj a short link that cannot be opened, or leads to a page not known as a product,
+// is answered without an upstream call (nothing is guessed, the page's URL is never sent
+// on); under kol and douke with resolution on, the same links are converted as written.
+for_each_provider! {
+    async fn unresolvable_short_links_follow_the_providers_rules(provider) {
+        let s = Setup::new(provider).await;
+        let bot = s.bot(&[("RESOLVE_SHORT_LINKS", "on")]);
+        // iGone01 is unknown to the fake host: it answers 404, no redirect.
+        for (who, link) in [(&ALICE, "https://v.douyin.com/iUnkn01/"), (&BOB, "https://v.douyin.com/iGone01/")] {
+            s.tg.push_text(who, link);
+            let answer = s.tg.wait_for(1, |m| m["chat_id"] == who.chat_id).await;
+            if provider == Provider::Csj {
+                assert!(text(&answer[0]).contains("暂时打不开这个短链接"), "{}", text(&answer[0]));
+            } else {
+                assert!(text(&answer[0]).contains("已转换"), "{}", text(&answer[0]));
+            }
+        }
+        let sent: Vec<String> = s.veapi.share_calls().iter().map(|c| c["productUrl"].clone()).collect();
+        match provider {
+            Provider::Csj => assert!(s.veapi.share_calls().is_empty()),
+            _ => assert_eq!(sent, ["https://v.douyin.com/iUnkn01/", "https://v.douyin.com/iGone01/"]),
+        }
         s.assert_documented();
         bot.stop().await;
     }

@@ -16,6 +16,7 @@ mod ids;
 mod passwords;
 mod shares;
 mod urls;
+pub(crate) use urls::{percent_decode, short_link_parts};
 
 use serde::Serialize;
 use shares::Marker;

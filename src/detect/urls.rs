@@ -26,6 +26,13 @@ static SHORT_RE: Lazy<Regex> = Lazy::new(|| {
         .unwrap()
 });
 
+/// A short link's host (lower case) and code, when `s` is one and nothing else (no path
+/// or query after the code).
+pub(crate) fn short_link_parts(s: &str) -> Option<(String, String)> {
+    let c = SHORT_RE.captures(s)?;
+    (c[0].len() == s.len()).then(|| (c[1].to_ascii_lowercase(), c[2].to_string()))
+}
+
 /// One URL: where it is written, and its normalised text.
 pub struct UrlSpan<'a> {
     pub range: Range<usize>,
@@ -159,7 +166,7 @@ fn unescape_json(s: &str) -> String {
     out
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())

@@ -266,6 +266,15 @@ fn configuration(config: &Config) -> Check {
                 "needs in veapi's member centre (会员中心): {}",
                 provider_needs(v.provider)
             ));
+        let ignored = crate::veapi::ignored_variables(v, v.provider);
+        if !ignored.is_empty() {
+            check.status = Status::Warn;
+            check = check.advise(format!(
+                "{} set, but {}'s endpoints do not take them: they are not sent and the vekey's default account is used; unset them or choose the provider they belong to",
+                ignored.join(", "),
+                v.provider
+            ));
+        }
     }
     check
 }
@@ -354,9 +363,7 @@ fn secrets(get: impl Fn(&str) -> Option<String>) -> Vec<String> {
         if let Ok(u) = url::Url::parse(db.trim()) {
             if let Some(p) = u.password() {
                 out.push(p.to_string());
-                if let Ok(decoded) = percent_decode(p) {
-                    out.push(decoded);
-                }
+                out.push(crate::detect::percent_decode(p));
             }
             out.extend(
                 u.query_pairs()
@@ -368,14 +375,6 @@ fn secrets(get: impl Fn(&str) -> Option<String>) -> Vec<String> {
         }
     }
     out
-}
-
-fn percent_decode(s: &str) -> Result<String, std::str::Utf8Error> {
-    let bytes: Vec<u8> = url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned().into_bytes())
-        .unwrap_or_default();
-    std::str::from_utf8(&bytes).map(str::to_string)
 }
 
 /// `text` with every secret (as it is, and form-encoded) replaced by `***`. Secrets shorter

@@ -245,13 +245,29 @@ pub(super) async fn veapi(config: &Config) -> Vec<Check> {
                 provider.share_endpoint()
             ),
         ),
-        Err(e) if e.class() == ErrorClass::Product => Check::pass(
+        Err(e)
+            if e.class() == ErrorClass::Product
+                && crate::veapi::names_the_product(e.upstream_msg().unwrap_or_default()) =>
+        {
+            Check::pass(
             KEY,
             format!(
                 "{} works: the key and authorization were accepted (the sample product itself was refused: {})",
                 provider.share_endpoint(),
                 e.upstream_msg().unwrap_or("no reason given")
             ),
+            )
+        }
+        // A refusal read as the product's only by broad words ("转链失败", "不支持"): it may
+        // as well be the key's or the endpoint's.
+        Err(e) if e.class() == ErrorClass::Product => Check::warn(
+            KEY,
+            format!(
+                "{} refused the sample product: {}",
+                provider.share_endpoint(),
+                e.upstream_msg().unwrap_or("no reason given")
+            ),
+            "if real links fail the same way, check the key and the endpoint's authorization in veapi's member centre",
         ),
         Err(e) => veapi_failure(KEY, provider.share_endpoint(), &e, cfg, link_authorization(provider)),
     };

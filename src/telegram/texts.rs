@@ -1,6 +1,7 @@
 //! Every text the bot sends, in one place. Chinese by default; HTML parse mode.
 
 use crate::convert::ConvertError;
+use crate::resolve::NotProduct;
 use crate::store::{OrderSummary, OrderTotals, Stats};
 use crate::veapi::{ErrorClass, Order, ShareLink};
 
@@ -75,12 +76,11 @@ pub fn failure(e: &ConvertError) -> String {
                 .into()
         }
         ConvertError::NotAProduct(what) => {
-            let what = match *what {
-                "video" => "一个视频",
-                "note" => "一篇图文",
-                "live" => "一个直播间",
-                "profile" => "一个用户主页",
-                _ => "一个非商品页面",
+            let what = match what {
+                NotProduct::Video => "一个视频",
+                NotProduct::Note => "一篇图文",
+                NotProduct::Live => "一个直播间",
+                NotProduct::Profile => "一个用户主页",
             };
             return format!("这个链接打开的是{what}，不是商品，无法转换。请发送商品的分享链接。");
         }

@@ -2,10 +2,18 @@
 //! lists orders.
 //!
 //! veapi's kol_ProductShare page says the 精选联盟 platform closed and that these endpoints
-//! replace it (commissions settled in veapi's member centre; tracking 15 days, "不锁佣").
-//! Their parameters are documented; `csj_productlink`'s reply fields are not, so the reply
-//! is read leniently (the kol reply's names first, then plain ones) and a success without a
-//! password is reported with the reply's keys, never guessed at.
+//! replace it (commissions settled in veapi's member centre). Sources:
+//! - `csj_productlink`: veapi.cn/apidoc/douyindouke/371 (parameters; tracking 15 days,
+//!   "不锁佣"; its example sends a bare product id). Its reply fields are not documented,
+//!   so the reply is read leniently: the kol reply's names first, then the names of
+//!   ByteDance's `share_info` (`share_command`, `deeplink`, `zlink`, `share_link`), and a
+//!   success without a password is reported with the reply's keys, never guessed at.
+//! - `csj_ordersearch`: veapi.cn/apidoc/douyindouke/378 (window paging with `size` ≤ 50
+//!   and `cursor` `"0"` … `""`, or `order_ids` alone). The orders' shape is that of two
+//!   public samples of the same upstream search (doc.huajuanyun.com
+//!   `dhcc.douyin.order.search`, wiki.yunzmall.com `tiktok-cps` order list): the kol
+//!   names, `external_info` at the top level, `after_sales_status` 2 with `flow_point`
+//!   `REFUND`, and the settled commission as `ads_real_commission`.
 
 use super::orders::{joined_ids, parse_orders_with, window_params};
 use super::share::non_empty;
@@ -188,6 +196,12 @@ fn csj_order(item: &mut Value) -> Result<(), String> {
     if refunded {
         obj.insert("flow_point".into(), Value::String("REFUND".into()));
     }
+    // The settled commission (kol: `real_commission`).
+    if obj.get("real_commission").is_none_or(Value::is_null) {
+        if let Some(settled) = obj.get("ads_real_commission").cloned() {
+            obj.insert("real_commission".into(), settled);
+        }
+    }
     let state = obj.get("flow_point").and_then(Value::as_str).unwrap_or("");
     match state.trim().to_ascii_uppercase().as_str() {
         "PAY_SUCC" | "CONFIRM" | "SETTLE" | "REFUND" => Ok(()),
@@ -237,13 +251,14 @@ mod tests {
     fn after_sales_status_2_is_a_refund() {
         let v = json!({"error":"0","data":{"cursor":"","orders":[
             {"order_id":"1","flow_point":"PAY_SUCC","after_sales_status":2,"external_info":"x","total_pay_amount":100},
-            {"order_id":"2","flow_point":"SETTLE","after_sales_status":"0","total_pay_amount":"100"},
+            {"order_id":"2","flow_point":"SETTLE","after_sales_status":"0","total_pay_amount":"100","ads_real_commission":415},
             {"order_id":"3","status":"paid","total_pay_amount":100},
             {"order_id":4,"flow_point":"PAY_SUCC","pay_amount":100}]}});
         let page = parse_csj_orders(v).unwrap();
         assert_eq!(page.orders[0].flow(), FlowPoint::Refunded);
         assert_eq!(page.orders[0].attribution(), Some("x"));
         assert_eq!(page.orders[1].flow(), FlowPoint::Settled);
+        assert_eq!(page.orders[1].real_commission, 415);
         assert_eq!(page.cursor, None);
         // Never guessed: an unknown state, a missing amount.
         let bad: Vec<_> = page

@@ -15,7 +15,7 @@ pub use douke::{DoukeOrders, DOUKE_PAGE_SIZE};
 pub use orders::{
     parse_orders, FlowPoint, Order, OrderSource, OrdersPage, PidInfo, Unreadable, Window, PAGE_SIZE,
 };
-pub use provider::{LinkMaker, Provider, Upstream};
+pub use provider::{ignored_variables, LinkMaker, Provider, Upstream};
 pub use share::{Coupon, ShareLink, ShareRequest};
 
 use crate::config::VeapiConfig;
@@ -121,6 +121,13 @@ pub fn classify(code: &str, msg: &str) -> ErrorClass {
     }
 }
 
+/// Whether a refusal names a specific product problem (taken down, not in the alliance…), as
+/// opposed to the broad words [`classify`] also reads as the product's ("转链失败", "不支持").
+pub(crate) fn names_the_product(msg: &str) -> bool {
+    let lower = msg.to_lowercase();
+    PRODUCT_WORDS.iter().any(|w| lower.contains(w))
+}
+
 /// Words that tie a refusal to the product (or its 团长 activity), whatever else it says.
 /// From buyin.kolProductShare's sub-messages (`shared/veapi.md`; a public Douyin SDK's
 /// `DouyinRetCode` table for `buyin.kolProductShare`) and issue 9.
@@ -144,6 +151,9 @@ const PRODUCT_WORDS: &[&str] = &[
     "站外分享",
     "暂不支持分销",
     "暂不支持转链",
+    // buyin 4132 "商品没有加入精选联盟": the product's, unlike "账号未开通精选联盟权限".
+    "没有加入精选联盟",
+    "未加入精选联盟",
 ];
 
 /// What kind of failure a request met on the wire, in words.

@@ -202,20 +202,12 @@ pub trait OrderSource: Send + Sync + 'static {
         true
     }
 
-    /// Which provider these orders come from: the poll watermark is kept per provider.
-    fn provider(&self) -> Provider {
-        Provider::Kol
-    }
+    /// Which provider these orders come from: the poll watermark is kept per provider
+    /// (required: a source that defaulted to another's would share its watermark).
+    fn provider(&self) -> Provider;
 
     /// Looks orders up by id (at most 10).
-    fn by_ids<'a>(&'a self, ids: &'a [&'a str]) -> BoxFuture<'a, Result<OrdersPage, VeapiError>> {
-        let _ = ids;
-        Box::pin(async {
-            Err(VeapiError::Transport(
-                "this order source cannot look orders up by id".into(),
-            ))
-        })
-    }
+    fn by_ids<'a>(&'a self, ids: &'a [&'a str]) -> BoxFuture<'a, Result<OrdersPage, VeapiError>>;
 }
 
 /// `douyin/alliance_kol_orders`, the 达人's orders (`VEAPI_PROVIDER=kol`).
@@ -226,6 +218,10 @@ impl OrderSource for VeapiClient {
         cursor: Option<&'a str>,
     ) -> BoxFuture<'a, Result<OrdersPage, VeapiError>> {
         Box::pin(self.kol_orders(window, cursor))
+    }
+
+    fn provider(&self) -> Provider {
+        Provider::Kol
     }
 
     fn by_ids<'a>(&'a self, ids: &'a [&'a str]) -> BoxFuture<'a, Result<OrdersPage, VeapiError>> {
@@ -243,7 +239,7 @@ impl VeapiClient {
         let size = PAGE_SIZE.to_string();
         let mut params = window_params(window, &size, cursor);
         self.push_account_params(&mut params);
-        parse_orders(self.call("douyin/alliance_kol_orders", &params).await?)
+        parse_orders(self.call(Provider::Kol.orders_endpoint(), &params).await?)
     }
 
     /// Looks orders up by id (at most 10 per call, as upstream allows).
@@ -251,7 +247,7 @@ impl VeapiClient {
         let joined = joined_ids(ids);
         let mut params: Vec<(&str, &str)> = vec![("order_ids", &joined)];
         self.push_account_params(&mut params);
-        parse_orders(self.call("douyin/alliance_kol_orders", &params).await?)
+        parse_orders(self.call(Provider::Kol.orders_endpoint(), &params).await?)
     }
 
     fn push_account_params<'a>(&'a self, params: &mut Vec<(&'a str, &'a str)>) {

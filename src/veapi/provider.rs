@@ -7,6 +7,7 @@
 //! provider maps its own replies into [`ShareLink`] and [`Order`](super::Order).
 
 use super::{OrderSource, ShareLink, ShareRequest, VeapiClient, VeapiError};
+use crate::config::VeapiConfig;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
@@ -92,35 +93,7 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(client: VeapiClient, provider: Provider) -> Upstream {
-        let cfg = client.config();
-        // What each provider's documentation lists; the rest would be dropped silently.
-        let ignored: Vec<&str> = [
-            ("VEAPI_PID", cfg.pid.is_some(), provider == Provider::Csj),
-            (
-                "VEAPI_ACCESS_TOKEN",
-                cfg.access_token.is_some(),
-                provider == Provider::Csj,
-            ),
-            (
-                "VEAPI_ACCOUNT_ID",
-                cfg.account_id.is_some(),
-                provider == Provider::Csj,
-            ),
-            (
-                "VEAPI_SESSIONKEY",
-                cfg.sessionkey.is_some(),
-                provider != Provider::Kol,
-            ),
-            (
-                "VEAPI_OPEN_ID",
-                cfg.open_id.is_some(),
-                provider != Provider::Kol,
-            ),
-        ]
-        .into_iter()
-        .filter(|(_, set, unused)| *set && *unused)
-        .map(|(name, _, _)| name)
-        .collect();
+        let ignored = ignored_variables(client.config(), provider);
         if !ignored.is_empty() {
             tracing::warn!(
                 %provider,
@@ -143,6 +116,36 @@ impl Upstream {
             orders,
         }
     }
+}
+
+/// Account variables set in the configuration that `provider`'s endpoints do not take
+/// (their documentation does not list them): they would be dropped silently, and the vekey's
+/// default account used instead.
+pub fn ignored_variables(cfg: &VeapiConfig, provider: Provider) -> Vec<&'static str> {
+    use Provider::*;
+    [
+        ("VEAPI_PID", cfg.pid.is_some(), provider == Csj),
+        (
+            "VEAPI_ACCESS_TOKEN",
+            cfg.access_token.is_some(),
+            provider == Csj,
+        ),
+        (
+            "VEAPI_ACCOUNT_ID",
+            cfg.account_id.is_some(),
+            provider == Csj,
+        ),
+        (
+            "VEAPI_SESSIONKEY",
+            cfg.sessionkey.is_some(),
+            provider == Csj,
+        ),
+        ("VEAPI_OPEN_ID", cfg.open_id.is_some(), provider != Kol),
+    ]
+    .into_iter()
+    .filter(|(_, set, unused)| *set && *unused)
+    .map(|(name, _, _)| name)
+    .collect()
 }
 
 impl std::fmt::Debug for Upstream {

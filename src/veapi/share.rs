@@ -128,7 +128,9 @@ impl VeapiClient {
         if let Some(a) = &cfg.account_id {
             params.push(("account_id", a));
         }
-        let value = self.call("douke/kol_ProductShare", &params).await?;
+        let value = self
+            .call(super::Provider::Kol.share_endpoint(), &params)
+            .await?;
         parse_share(value)
     }
 }

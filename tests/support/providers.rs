@@ -4,15 +4,21 @@
 //! way the real endpoints are documented to:
 //! - `douke/kol_ProductShare` and `douyin/alliance_kol_orders`: the seeds in
 //!   `shared/seeds/` (parameter tables quoted in `shared/veapi.md`).
-//! - `douke/douke_OrderAds`: `size` ≤ 200, `cursor` `"0"` first, `time_type`,
-//!   `pid_info.external_info` (issue 11 quoting veapi's page).
+//! - `douke/douke_OrderAds`: veapi.cn/apidoc/douyindouke/330: `size` 1–200, `cursor` `"0"`
+//!   first, `start_time`/`end_time`, `order_ids` (≤ 10), `pid`, `distribution_type`,
+//!   `time_type`, `query_order_type`, `sessionkey` for multi-account cards;
+//!   `pid_info.external_info`.
 //! - `douke/csj_productlink`: `vekey`, `product_url` (a product id or URL, "与商品接口
 //!   detail_url一致"), `product_ext`, `external_info` (≤ 33 of `[A-Za-z0-9_]`), `share_type`
 //!   (1–5, a comma list), `platform`, `use_coupon`, `detail` (issue 11 quoting veapi's page).
 //!   Its reply fields are undocumented: the fake answers with the kol reply's names.
-//! - `douke/csj_ordersearch`: `size` ≤ 50, `cursor` absent or `"0"` first and `""` at the
-//!   end, `start_time`/`end_time`, `order_ids` ≤ 10, `time_type`, `order_type`;
-//!   `external_info` at the top level of each order, refunds as `after_sales_status` = 2.
+//! - `douke/csj_ordersearch`: veapi.cn/apidoc/douyindouke/378: `size` ≤ 50, `cursor` absent
+//!   or `"0"` first and `""` at the end, `start_time`/`end_time`, `order_type`, `time_type`;
+//!   or `order_ids` (≤ 10) alone. Orders shaped as two public samples of the same upstream
+//!   search show them (doc.huajuanyun.com `dhcc.douyin.order.search`, wiki.yunzmall.com
+//!   `tiktok-cps`): `external_info` at the top level, a refund as `after_sales_status` 2
+//!   with `flow_point` `REFUND`, the settled commission as `ads_real_commission`.
+//! - Every order endpoint answers `order_ids` alone with those orders, whatever the window.
 #![allow(dead_code)]
 
 use super::form;
@@ -90,7 +96,12 @@ pub fn documented(path: &str) -> &'static [&'static str] {
             "cursor",
             "start_time",
             "end_time",
+            "order_ids",
+            "pid",
+            "distribution_type",
             "time_type",
+            "query_order_type",
+            "sessionkey",
         ],
         "/douke/csj_productlink" => &[
             "vekey",
@@ -249,6 +260,26 @@ impl ProviderFake {
     }
 
     fn orders(&self, path: &str, params: HashMap<String, String>) -> ResponseTemplate {
+        if let Some(ids) = params.get("order_ids") {
+            let ids: Vec<&str> = ids.split(',').collect();
+            if ids.len() > 10 {
+                return self.violation(format!("{path}: more than 10 order_ids"));
+            }
+            let mut state = self.state.lock().unwrap();
+            state.order_calls.push(params.clone());
+            let found: Vec<FakeOrder> = state
+                .orders
+                .iter()
+                .filter(|o| ids.contains(&o.order_id.as_str()))
+                .cloned()
+                .collect();
+            drop(state);
+            let page: Vec<Value> = found.iter().map(|o| self.order_json(o)).collect();
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "error": "0", "msg": "查询成功!",
+                "data": {"orders": page, "cursor": ""}, "request_id": "fake"
+            }));
+        }
         let max_size = match self.provider {
             Provider::Kol => 20,
             Provider::Douke => 200,
@@ -324,26 +355,38 @@ impl ProviderFake {
             "flow_point": o.state, "update_time": o.update_time,
             "pay_success_time": "2026-11-22 10:00:00",
             "settle_time": if settled { o.update_time.as_str() } else { "" },
-            "estimated_commission": 420, "real_commission": if settled { 415 } else { 0 },
-            "shop_name": "卡宾熊旗舰店"
+            "estimated_commission": 420, "shop_name": "卡宾熊旗舰店"
         });
         let obj = v.as_object_mut().unwrap();
         match self.provider {
             Provider::Kol | Provider::Douke => {
+                obj.insert(
+                    "real_commission".into(),
+                    json!(if settled { 415 } else { 0 }),
+                );
                 obj.insert(
                     "pid_info".into(),
                     json!({"pid": "dy_1_2_3", "external_info": o.external_info, "media_type_name": "站外"}),
                 );
             }
             Provider::Csj => {
+                // As the public samples show a csj order (see the module's sources).
                 obj.insert("external_info".into(), json!(o.external_info));
-                // A refund shows as after_sales_status 2; its flow_point may still say paid.
-                if o.state == "REFUND" {
-                    obj.insert("flow_point".into(), json!("PAY_SUCC"));
-                    obj.insert("after_sales_status".into(), json!(2));
-                } else {
-                    obj.insert("after_sales_status".into(), json!(0));
-                }
+                obj.insert(
+                    "ads_real_commission".into(),
+                    json!(if settled { 415 } else { 0 }),
+                );
+                obj.insert(
+                    "after_sales_status".into(),
+                    json!(if o.state == "REFUND" { 2 } else { 0 }),
+                );
+                obj.insert("split_rate".into(), json!(2000));
+                obj.insert("media_type_name".into(), json!("ProductDetail"));
+                obj.insert("confirm_time".into(), json!(""));
+                obj.insert(
+                    "colonel_order_info".into(),
+                    json!({"activity_id": 0, "institution_id": 0, "institution_name": ""}),
+                );
             }
         }
         v
