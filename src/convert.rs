@@ -132,8 +132,9 @@ pub async fn upstream_value(
     let as_written = || Ok(reference.value.clone());
     match reference.kind {
         Kind::Password if provider.needs_product_url() => Err(ConvertError::NeedsProductLink),
-        // csj's own example sends a bare id: a product page's URL goes as the id it names.
-        Kind::ProductUrl if provider.needs_product_url() => {
+        // csj's own example sends a bare id: a product page's URL goes as the id it names. A
+        // 团长 link too: csj documents no 团长 parameter, so its activity cannot be carried.
+        Kind::ProductUrl | Kind::ColonelLink if provider.needs_product_url() => {
             match crate::resolve::classify_location(&reference.value) {
                 Target::Product { id } => Ok(id),
                 _ => as_written(),

@@ -4,7 +4,7 @@
 
 mod support;
 
-use douyin_link_bot::doctor::{PROBE_EXTERNAL_INFO, PROBE_PRODUCT_ID};
+use douyin_link_bot::doctor::{probe_product, PROBE_EXTERNAL_INFO};
 use douyin_link_bot::poller::parse_china_time;
 use douyin_link_bot::veapi::Provider;
 use serde_json::{json, Value};
@@ -224,7 +224,7 @@ async fn a_correct_set_up_passes_every_check_for_each_provider() {
         } else {
             "productUrl"
         };
-        assert_eq!(shares[0][product], PROBE_PRODUCT_ID);
+        assert_eq!(shares[0][product], probe_product(p));
         assert_eq!(shares[0]["external_info"], PROBE_EXTERNAL_INFO);
         assert_eq!(
             douyin_link_bot::tracking::attribute(PROBE_EXTERNAL_INFO),
@@ -288,6 +288,14 @@ async fn variables_the_provider_ignores_are_named() {
         a.contains("VEAPI_PID") && a.contains("VEAPI_OPEN_ID"),
         "{a}"
     );
+
+    // douke_OrderAds takes the session key (veapi apidoc 330): not flagged there, and sent.
+    let s = Setup::healthy(Provider::Douke).await;
+    let o = doctor(s.env_with(&[("VEAPI_SESSIONKEY", "sk-test-777")])).await;
+    let out = text(&o);
+    assert!(line(&out, "Configuration").starts_with('✓'), "{out}");
+    let orders = s.calls(Provider::Douke.orders_endpoint()).await;
+    assert_eq!(orders[0]["sessionkey"], "sk-test-777");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -320,7 +328,7 @@ async fn a_refused_conversion_is_classified_for_the_operator() {
     );
 
     // veapi's own wrapper refusal (its envelope example in shared/veapi.md): read as the
-    // product's only by broad words, so it proves nothing about the key: ⚠, not ✓.
+    // product's only by broad words, so it proves nothing about the key: ✗, never ✓.
     let s = Setup::new(
         Provider::Kol,
         refusal_body("15", "产品或活动转链失败，请检查参数…"),
@@ -329,9 +337,9 @@ async fn a_refused_conversion_is_classified_for_the_operator() {
     .await;
     let o = doctor(s.env()).await;
     let out = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert_eq!(o.status.code(), Some(1), "{out}");
     let l = line(&out, "veapi key");
-    assert!(l.starts_with('⚠') && l.contains("转链失败"), "{l}");
+    assert!(l.starts_with('✗') && l.contains("转链失败"), "{l}");
 
     // A wrong vekey: both veapi checks say so.
     let s = Setup::healthy(Provider::Csj).await;

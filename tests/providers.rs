@@ -230,13 +230,14 @@ for_each_provider! {
             order("4737996432465790001", "x", "SETTLE", 100 * 24 * 3600),
             order("4737996432465790002", "x", "PAY_SUCC", 60),
         ]);
-        let client = douyin_link_bot::veapi::VeapiClient::new(
-            config_with(&s.tg, &s.veapi.server, &s.db, &[("VEAPI_PROVIDER", provider.as_str())])
-                .veapi
-                .as_ref()
-                .unwrap(),
-        )
-        .unwrap();
+        // A multi-account card's session key: sent where the endpoint takes it (kol, douke).
+        let config = config_with(
+            &s.tg,
+            &s.veapi.server,
+            &s.db,
+            &[("VEAPI_PROVIDER", provider.as_str()), ("VEAPI_SESSIONKEY", "sk-test-777")],
+        );
+        let client = douyin_link_bot::veapi::VeapiClient::new(config.veapi.as_ref().unwrap()).unwrap();
         let source = douyin_link_bot::veapi::Upstream::new(client, provider).orders;
         // An order older than any window: found by its id alone.
         let page = source.by_ids(&["4737996432465790001"]).await.unwrap();
@@ -245,7 +246,35 @@ for_each_provider! {
         assert_eq!(page.orders[0].real_commission, 415);
         let call = &s.veapi.order_calls()[0];
         assert!(!call.contains_key("start_time") && !call.contains_key("cursor"), "{call:?}");
+        let sent_key = call.get("sessionkey").map(String::as_str);
+        let want = (provider != Provider::Csj).then_some("sk-test-777");
+        assert_eq!(sent_key, want);
         s.assert_documented();
+    }
+}
+
+for_each_provider! {
+    async fn colonel_links_follow_the_providers_rules(provider) {
+        let s = Setup::new(provider).await;
+        let bot = s.bot(&[]);
+        // A 团长 link (fixtures/messages*.jsonl): kol_ProductShare takes it whole with
+        // use_coupon=true; csj documents no 团长 parameter and is sent the product id.
+        let colonel = "https://haohuo.jinritemai.com/ecommerce/trade/detail/index.html?id=3605331890120301327&ins_activity_param=A7b3DEe&origin_type=pc_buyin_group&pick_source=Dr4gK3C";
+        s.tg.push_text(&ALICE, colonel);
+        s.tg.wait_for(1, is("已转换")).await;
+        let call = &s.veapi.share_calls()[0];
+        match provider {
+            Provider::Csj => {
+                assert_eq!(call["product_url"], "3605331890120301327");
+                assert_eq!(call["use_coupon"], "1");
+            }
+            _ => {
+                assert_eq!(call["productUrl"], colonel);
+                assert_eq!(call["use_coupon"], "true");
+            }
+        }
+        s.assert_documented();
+        bot.stop().await;
     }
 }
 

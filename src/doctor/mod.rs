@@ -19,8 +19,15 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-/// The product the veapi check converts: veapi's own documentation example.
-pub const PROBE_PRODUCT_ID: &str = "3583117383482622604";
+/// The product the veapi check converts: the example of the provider's own link endpoint
+/// page (kol_ProductShare's for kol and douke; csj_productlink's, veapi apidoc 371, for
+/// csj, whose catalogue may not hold the other).
+pub fn probe_product(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Kol | Provider::Douke => "3583117383482622604",
+        Provider::Csj => "3622901944550583125",
+    }
+}
 /// The `external_info` of the doctor's conversion. Not one of the bot's values (no `dlb`
 /// prefix): an order bought through the probe's 抖口令 is nobody's to notify.
 pub const PROBE_EXTERNAL_INFO: &str = "doctor_probe";

@@ -1,7 +1,7 @@
 //! The doctor's remote checks: the Bot API (token, group privacy, inline mode, how updates
 //! arrive) and veapi (the key through one conversion, the order source through one page).
 
-use super::{provider_label, Check, PROBE_EXTERNAL_INFO, PROBE_PRODUCT_ID};
+use super::{probe_product, provider_label, Check, PROBE_EXTERNAL_INFO};
 use crate::config::{Config, VeapiConfig};
 use crate::poller::china_time;
 use crate::telegram;
@@ -204,7 +204,7 @@ fn shorten(s: &str, max: usize) -> String {
     }
 }
 
-/// One conversion of [`PROBE_PRODUCT_ID`], then one page of the last minute's orders.
+/// One conversion of [`probe_product`], then one page of the last minute's orders.
 pub(super) async fn veapi(config: &Config) -> Vec<Check> {
     let Some(cfg) = &config.veapi else {
         return vec![
@@ -223,7 +223,7 @@ pub(super) async fn veapi(config: &Config) -> Vec<Check> {
     };
     let upstream = Upstream::new(client, cfg.provider);
     let share = ShareRequest {
-        product_url: PROBE_PRODUCT_ID,
+        product_url: probe_product(cfg.provider),
         external_info: PROBE_EXTERNAL_INFO,
         use_coupon: false,
     };
@@ -241,7 +241,8 @@ pub(super) async fn veapi(config: &Config) -> Vec<Check> {
         Ok(_) => Check::pass(
             KEY,
             format!(
-                "converted product {PROBE_PRODUCT_ID} through {} (one call of your quota)",
+                "converted product {} through {} (one call of your quota)",
+                probe_product(provider),
                 provider.share_endpoint()
             ),
         ),
@@ -259,15 +260,15 @@ pub(super) async fn veapi(config: &Config) -> Vec<Check> {
             )
         }
         // A refusal read as the product's only by broad words ("转链失败", "不支持"): it may
-        // as well be the key's or the endpoint's.
-        Err(e) if e.class() == ErrorClass::Product => Check::warn(
+        // as well be the key's or the endpoint's, so it proves nothing: a failure.
+        Err(e) if e.class() == ErrorClass::Product => Check::fail(
             KEY,
             format!(
-                "{} refused the sample product: {}",
+                "{} refused the sample product without naming a product problem: {}",
                 provider.share_endpoint(),
                 e.upstream_msg().unwrap_or("no reason given")
             ),
-            "if real links fail the same way, check the key and the endpoint's authorization in veapi's member centre",
+            "try `douyin-link-bot convert` with a product you know is promotable; if it fails the same way, check the key and the endpoint's authorization in veapi's member centre",
         ),
         Err(e) => veapi_failure(KEY, provider.share_endpoint(), &e, cfg, link_authorization(provider)),
     };

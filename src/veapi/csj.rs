@@ -27,8 +27,9 @@ use serde_json::Value;
 /// `csj_ordersearch` takes `size` up to 50.
 pub const CSJ_PAGE_SIZE: usize = 50;
 
-/// What `share_type` asks for: `3` the 抖口令, `5` the share link (the product id is read
-/// from it). Never `2` (a QR code: slow) unless asked for.
+/// What `share_type` asks for: `3` the 抖口令, `5` the share link (the store reads the
+/// converted product's id from it: [`ShareLink::product_id`], kept with each conversion).
+/// Never `2` (a QR code: slow) unless asked for.
 const SHARE_TYPES: &str = "3,5";
 
 /// `csj_productlink`.

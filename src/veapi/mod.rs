@@ -151,9 +151,10 @@ const PRODUCT_WORDS: &[&str] = &[
     "站外分享",
     "暂不支持分销",
     "暂不支持转链",
-    // buyin 4132 "商品没有加入精选联盟": the product's, unlike "账号未开通精选联盟权限".
-    "没有加入精选联盟",
-    "未加入精选联盟",
+    // buyin 4132 "商品没有加入精选联盟": the product's, unlike "账号未开通精选联盟权限"
+    // or "账号未加入精选联盟".
+    "商品没有加入精选联盟",
+    "商品未加入精选联盟",
 ];
 
 /// What kind of failure a request met on the wire, in words.
@@ -440,6 +441,7 @@ mod tests {
             ("2190008", "商品类目授权校验失败", Authorization),
             // About the operator's account, not a product: not the user's to fix.
             ("1", "账号未开通精选联盟权限", Other),
+            ("1", "账号未加入精选联盟", Other),
             ("1", "授权已过期，请到会员中心重新授权", Authorization),
             ("1", "参数校验失败：无效 PID", Authorization), // [sdk] 4102
             ("1", "vekey不存在或已到期", KeyOrQuota),

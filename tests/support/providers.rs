@@ -315,6 +315,13 @@ impl ProviderFake {
             (Some(s), Some(e)) => (s.clone(), e.clone()),
             _ => return self.violation(format!("{path}: no time window")),
         };
+        // Every page: start ≤ end, at most 90 days apart (apidoc 378 "间隔不超过90天"; 330
+        // and the kol seed: "最早支持90天前").
+        let parse = |t: &str| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S").ok();
+        match (parse(&start), parse(&end)) {
+            (Some(s), Some(e)) if s <= e && e - s <= chrono::Duration::days(90) => {}
+            _ => return self.violation(format!("{path}: window {start} – {end}")),
+        }
         if params.get("time_type").map(String::as_str) != Some("update") {
             return self.violation(format!("{path}: time_type is not update"));
         }
