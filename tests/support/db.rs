@@ -68,8 +68,11 @@ impl TestDb {
         );
         run_sql(&server, &format!("CREATE SCHEMA {schema}")).await;
         let mut url = url::Url::parse(&server).expect("TEST_DATABASE_URL is a URL");
+        // The schema's name doubles as its connections' application name, so the drop can
+        // find the ones a test left open.
         url.query_pairs_mut()
-            .append_pair("options", &format!("-c search_path={schema}"));
+            .append_pair("options", &format!("-c search_path={schema}"))
+            .append_pair("application_name", &schema);
         Some(TestDb {
             url: url.to_string(),
             dir: None,
@@ -120,13 +123,26 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((server, schema)) = self.schema.take() {
             // Drop runs inside the test's runtime: the schema is dropped from a thread
-            // with its own.
+            // with its own. That runtime is blocked meanwhile, so a task the test aborted
+            // may still sit inside a transaction on this schema (its cancellation waits for
+            // the runtime): DROP SCHEMA would wait for its locks forever. The test is over,
+            // so its connections are ended first.
             let _ = std::thread::spawn(move || {
                 tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .unwrap()
-                    .block_on(run_sql(&server, &format!("DROP SCHEMA {schema} CASCADE")));
+                    .block_on(async {
+                        run_sql(
+                            &server,
+                            &format!(
+                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                                 WHERE application_name = '{schema}' AND pid <> pg_backend_pid()"
+                            ),
+                        )
+                        .await;
+                        run_sql(&server, &format!("DROP SCHEMA {schema} CASCADE")).await;
+                    });
             })
             .join();
         }
