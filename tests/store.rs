@@ -273,3 +273,62 @@ on_both_backends! {
         assert_eq!(store.outbox_counts().await.unwrap().parked, 0);
     }
 }
+
+on_both_backends! {
+    /// `/lang` outlasts the app's language; without a choice the app's language as last seen
+    /// is kept (order news is rendered in it later).
+    #[tokio::test]
+    async fn a_chosen_language_outlasts_the_apps(db) {
+        use douyin_link_bot::lang::Lang;
+        let store = Store::open(db.url()).await.unwrap();
+        assert_eq!(store.user_lang(7).await.unwrap(), None);
+        assert_eq!(store.note_app_lang(7, Lang::En, 1).await.unwrap(), Lang::En);
+        assert_eq!(store.user_lang(7).await.unwrap(), Some(Lang::En));
+        assert_eq!(store.chosen_lang(7).await.unwrap(), None);
+        assert_eq!(store.note_app_lang(7, Lang::Zh, 2).await.unwrap(), Lang::Zh);
+        store.choose_lang(7, Lang::En, 3).await.unwrap();
+        assert_eq!(store.note_app_lang(7, Lang::Zh, 4).await.unwrap(), Lang::En);
+        assert_eq!(store.user_lang(7).await.unwrap(), Some(Lang::En));
+        assert_eq!(store.chosen_lang(7).await.unwrap(), Some(Lang::En));
+        assert_eq!(store.user_lang(8).await.unwrap(), None);
+    }
+}
+
+/// A PostgreSQL test that ends while a task it aborted still holds a transaction on its
+/// schema (the task's cancellation waits for the runtime, which is busy dropping the
+/// schema) must still end: the schema's connections are ended before it is dropped.
+#[test]
+fn a_test_that_leaves_a_transaction_open_still_ends() {
+    if std::env::var("TEST_DATABASE_URL").is_err() {
+        return;
+    }
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let db = TestDb::postgres().await.unwrap();
+                let store = Store::open(db.url()).await.unwrap();
+                store.kv_set("k", "v", 0).await.unwrap();
+                let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+                let mut tx = pool.begin().await.unwrap();
+                sqlx::query("SELECT value FROM kv FOR UPDATE")
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                // The transaction stays open while the schema is dropped.
+                let held = tokio::spawn(async move {
+                    let _tx = tx;
+                    std::future::pending::<()>().await
+                });
+                drop(db);
+                held.abort();
+            });
+        let _ = done.send(());
+    });
+    ended
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("dropping the schema waited on the open transaction");
+}
