@@ -118,6 +118,12 @@ pub struct Config {
     /// goes to the group whole, amounts included. Off by default: the group only hears that
     /// there is news and where to read it.
     pub group_fallback_amounts: bool,
+    /// `REBATE_PERCENT` (0–100): the share of the commission users get back; 0 shows no
+    /// rebate anywhere.
+    pub rebate_percent: u8,
+    /// `INLINE=off` answers inline queries only for operators (on by default: BotFather's
+    /// inline switch decides whether Telegram sends any).
+    pub inline: bool,
     /// `HTTP_LISTEN`: the HTTP server's address (health, metrics, the webhook); None: no
     /// server (long polling without it).
     pub http_listen: Option<SocketAddr>,
@@ -269,6 +275,9 @@ impl Config {
         let group_fallback_amounts =
             on_off("GROUP_FALLBACK_AMOUNTS", var("GROUP_FALLBACK_AMOUNTS"))?.unwrap_or(false);
 
+        let rebate_percent = num_var("REBATE_PERCENT", var("REBATE_PERCENT"), 0, 0..=100)? as u8;
+        let inline = on_off("INLINE", var("INLINE"))?.unwrap_or(true);
+
         let webhook = webhook_vars(var("WEBHOOK_URL"), var("WEBHOOK_SECRET"))?;
         let http_listen = match var("HTTP_LISTEN") {
             Some(raw) => Some(
@@ -299,6 +308,8 @@ impl Config {
             user_rate_limit,
             cache_ttl,
             group_fallback_amounts,
+            rebate_percent,
+            inline,
             http_listen,
             webhook,
         })

@@ -16,6 +16,7 @@ pub mod detect;
 pub mod doctor;
 pub mod http;
 pub mod instance;
+pub mod lang;
 pub mod lease;
 pub mod logging;
 pub mod notify;

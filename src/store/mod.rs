@@ -18,6 +18,7 @@ mod dialect;
 mod chats;
 mod conversions;
 mod kv;
+mod langs;
 mod leases;
 #[macro_use]
 mod outbox;

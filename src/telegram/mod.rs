@@ -13,6 +13,7 @@ use crate::alerts::Alerts;
 use crate::config::Config;
 use crate::convert::{ConvertRequest, Converter};
 use crate::detect::{detect_with_links, HiddenLink, Reference};
+use crate::lang::Lang;
 use crate::ratelimit::RateLimiter;
 use crate::secret::Secret;
 use crate::store::Store;
@@ -116,6 +117,23 @@ pub fn person(msg: &Message) -> Option<&User> {
         return None;
     }
     msg.from.as_ref().filter(|u| !u.is_bot)
+}
+
+/// The language to write to `user` in: their `/lang` choice, else their app's language,
+/// which is kept for the news rendered later ([`Store::note_app_lang`]). A store error
+/// falls back to the app's language: a reply is never lost over it.
+pub async fn lang_of(store: &Store, user: &User) -> Lang {
+    let app = Lang::from_code(user.language_code.as_deref());
+    match store
+        .note_app_lang(user.id.0, app, chrono::Utc::now().timestamp())
+        .await
+    {
+        Ok(lang) => lang,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read a user's language");
+            app
+        }
+    }
 }
 
 /// Orders listed by `/orders`.
