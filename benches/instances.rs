@@ -70,10 +70,7 @@ async fn notify(instances: usize, send: Duration) -> (f64, usize) {
     for n in 0..per_user {
         for user in 1..=users {
             let key = format!("{user}-{n}");
-            let notice = Notice {
-                dedupe_key: key.clone(),
-                text: key,
-            };
+            let notice = Notice::text(key.clone(), key);
             setup.enqueue_private(&notice, user, 0).await.unwrap();
         }
     }

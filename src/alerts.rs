@@ -5,8 +5,8 @@
 //! the alert nor forgets to announce the recovery. Alerts travel through the outbox like any
 //! other message, to each admin's private chat.
 
+use crate::events::{AlertSource, Event};
 use crate::store::{Notice, Store, StoreError};
-use crate::telegram::texts;
 use crate::veapi::{ErrorClass, Unreadable, VeapiError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -42,12 +42,12 @@ impl Source {
         }
     }
 
-    fn name(self) -> &'static str {
+    fn event(self) -> AlertSource {
         match self {
-            Source::Orders => "订单轮询",
-            Source::Conversion => "转链",
-            Source::UnreadableOrders => "订单读取",
-            Source::OrderPaging => "订单翻页",
+            Source::Orders => AlertSource::Orders,
+            Source::Conversion => AlertSource::Conversion,
+            Source::UnreadableOrders => AlertSource::UnreadableOrders,
+            Source::OrderPaging => AlertSource::OrderPaging,
         }
     }
 }
@@ -116,8 +116,12 @@ impl Alerts {
             .kv_set(&incident_key(source), &now.to_string(), now)
             .await?;
         self.flag(source).store(true, Ordering::Release);
-        let text = texts::alert_opened(source.name(), class, &msg);
-        self.tell_admins(&format!("alert:{}:{now}:open", source.key()), &text, now)
+        let event = Event::AlertOpened {
+            source: source.event(),
+            class: class.into(),
+            detail: msg,
+        };
+        self.tell_admins(&format!("alert:{}:{now}:open", source.key()), event, now)
             .await
     }
 
@@ -131,8 +135,11 @@ impl Alerts {
         let now = chrono::Utc::now().timestamp();
         for b in bad {
             let id = b.order_id.as_deref().unwrap_or("?");
-            let text = texts::alert_unreadable_order(id, &b.reason);
-            self.tell_admins(&format!("alert:orders_unreadable:{since}:{id}"), &text, now)
+            let event = Event::UnreadableOrder {
+                order_id: id.to_string(),
+                reason: b.reason.clone(),
+            };
+            self.tell_admins(&format!("alert:orders_unreadable:{since}:{id}"), event, now)
                 .await?;
         }
         Ok(())
@@ -144,8 +151,11 @@ impl Alerts {
             return Ok(());
         }
         let since = self.open_quietly(Source::OrderPaging).await?;
-        let text = texts::alert_call_cap(calls, window);
-        self.tell_admins(&format!("alert:orders_paging:{since}:open"), &text, since)
+        let event = Event::CallCap {
+            calls,
+            window: window.to_string(),
+        };
+        self.tell_admins(&format!("alert:orders_paging:{since}:open"), event, since)
             .await
     }
 
@@ -188,7 +198,9 @@ impl Alerts {
         );
         self.tell_admins(
             &format!("alert:{}:{since}:recovered", source.key()),
-            &texts::alert_recovered(source.name()),
+            Event::AlertRecovered {
+                source: source.event(),
+            },
             now,
         )
         .await?;
@@ -197,14 +209,14 @@ impl Alerts {
         Ok(())
     }
 
-    async fn tell_admins(&self, key: &str, text: &str, now: i64) -> Result<(), StoreError> {
+    async fn tell_admins(&self, key: &str, event: Event, now: i64) -> Result<(), StoreError> {
         if self.admins.is_empty() {
             tracing::warn!("no ADMIN_USER_IDS configured: nobody to alert");
         }
         for admin in self.admins.iter() {
             let notice = Notice {
                 dedupe_key: format!("{key}:{admin}"),
-                text: text.to_string(),
+                event: event.clone(),
             };
             self.store.enqueue_private(&notice, *admin, now).await?;
         }

@@ -9,12 +9,13 @@ use crate::convert::{ConversionService, Converter};
 use crate::http::server::{self, WebhookRoute};
 use crate::http::{metrics, webhook};
 use crate::instance;
+use crate::lang::Lang;
 use crate::lease::{self, Lease};
 use crate::notify::{GroupFallback, Messenger, Notifier, NotifierSettings};
 use crate::poller::{Poller, PollerSettings};
 use crate::resolve::ShortLinks;
 use crate::store::{Engine, Store, StoreError};
-use crate::telegram::{self, Command};
+use crate::telegram;
 use crate::veapi::{Upstream, VeapiClient, VeapiError};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use std::future::Future;
@@ -23,7 +24,6 @@ use std::time::Duration;
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
 use teloxide::update_listeners::Polling;
-use teloxide::utils::command::BotCommands;
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -150,9 +150,17 @@ pub async fn run_on(
         )),
     })?;
 
-    // The command menu is a convenience: a failure here must not stop the bot.
-    if let Err(e) = bot.set_my_commands(Command::bot_commands()).await {
+    // The command menu is a convenience: a failure here must not stop the bot. Telegram
+    // shows the English one to apps set to English, the default to everyone else.
+    if let Err(e) = bot.set_my_commands(crate::telegram::menu(Lang::Zh)).await {
         tracing::warn!(error = %e, "could not set the command menu");
+    }
+    if let Err(e) = bot
+        .set_my_commands(crate::telegram::menu(Lang::En))
+        .language_code("en")
+        .await
+    {
+        tracing::warn!(error = %e, "could not set the English command menu");
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);

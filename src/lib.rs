@@ -14,6 +14,7 @@ pub mod config;
 pub mod convert;
 pub mod detect;
 pub mod doctor;
+pub mod events;
 pub mod http;
 pub mod instance;
 pub mod lang;

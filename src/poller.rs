@@ -14,10 +14,10 @@
 //! once, and a poll that still moved on does not count as a failure).
 
 use crate::alerts::{Alerts, Source};
+use crate::events::{Event, OrderFacts, OrderNews};
 use crate::http::metrics::set_poller_holder;
 use crate::lease::Lease;
 use crate::store::{IngestOrder, IngestStats, Notice, Store, StoreError};
-use crate::telegram::texts;
 use crate::tracking::{self, Attribution};
 use crate::veapi::{
     ErrorClass, FlowPoint, Order, OrderSource, OrdersPage, Provider, Unreadable, VeapiError, Window,
@@ -166,20 +166,17 @@ pub fn parse_china_time(s: &str) -> Option<i64> {
 /// once. CONFIRM (received) is recorded but not announced: nothing changes for the user
 /// until settlement.
 pub fn notices(order: &Order) -> Vec<Notice> {
-    let key = |state: &str| format!("order:{}:{state}", order.order_id);
-    let mut out = vec![Notice {
-        dedupe_key: key("NEW"),
-        text: texts::order_new(order),
-    }];
+    let notice = |news: OrderNews, state: &str| Notice {
+        dedupe_key: format!("order:{}:{state}", order.order_id),
+        event: Event::Order {
+            news,
+            order: OrderFacts::from(order),
+        },
+    };
+    let mut out = vec![notice(OrderNews::New, "NEW")];
     match order.flow() {
-        FlowPoint::Refunded => out.push(Notice {
-            dedupe_key: key("REFUND"),
-            text: texts::order_refunded(order),
-        }),
-        FlowPoint::Settled => out.push(Notice {
-            dedupe_key: key("SETTLE"),
-            text: texts::order_settled(order),
-        }),
+        FlowPoint::Refunded => out.push(notice(OrderNews::Refunded, "REFUND")),
+        FlowPoint::Settled => out.push(notice(OrderNews::Settled, "SETTLE")),
         FlowPoint::Paid | FlowPoint::Confirmed | FlowPoint::Unknown => {}
     }
     out

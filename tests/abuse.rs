@@ -105,10 +105,7 @@ on_both_backends! {
             .await
             .unwrap();
         tg.fail_chat(BOB.chat_id, blocked());
-        let notice = douyin_link_bot::store::Notice {
-            dedupe_key: "sentinel".into(),
-            text: "sentinel".into(),
-        };
+        let notice = douyin_link_bot::store::Notice::text("sentinel", "sentinel");
         store
             .enqueue_private(&notice, BOB.user_id, 0)
             .await

@@ -144,7 +144,7 @@ on_both_backends! {
             "the other channel's order is not ours to count"
         );
         assert_eq!(stats.orders.orders, 1);
-        let shown = texts::stats(&stats, None, false);
+        let shown = texts::stats(douyin_link_bot::lang::Lang::Zh, &stats, None, false);
         assert!(shown.contains("无法归属的本机器人订单：1"), "{shown}");
     }
 }

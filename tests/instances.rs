@@ -51,7 +51,7 @@ on_both_backends! {
         tg.set_send_delay(Duration::from_secs(7));
         let setup = Store::open(db.url()).await.unwrap();
         for user in 1..=3u64 {
-            let notice = Notice { dedupe_key: format!("k{user}"), text: format!("k{user}") };
+            let notice = Notice::text(format!("k{user}"), format!("k{user}"));
             setup.enqueue_private(&notice, user, 0).await.unwrap();
         }
         let (stop, shutdown) = watch::channel(false);
@@ -84,7 +84,7 @@ on_both_backends! {
         // 30 users, 3 messages each, written in order.
         for n in 0..3 {
             for user in 1..=30u64 {
-                let notice = Notice { dedupe_key: format!("{user}-{n}"), text: format!("{user}-{n}") };
+                let notice = Notice::text(format!("{user}-{n}"), format!("{user}-{n}"));
                 setup.enqueue_private(&notice, user, 0).await.unwrap();
             }
         }

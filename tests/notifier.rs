@@ -60,10 +60,7 @@ fn fast() -> NotifierSettings {
 }
 
 async fn enqueue(store: &Store, key: &str, user_id: u64, text: &str, fallback: bool) {
-    let notice = Notice {
-        dedupe_key: key.into(),
-        text: text.into(),
-    };
+    let notice = Notice::text(key, text);
     if fallback {
         // Order news goes through ingest in production; enqueue_private is the same table
         // without the group fallback, so use a converted order's path here.

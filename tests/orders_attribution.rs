@@ -76,7 +76,8 @@ on_both_backends! {
             .iter()
             .any(|t| t.contains("结算") && t.contains("4930000000000000002")));
         // The orders are still Alice's, in their latest state.
-        let (recent, totals) = s.store.user_orders(ALICE.user_id, 10).await.unwrap();
+        let recent = s.store.user_orders(ALICE.user_id, 0, 10).await.unwrap();
+        let totals = s.store.user_order_totals(ALICE.user_id, 0).await.unwrap();
         assert_eq!(recent.len(), 2);
         assert_eq!((totals.orders, totals.refunded), (2, 1));
     }

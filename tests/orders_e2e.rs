@@ -122,8 +122,10 @@ on_both_backends! {
         tg.push_text(&ALICE, "/orders");
         let listing = tg.wait_for(1, is("我的订单")).await;
         let t = text(&listing[0]);
-        assert!(t.contains("共 1 单，退款 1 单"), "{t}");
-        assert!(t.contains("已退款"), "{t}");
+        assert!(t.contains("共 1 单") && t.contains("已退款：1 单，¥21.00"), "{t}");
+        assert!(t.contains("— 已退款 — ¥21.00"), "{t}");
+        // A refunded order earns nothing: no commission is shown for it.
+        assert!(!t.contains("¥4.20"), "{t}");
         bot.stop().await;
     }
 }

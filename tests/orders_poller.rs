@@ -342,7 +342,8 @@ on_both_backends! {
             .await
             .unwrap()
             .is_some());
-        let (recent, totals) = s.store.user_orders(ALICE.user_id, 10).await.unwrap();
+        let recent = s.store.user_orders(ALICE.user_id, 0, 10).await.unwrap();
+        let totals = s.store.user_order_totals(ALICE.user_id, 0).await.unwrap();
         assert_eq!(recent[0].flow_point, "REFUND");
         assert_eq!((totals.orders, totals.refunded, totals.paid), (1, 1, 0));
     }
@@ -375,7 +376,7 @@ on_both_backends! {
         )
         .await;
         s.poller.poll_once(Utc::now()).await.unwrap();
-        let (recent, _) = s.store.user_orders(ALICE.user_id, 10).await.unwrap();
+        let recent = s.store.user_orders(ALICE.user_id, 0, 10).await.unwrap();
         assert_eq!(recent.len(), 1);
         assert_eq!(recent[0].flow_point, "SETTLE");
     }

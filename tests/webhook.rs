@@ -119,7 +119,7 @@ async fn the_webhook_is_registered_with_its_secret_and_the_handled_kinds() {
     // teloxide sends setWebhook as multipart/form-data (it may carry a certificate file);
     // list fields are JSON-serialized, as the Bot API expects.
     let allowed: Value = serde_json::from_str(call["allowed_updates"].as_str().unwrap()).unwrap();
-    assert_eq!(allowed, json!(["message"]));
+    assert_eq!(allowed, json!(["message", "callback_query"]));
     assert_eq!(call["drop_pending_updates"], "false");
     // Webhook mode never long-polls, and never removes the webhook it set.
     assert!(b.tg.calls("getUpdates").await.is_empty());
@@ -355,7 +355,7 @@ async fn long_polling_with_http_listen_serves_health_but_no_webhook() {
     // Long polling asks for what the dispatcher handles, counting updates included.
     assert_eq!(
         polls[0]["allowed_updates"],
-        json!(["message"]),
+        json!(["message", "callback_query"]),
         "{:?}",
         polls[0]
     );

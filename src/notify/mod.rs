@@ -16,6 +16,7 @@
 
 mod lanes;
 
+use crate::lang::Lang;
 use crate::store::{OutboxRow, Store, StoreError};
 use crate::telegram::pace::Declined;
 use crate::telegram::refusal::{self, Refusal};
@@ -332,10 +333,28 @@ impl Notifier {
     /// blocked the bot said no: nobody hears of their order, and it waits for their /start.
     pub async fn deliver(&self, row: &OutboxRow, patience: &Patience) -> Delivery {
         let private = row.user_id as i64;
-        match self.messenger.send(private, &row.text, patience).await {
+        let Some(event) = &row.event else {
+            return Delivery::Parked {
+                reason: "the stored message is of a kind this release cannot read (written by a newer one)".into(),
+            };
+        };
+        // Rendered now, in the language the user has now.
+        let lang = match self.store.user_lang(row.user_id).await {
+            Ok(lang) => lang.unwrap_or_default(),
+            Err(e) => {
+                return Delivery::Retry {
+                    after: self.backoff(failures(row)),
+                    reason: format!("store: {e}"),
+                    counts: true,
+                }
+            }
+        };
+        let text = texts::event(lang, event);
+        match self.messenger.send(private, &text, patience).await {
             Ok(()) => Delivery::Sent { chat_id: private },
             Err(SendError::NotStarted(why)) if row.allow_fallback => {
-                self.deliver_in_group(row, &why, patience).await
+                self.deliver_in_group(row, lang, &text, &why, patience)
+                    .await
             }
             Err(SendError::NotStarted(why)) => Delivery::Held {
                 reason: format!("user never started the bot ({why})"),
@@ -358,6 +377,8 @@ impl Notifier {
     async fn deliver_in_group(
         &self,
         row: &OutboxRow,
+        lang: Lang,
+        text: &str,
         private_failure: &str,
         patience: &Patience,
     ) -> Delivery {
@@ -384,7 +405,7 @@ impl Notifier {
             }
         };
         let text = if self.fallback.amounts {
-            texts::in_group(row.user_id, name.as_deref(), &row.text)
+            texts::in_group(lang, row.user_id, name.as_deref(), text)
         } else {
             // One "open a private chat" a day per user and group is enough: a new order
             // and its refund in one poll do not ping the user twice.
@@ -402,6 +423,7 @@ impl Notifier {
                 Err(e) => tracing::warn!(error = %e, "could not read earlier notices"),
             }
             texts::in_group_notice(
+                lang,
                 row.user_id,
                 name.as_deref(),
                 self.fallback.bot_username.as_deref(),

@@ -1,9 +1,51 @@
 //! The language each person is written to in ([`Lang`]): the one they chose with `/lang`,
 //! else their Telegram app's as last seen. Kept because order news is rendered when it is
 //! sent, long after the message that showed the app's language.
+//!
+//! Every message shows the app's language, so what this handle last read or wrote is
+//! remembered ([`Memo`]) and a message whose language is already known costs no write. An
+//! entry lasts [`MEMO_TTL`]: a `/lang` answered by another instance reaches this one within
+//! that time at the latest.
 
 use super::{Store, StoreError};
 use crate::lang::Lang;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a remembered language is trusted.
+pub const MEMO_TTL: Duration = Duration::from_secs(300);
+
+/// Entries kept at most; when full, the memo starts afresh (a read each, once).
+const MEMO_MAX: usize = 100_000;
+
+/// Per user: the app language last seen, the language to write in, and when.
+#[derive(Debug, Default)]
+pub(super) struct Memo(Mutex<HashMap<u64, (Lang, Lang, Instant)>>);
+
+impl Memo {
+    fn get(&self, user_id: u64, app: Lang) -> Option<Lang> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&user_id)
+            .filter(|(seen, _, at)| *seen == app && at.elapsed() < MEMO_TTL)
+            .map(|(_, lang, _)| *lang)
+    }
+
+    fn put(&self, user_id: u64, app: Lang, lang: Lang) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MEMO_MAX && !map.contains_key(&user_id) {
+            map.clear();
+        }
+        map.insert(user_id, (app, lang, Instant::now()));
+    }
+
+    fn forget(&self, user_id: u64) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&user_id);
+    }
+}
 
 impl Store {
     /// The language `user_id` is written to in, if known.
@@ -42,6 +84,7 @@ impl Store {
             .execute(pool)
             .await?;
         });
+        self.langs.forget(user_id);
         Ok(())
     }
 
@@ -53,6 +96,9 @@ impl Store {
         app: Lang,
         now: i64,
     ) -> Result<Lang, StoreError> {
+        if let Some(lang) = self.langs.get(user_id, app) {
+            return Ok(lang);
+        }
         let kept: Option<String> = on_backend!(self, write, |pool| {
             sqlx::query_scalar(
                 "INSERT INTO user_langs (user_id, lang, chosen, updated_at) VALUES ($1, $2, 0, $3)
@@ -67,10 +113,12 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        match kept {
-            Some(l) => Ok(Lang::parse(&l).unwrap_or(app)),
+        let lang = match kept {
+            Some(l) => Lang::parse(&l).unwrap_or(app),
             // Nothing written: either a choice stands or the app's language is already kept.
-            None => Ok(self.user_lang(user_id).await?.unwrap_or(app)),
-        }
+            None => self.user_lang(user_id).await?.unwrap_or(app),
+        };
+        self.langs.put(user_id, app, lang);
+        Ok(lang)
     }
 }

@@ -53,6 +53,9 @@ pub struct Store {
     backend: Backend,
     /// Whose outbox claims this handle takes and settles ([`Store::with_owner`]).
     owner: std::sync::Arc<str>,
+    /// The languages last read or written here ([`langs`]): a message does not cost a
+    /// write to learn what is already known.
+    langs: std::sync::Arc<langs::Memo>,
 }
 
 #[derive(Clone, Debug)]
@@ -210,6 +213,7 @@ impl Store {
         Store {
             backend,
             owner: crate::instance::id().into(),
+            langs: Default::default(),
         }
     }
 
@@ -219,6 +223,7 @@ impl Store {
         Store {
             backend: self.backend.clone(),
             owner: owner.into(),
+            langs: self.langs.clone(),
         }
     }
 
@@ -360,7 +365,8 @@ mod tests {
             (stats.orders, stats.new_orders, stats.new_notices),
             (4, 2, 3)
         );
-        let (recent, totals) = store.user_orders(1001, 10).await.unwrap();
+        let recent = store.user_orders(1001, 0, 10).await.unwrap();
+        let totals = store.user_order_totals(1001, 0).await.unwrap();
         assert_eq!(recent.len(), 2);
         assert_eq!((totals.orders, totals.refunded), (2, 1));
         let Backend::Sqlite { read: pool, .. } = &store.backend else {

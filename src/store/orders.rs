@@ -2,6 +2,7 @@
 
 use super::outbox::{OutboxCounts, Target};
 use super::{Store, StoreError, ROWS_PER_STATEMENT};
+use crate::events::Event;
 use crate::tracking;
 use crate::veapi::Order;
 use sqlx::{QueryBuilder, Row};
@@ -17,11 +18,31 @@ pub struct IngestOrder<'a> {
     pub notices: Vec<Notice>,
 }
 
-/// A message to deliver once: the dedupe key makes a second enqueue a no-op, forever.
+/// A message to deliver once: the dedupe key makes a second enqueue a no-op, forever. It
+/// holds the facts ([`Event`]), rendered when sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     pub dedupe_key: String,
-    pub text: String,
+    pub event: Event,
+}
+
+impl Notice {
+    /// A finished HTML message (no facts behind it to render later).
+    pub fn text(dedupe_key: impl Into<String>, html: impl Into<String>) -> Notice {
+        Notice {
+            dedupe_key: dedupe_key.into(),
+            event: Event::Text { html: html.into() },
+        }
+    }
+
+    /// The `text` and `event` columns: finished HTML stays in `text` (as rows written
+    /// before events); facts go to `event` as JSON.
+    pub(super) fn columns(&self) -> (&str, Option<String>) {
+        match &self.event {
+            Event::Text { html } => (html, None),
+            other => ("", Some(other.to_json())),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,14 +64,24 @@ pub struct OrderSummary {
     pub pay_success_time: String,
 }
 
-/// Totals over a set of orders. Refunded orders count in `orders` and `refunded` only.
+/// Totals over a set of orders. Refunded orders count in `orders`, `refunded` and
+/// `refunded_amount` only.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OrderTotals {
     pub orders: i64,
     pub refunded: i64,
+    /// What was paid for the orders not refunded.
     pub paid: i64,
     pub estimated_commission: i64,
     pub settled_commission: i64,
+    pub settled: i64,
+    pub refunded_amount: i64,
+    /// Estimated commission of the orders neither settled nor refunded.
+    pub pending_commission: i64,
+    /// The rebate at the percent asked for ([`Store::user_order_totals`]), each order's
+    /// rounded down to the fen: on pending orders (estimated) and on settled ones.
+    pub pending_rebate: i64,
+    pub settled_rebate: i64,
 }
 
 /// The operator's overview (`/stats`).
@@ -207,20 +238,23 @@ impl Store {
     }
 
     /// A user's most recent orders and their totals.
+    /// One page of a user's orders, newest first, and how many they have in all.
     pub async fn user_orders(
         &self,
         user_id: u64,
+        offset: i64,
         limit: i64,
-    ) -> Result<(Vec<OrderSummary>, OrderTotals), StoreError> {
-        let recent = on_backend!(self, read, |pool| {
+    ) -> Result<Vec<OrderSummary>, StoreError> {
+        Ok(on_backend!(self, read, |pool| {
             sqlx::query(
                 "SELECT order_id, product_name, flow_point, total_pay_amount,
                         estimated_commission, real_commission, pay_success_time
                  FROM orders WHERE user_id = $1
-                 ORDER BY pay_success_time DESC, order_id DESC LIMIT $2",
+                 ORDER BY pay_success_time DESC, order_id DESC LIMIT $2 OFFSET $3",
             )
             .bind(user_id as i64)
             .bind(limit)
+            .bind(offset)
             .fetch_all(pool)
             .await?
             .into_iter()
@@ -234,8 +268,16 @@ impl Store {
                 pay_success_time: r.get("pay_success_time"),
             })
             .collect()
-        });
-        Ok((recent, self.order_totals(Some(user_id)).await?))
+        }))
+    }
+
+    /// A user's totals, with their rebate at `rebate_percent` (0–100).
+    pub async fn user_order_totals(
+        &self,
+        user_id: u64,
+        rebate_percent: u8,
+    ) -> Result<OrderTotals, StoreError> {
+        self.order_totals(Some(user_id), rebate_percent).await
     }
 
     /// The operator's overview for `/stats`; `since` bounds the "recent" counts.
@@ -255,7 +297,7 @@ impl Store {
             users,
             conversions,
             recent_conversions,
-            orders: self.order_totals(None).await?,
+            orders: self.order_totals(None, 0).await?,
             unattributed: self.unattributed_orders().await?,
             outbox: self.outbox_counts().await?,
         })
@@ -280,8 +322,13 @@ impl Store {
 
     /// Order totals of one user, or of every attributed order. Refunded orders count in
     /// `orders` and `refunded` only.
-    async fn order_totals(&self, user_id: Option<u64>) -> Result<OrderTotals, StoreError> {
-        let (orders, refunded, paid, estimated_commission, settled_commission) =
+    async fn order_totals(
+        &self,
+        user_id: Option<u64>,
+        rebate_percent: u8,
+    ) -> Result<OrderTotals, StoreError> {
+        // Integer division per order: each order's rebate rounded down to the fen.
+        let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) =
             on_backend!(self, read, |pool| {
                 sqlx::query_as(
                     "SELECT COUNT(*),
@@ -292,19 +339,48 @@ impl Store {
                         CAST(COALESCE(SUM(CASE WHEN flow_point != 'REFUND'
                                           THEN estimated_commission END), 0) AS BIGINT),
                         CAST(COALESCE(SUM(CASE WHEN flow_point = 'SETTLE'
-                                          THEN real_commission END), 0) AS BIGINT)
+                                          THEN real_commission END), 0) AS BIGINT),
+                        CAST(COALESCE(SUM(CASE WHEN flow_point = 'SETTLE' THEN 1 ELSE 0 END), 0)
+                             AS BIGINT),
+                        CAST(COALESCE(SUM(CASE WHEN flow_point = 'REFUND'
+                                          THEN total_pay_amount END), 0) AS BIGINT),
+                        CAST(COALESCE(SUM(CASE WHEN flow_point NOT IN ('REFUND', 'SETTLE')
+                                          THEN estimated_commission END), 0) AS BIGINT),
+                        CAST(COALESCE(SUM(CASE WHEN flow_point NOT IN ('REFUND', 'SETTLE')
+                                          AND estimated_commission > 0
+                                          THEN estimated_commission * $2 / 100 END), 0) AS BIGINT),
+                        CAST(COALESCE(SUM(CASE WHEN flow_point = 'SETTLE' AND real_commission > 0
+                                          THEN real_commission * $2 / 100 END), 0) AS BIGINT)
                      FROM orders WHERE user_id IS NOT NULL AND ($1 IS NULL OR user_id = $1)",
                 )
                 .bind(user_id.map(|u| u as i64))
+                .bind(i64::from(rebate_percent))
                 .fetch_one(pool)
                 .await?
             });
+        let (
+            orders,
+            refunded,
+            paid,
+            estimated_commission,
+            settled_commission,
+            settled,
+            refunded_amount,
+            pending_commission,
+            pending_rebate,
+            settled_rebate,
+        ) = row;
         Ok(OrderTotals {
             orders,
             refunded,
             paid,
             estimated_commission,
             settled_commission,
+            settled,
+            refunded_amount,
+            pending_commission,
+            pending_rebate,
+            settled_rebate,
         })
     }
 }

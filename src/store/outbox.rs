@@ -9,6 +9,7 @@
 
 use super::dialect::Dialect;
 use super::{Notice, Store, StoreError};
+use crate::events::Event;
 use sqlx::QueryBuilder;
 use std::collections::HashSet;
 
@@ -21,14 +22,16 @@ macro_rules! enqueue_many {
             0usize
         } else {
             let mut q = sqlx::QueryBuilder::<Db>::new(
-                "INSERT INTO outbox (dedupe_key, user_id, product_id, text, allow_fallback,
-                    next_attempt_at, created_at) ",
+                "INSERT INTO outbox (dedupe_key, user_id, product_id, text, event,
+                    allow_fallback, next_attempt_at, created_at) ",
             );
             q.push_values(notices, |mut row, (notice, target)| {
+                let (text, event) = notice.columns();
                 row.push_bind(&notice.dedupe_key)
                     .push_bind(target.user_id as i64)
                     .push_bind(target.product_id)
-                    .push_bind(&notice.text)
+                    .push_bind(text.to_string())
+                    .push_bind(event)
                     .push_bind(i64::from(target.allow_fallback))
                     .push_bind($now)
                     .push_bind($now);
@@ -45,7 +48,9 @@ pub struct OutboxRow {
     pub id: i64,
     pub user_id: u64,
     pub product_id: Option<String>,
-    pub text: String,
+    /// What to say, rendered when sent; None when the row holds an event of a kind this
+    /// release cannot read (written by a newer one): the notifier parks it with that reason.
+    pub event: Option<Event>,
     pub allow_fallback: bool,
     pub attempts: i64,
     /// Held until the user's /start, and tried again because a later message of theirs
@@ -83,7 +88,7 @@ impl<'a> From<&'a OutboxRow> for RowRef<'a> {
 static CLAIMS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The columns every outbox read selects, in [`OutboxRow::from_columns`]'s order.
-const COLUMNS: &str = "id, user_id, product_id, text, allow_fallback, attempts,
+const COLUMNS: &str = "id, user_id, product_id, text, event, allow_fallback, attempts,
      status = 'parked', next_attempt_at, claimed_by";
 
 type Columns = (
@@ -91,6 +96,7 @@ type Columns = (
     i64,
     Option<String>,
     String,
+    Option<String>,
     i64,
     i64,
     bool,
@@ -100,12 +106,16 @@ type Columns = (
 
 impl OutboxRow {
     fn from_columns(c: Columns) -> OutboxRow {
-        let (id, user_id, product_id, text, allow_fallback, attempts, held, _, claim) = c;
+        let (id, user_id, product_id, text, event, allow_fallback, attempts, held, _, claim) = c;
+        let event = match event {
+            None => Some(Event::Text { html: text }),
+            Some(json) => Event::from_json(&json),
+        };
         OutboxRow {
             id,
             user_id: user_id as u64,
             product_id,
-            text,
+            event,
             allow_fallback: allow_fallback != 0,
             attempts,
             held,

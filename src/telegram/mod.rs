@@ -5,6 +5,7 @@
 //! through [`Telegram`], which keeps to Telegram's limits ([`pace`]: a 429 holds back the
 //! chat that got it) and, for replies, retries after a 429's `retry_after`.
 
+pub mod orders;
 pub mod pace;
 pub mod refusal;
 pub mod texts;
@@ -24,8 +25,8 @@ use std::sync::{Arc, RwLock};
 use teloxide::dispatching::{DpHandlerDescription, UpdateHandler};
 use teloxide::prelude::*;
 use teloxide::types::{
-    AllowedUpdate, ChatId, LinkPreviewOptions, MessageEntityKind, MessageId, ParseMode,
-    ReplyParameters, UpdateKind, User,
+    AllowedUpdate, BotCommand, CallbackQueryId, ChatId, InlineKeyboardMarkup, LinkPreviewOptions,
+    MessageEntityKind, MessageId, ParseMode, ReplyParameters, UpdateKind, User,
 };
 use teloxide::utils::command::BotCommands;
 use teloxide::RequestError;
@@ -37,16 +38,43 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
 #[command(rename_rule = "lowercase", description = "可用命令：")]
 pub enum Command {
-    /// The text after it is a deep-link payload (`t.me/bot?start=…`), ignored.
+    // The text after it is a deep-link payload (`t.me/bot?start=…`), ignored. (Plain
+    // comments here: the derive puts doc comments into the command menu.)
     #[command(description = "开始使用")]
     Start(String),
     #[command(description = "使用说明")]
     Help,
     #[command(description = "我的订单")]
     Orders,
-    /// Operators only; not in the command menu.
+    // `zh` or `en`; anything else gets the usage.
+    #[command(description = "切换语言（/lang en 切换到英文）")]
+    Lang(String),
+    // Operators only; not in the command menu.
     #[command(hide)]
     Stats,
+}
+
+/// The command menu in `lang` (descriptions in Chinese come from [`Command`]).
+pub fn menu(lang: Lang) -> Vec<BotCommand> {
+    Command::bot_commands()
+        .into_iter()
+        .map(|mut c| {
+            if lang == Lang::En {
+                let en = match c.command.trim_start_matches('/') {
+                    "start" => "Start",
+                    "help" => "How it works",
+                    "orders" => "My orders",
+                    "lang" => "Language (/lang zh for Chinese)",
+                    "rewrite" => "Rewrite a promo text with your passwords",
+                    _ => "",
+                };
+                if !en.is_empty() {
+                    c.description = en.to_string();
+                }
+            }
+            c
+        })
+        .collect()
 }
 
 /// Telegram's limit on one message, in UTF-16 code units after entity parsing.
@@ -61,6 +89,8 @@ pub struct Policy {
     limiter: RateLimiter,
     /// Whose orders are polled: `/stats` shows that provider's watermark.
     provider: Provider,
+    /// `REBATE_PERCENT`: the users' share of the commission, shown where above 0.
+    rebate_percent: u8,
 }
 
 impl Policy {
@@ -74,6 +104,7 @@ impl Policy {
             admins: config.admin_user_ids.clone(),
             allowed_chats: RwLock::new(config.allowed_chat_ids.clone()),
             limiter: RateLimiter::new(config.user_rate_limit),
+            rebate_percent: config.rebate_percent,
         }
     }
 
@@ -98,6 +129,16 @@ impl Policy {
 
     pub fn is_admin(&self, user_id: u64) -> bool {
         self.admins.contains(&user_id)
+    }
+
+    pub fn rebate_percent(&self) -> u8 {
+        self.rebate_percent
+    }
+
+    /// Whether the bot serves `user_id` in their private chat (an update that is not a
+    /// message, such as a button press, is judged by the chat it came from).
+    pub fn private_chat_allowed(&self, user_id: u64) -> bool {
+        self.chat_listed(user_id as i64) || self.is_admin(user_id)
     }
 
     /// With an allow-list, other chats are ignored entirely (no reply, no upstream call);
@@ -135,9 +176,6 @@ pub async fn lang_of(store: &Store, user: &User) -> Lang {
         }
     }
 }
-
-/// Orders listed by `/orders`.
-const RECENT_ORDERS: i64 = 10;
 
 /// A bot talking to `api_url` (Telegram, a self-hosted Bot API server, or a test fake).
 pub fn bot(token: &Secret, api_url: Url) -> Result<Bot, reqwest::Error> {
@@ -212,6 +250,16 @@ impl Telegram {
         html: &str,
         reply_to: Option<MessageId>,
     ) -> Result<Message, RequestError> {
+        self.post_with(chat_id, html, reply_to, None).await
+    }
+
+    async fn post_with(
+        &self,
+        chat_id: i64,
+        html: &str,
+        reply_to: Option<MessageId>,
+        keyboard: Option<InlineKeyboardMarkup>,
+    ) -> Result<Message, RequestError> {
         let mut request = self
             .bot
             .send_message(ChatId(chat_id), html)
@@ -221,12 +269,73 @@ impl Telegram {
             request =
                 request.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
         }
+        if let Some(keyboard) = keyboard {
+            request = request.reply_markup(keyboard);
+        }
         let sent = request.await;
         if let Err(RequestError::RetryAfter(after)) = &sent {
             self.pace
                 .freeze(chat_id, tokio::time::Instant::now() + after.duration());
         }
         sent
+    }
+
+    /// A reply with buttons under it, paced as [`Telegram::send_once`].
+    pub async fn reply_with_keyboard(
+        &self,
+        chat_id: i64,
+        html: &str,
+        keyboard: Option<InlineKeyboardMarkup>,
+    ) -> Result<Message, RequestError> {
+        self.pace.acquire(chat_id).await;
+        self.post_with(chat_id, html, None, keyboard).await
+    }
+
+    /// Replaces a message's text and buttons (a page turned). Telegram refuses an edit that
+    /// changes nothing ("message is not modified"): the page is already what was asked, so
+    /// that counts as done.
+    pub async fn edit_html(
+        &self,
+        chat_id: i64,
+        message_id: MessageId,
+        html: &str,
+        keyboard: Option<InlineKeyboardMarkup>,
+    ) -> Result<(), RequestError> {
+        self.pace.acquire(chat_id).await;
+        let mut request = self
+            .bot
+            .edit_message_text(ChatId(chat_id), message_id, html)
+            .parse_mode(ParseMode::Html)
+            .link_preview_options(no_preview());
+        if let Some(keyboard) = keyboard {
+            request = request.reply_markup(keyboard);
+        }
+        match request.await {
+            Ok(_) => Ok(()),
+            Err(RequestError::Api(e)) if e.to_string().contains("message is not modified") => {
+                Ok(())
+            }
+            Err(e) => {
+                if let RequestError::RetryAfter(after) = &e {
+                    self.pace
+                        .freeze(chat_id, tokio::time::Instant::now() + after.duration());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Answers a button press (the app shows a spinner until then); `text` as a toast.
+    /// Telegram refuses answers to presses older than about 15 seconds ("query is too old
+    /// and response timeout expired or query ID is invalid"): nothing is left to do then.
+    pub async fn answer_callback(&self, id: &CallbackQueryId, text: Option<&str>) {
+        let mut request = self.bot.answer_callback_query(id.clone());
+        if let Some(text) = text {
+            request = request.text(text);
+        }
+        if let Err(e) = request.await {
+            tracing::debug!(error = %e, "a button press could not be answered");
+        }
     }
 
     /// [`Telegram::send_once`], waiting out up to three 429s: the user is waiting for it.
@@ -272,7 +381,8 @@ fn is_private_start(msg: &Message) -> bool {
 /// The update kinds [`schema`] handles, for setWebhook's `allowed_updates` (long polling
 /// asks for what the dispatcher reports itself). Keep in step with `schema`: the webhook
 /// listener logs an error when the dispatcher reports something else.
-pub const ALLOWED_UPDATES: &[AllowedUpdate] = &[AllowedUpdate::Message];
+pub const ALLOWED_UPDATES: &[AllowedUpdate] =
+    &[AllowedUpdate::Message, AllowedUpdate::CallbackQuery];
 
 /// Counts an update the dispatcher took, by kind.
 fn count_update(update: Update) {
@@ -300,6 +410,12 @@ pub fn schema() -> UpdateHandler<HandlerError> {
 }
 
 fn schema_inner() -> UpdateHandler<HandlerError> {
+    dptree::entry()
+        .branch(messages())
+        .branch(Update::filter_callback_query().endpoint(orders::on_callback))
+}
+
+fn messages() -> UpdateHandler<HandlerError> {
     // Edited messages and channel posts are other update kinds: not handled, on purpose (an
     // edit would convert a link twice; a channel has no person to attribute orders to).
     Update::filter_message()
@@ -378,25 +494,53 @@ async fn on_command(
 ) -> Result<(), HandlerError> {
     // A private /start opens the chat held order news waits for: it follows the welcome.
     let starting = matches!(cmd, Command::Start(_)) && msg.chat.is_private();
+    let Some(user) = person(&msg) else {
+        return Ok(());
+    };
+    let mut lang = lang_of(&store, user).await;
+    let mut keyboard = None;
     let text = match cmd {
         Command::Stats => return stats(&tg, &msg, &store, &policy, &alerts).await,
-        Command::Start(_) => texts::START.to_string(),
-        Command::Help => texts::HELP.to_string(),
+        Command::Start(_) => texts::start(lang).to_string(),
+        Command::Help => texts::help(lang).to_string(),
+        Command::Lang(choice) => match Lang::parse(&choice) {
+            Some(chosen) => {
+                match store
+                    .choose_lang(user.id.0, chosen, chrono::Utc::now().timestamp())
+                    .await
+                {
+                    Ok(()) => {
+                        lang = chosen;
+                        texts::lang_set(lang).to_string()
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not keep a language choice");
+                        texts::internal_error(lang).to_string()
+                    }
+                }
+            }
+            None => texts::lang_usage(lang).to_string(),
+        },
         // Orders and commissions are nobody else's business: private chat only.
-        Command::Orders if !msg.chat.is_private() => texts::ORDERS_IN_PRIVATE.to_string(),
-        Command::Orders => match msg.from.as_ref() {
-            Some(user) => match store.user_orders(user.id.0, RECENT_ORDERS).await {
-                Ok((recent, totals)) => texts::orders(&recent, &totals),
+        Command::Orders if !msg.chat.is_private() => texts::orders_in_private(lang).to_string(),
+        Command::Orders => {
+            match orders::page(&store, user.id.0, 0, policy.rebate_percent()).await {
+                Ok(p) => {
+                    keyboard = orders::keyboard(lang, &p);
+                    texts::orders(lang, &p)
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "could not read a user's orders");
-                    texts::INTERNAL_ERROR.to_string()
+                    texts::internal_error(lang).to_string()
                 }
-            },
-            None => return Ok(()),
-        },
+            }
+        }
     };
-    let replied = tg.reply(msg.chat.id.0, &text, None).await;
-    if let Some(user) = person(&msg).filter(|_| starting) {
+    let replied = match keyboard {
+        Some(k) => tg.reply_with_keyboard(msg.chat.id.0, &text, Some(k)).await,
+        None => tg.reply(msg.chat.id.0, &text, None).await,
+    };
+    if starting {
         release_held(&store, &wake, user.id.0).await;
     }
     replied?;
@@ -415,6 +559,7 @@ async fn stats(
     let Some(user) = person(msg).filter(|u| policy.is_admin(u.id.0)) else {
         return Ok(());
     };
+    let lang = lang_of(store, user).await;
     let since = chrono::Utc::now().timestamp() - 24 * 3600;
     let text = match store.stats(since).await {
         Ok(s) => {
@@ -424,11 +569,11 @@ async fn stats(
                 .as_deref()
                 .and_then(|w| w.parse::<i64>().ok())
                 .map(crate::poller::china_time);
-            texts::stats(&s, shown.as_deref(), alerts.any_open())
+            texts::stats(lang, &s, shown.as_deref(), alerts.any_open())
         }
         Err(e) => {
             tracing::error!(error = %e, "could not read the stats");
-            texts::INTERNAL_ERROR.to_string()
+            texts::internal_error(lang).to_string()
         }
     };
     tg.reply(user.id.0 as i64, &text, None).await?;
@@ -495,6 +640,7 @@ async fn on_message(
     msg: Message,
     converter: Arc<dyn Converter>,
     policy: Arc<Policy>,
+    store: Store,
 ) -> Result<(), HandlerError> {
     let private = msg.chat.is_private();
     let Some(user) = person(&msg) else {
@@ -503,17 +649,20 @@ async fn on_message(
     let mut refs = references(&msg);
     if refs.is_empty() {
         if private && (msg.text().is_some() || msg.caption().is_some()) {
-            tg.reply(msg.chat.id.0, texts::NO_REFERENCE, None).await?;
+            let lang = lang_of(&store, user).await;
+            tg.reply(msg.chat.id.0, texts::no_reference(lang), None)
+                .await?;
         }
         return Ok(());
     }
+    let lang = lang_of(&store, user).await;
     let mut seen = std::collections::HashSet::new();
     refs.retain(|r| seen.insert(r.value.clone()));
     let grant = policy.limiter.take(user.id.0, refs.len());
     refs.truncate(grant.granted);
     let note = grant
         .tell
-        .then(|| texts::rate_limited(grant.retry_after, grant.granted > 0));
+        .then(|| texts::rate_limited(lang, grant.retry_after, grant.granted > 0));
 
     let calls = refs.into_iter().map(|reference| {
         converter.convert(ConvertRequest {
@@ -535,7 +684,7 @@ async fn on_message(
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         tracing::warn!(chat_id = msg.chat.id.0, error = %e, "conversion failed");
     }
-    let text = match (texts::reply(&results, private), note) {
+    let text = match (texts::reply(lang, &results, private), note) {
         (Some(reply), Some(note)) => format!("{reply}\n\n{note}"),
         (Some(text), None) | (None, Some(text)) => text,
         (None, None) => return Ok(()),

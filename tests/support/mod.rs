@@ -181,6 +181,15 @@ struct TgState {
     me: serde_json::Map<String, Value>,
     /// The webhook registered by setWebhook, cleared by deleteWebhook ("" when none).
     webhook_url: String,
+    /// Each message's text and buttons as last sent or edited, by (chat, message id).
+    shown: HashMap<(i64, i64), (Value, Value)>,
+    /// editMessageText calls accepted, in order.
+    edits: Vec<Value>,
+    /// The message id each of `sent` was given.
+    sent_ids: Vec<i64>,
+    /// answerCallbackQuery calls, in order.
+    callback_answers: Vec<Value>,
+    next_callback_id: i64,
 }
 
 /// A fake Bot API server: queue updates with [`FakeTelegram::push`], read what the bot sent
@@ -286,16 +295,55 @@ impl Respond for TgResponder {
                 } else {
                     json!({"id": chat_id, "type": "supergroup", "title": "G"})
                 };
+                let message_id = 10_000 + st.next_message_id;
                 let reply = json!({
-                    "message_id": 10_000 + st.next_message_id,
+                    "message_id": message_id,
                     "date": 1_700_000_000,
                     "chat": chat,
                     "from": {"id": BOT_ID, "is_bot": true, "first_name": "Link Bot"},
                     "text": body["text"].clone(),
                 });
+                st.shown.insert(
+                    (chat_id, message_id),
+                    (body["text"].clone(), body["reply_markup"].clone()),
+                );
                 st.sent.push(body);
+                st.sent_ids.push(message_id);
                 st.sent_at.push(Instant::now());
                 ok(reply).set_delay(st.send_delay)
+            }
+            // editMessageText: "On success, if the edited message is not an inline message,
+            // the edited Message is returned" (core.telegram.org/bots/api#editmessagetext). An
+            // edit that changes nothing is refused with this wording (quoted in
+            // daniel-hauser/moneyman#133, 2023, and rubenlagus/TelegramBots#674).
+            "editmessagetext" => {
+                let chat_id = body["chat_id"].as_i64().unwrap_or_default();
+                let message_id = body["message_id"].as_i64().unwrap_or_default();
+                let new = (body["text"].clone(), body["reply_markup"].clone());
+                let Some(old) = st.shown.get(&(chat_id, message_id)) else {
+                    return refusal(400, "Bad Request: message to edit not found");
+                };
+                if *old == new {
+                    return refusal(
+                        400,
+                        "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+                    );
+                }
+                st.shown.insert((chat_id, message_id), new);
+                st.edits.push(body.clone());
+                ok(json!({
+                    "message_id": message_id,
+                    "date": 1_700_000_000,
+                    "edit_date": 1_700_000_100,
+                    "chat": {"id": chat_id, "type": "private", "first_name": "U"},
+                    "from": {"id": BOT_ID, "is_bot": true, "first_name": "Link Bot"},
+                    "text": body["text"].clone(),
+                }))
+            }
+            // answerCallbackQuery: "On success, True is returned."
+            "answercallbackquery" => {
+                st.callback_answers.push(body);
+                ok(json!(true))
             }
             _ => ok(json!(true)),
         }
@@ -394,6 +442,74 @@ impl FakeTelegram {
             }
         }
         message
+    }
+
+    /// Queues a press on a button with `data` under the bot's message `message_id` in
+    /// `from`'s chat (a `callback_query` update, as Telegram sends it); returns the query id.
+    pub fn push_callback(&self, from: &Sender, message_id: i64, data: &str) -> String {
+        let mut st = self.state.lock().unwrap();
+        let update_id = st.next_update_id;
+        st.next_update_id += 1;
+        st.next_callback_id += 1;
+        let id = format!("4382{:012}", st.next_callback_id);
+        let chat = json!({"id": from.chat_id, "type": "private", "first_name": "U"});
+        let (text, _) = st
+            .shown
+            .get(&(from.chat_id, message_id))
+            .cloned()
+            .unwrap_or_default();
+        st.updates.push(json!({
+            "update_id": update_id,
+            "callback_query": {
+                "id": id,
+                "from": {"id": from.user_id, "is_bot": false, "first_name": "U"},
+                "message": {
+                    "message_id": message_id, "date": 1_700_000_000, "chat": chat,
+                    "from": {"id": BOT_ID, "is_bot": true, "first_name": "Link Bot"},
+                    "text": text,
+                },
+                "chat_instance": "-4467281902361721",
+                "data": data,
+            }
+        }));
+        id
+    }
+
+    /// A message as the user sees it now: its text and buttons after any edits.
+    pub fn shown(&self, chat_id: i64, message_id: i64) -> Option<(Value, Value)> {
+        self.state
+            .lock()
+            .unwrap()
+            .shown
+            .get(&(chat_id, message_id))
+            .cloned()
+    }
+
+    /// The id Telegram gave the first message sent that `pred` accepts.
+    pub fn message_id_of(&self, pred: impl Fn(&Value) -> bool) -> Option<i64> {
+        let st = self.state.lock().unwrap();
+        st.sent.iter().position(pred).map(|i| st.sent_ids[i])
+    }
+
+    /// Accepted editMessageText calls so far.
+    pub fn edits(&self) -> Vec<Value> {
+        self.state.lock().unwrap().edits.clone()
+    }
+
+    /// Waits until `n` answerCallbackQuery calls have arrived (panics after 20 s).
+    pub async fn wait_callback_answers(&self, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let answers = self.state.lock().unwrap().callback_answers.clone();
+            if answers.len() >= n {
+                return answers;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} callback answers, got {answers:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Makes every sendMessage answer only after `delay`.

@@ -207,14 +207,18 @@ impl PollerSetup {
         }
     }
 
-    /// The texts waiting in the outbox for `user_id`, oldest first.
+    /// The messages waiting in the outbox for `user_id`, oldest first, as a user without a
+    /// language choice would read them (Chinese).
     pub async fn outbox_for(&self, user_id: u64) -> Vec<String> {
         self.store
             .pending_for(user_id)
             .await
             .unwrap()
             .into_iter()
-            .map(|r| r.text)
+            .map(|r| {
+                let event = r.event.expect("a readable event");
+                douyin_link_bot::telegram::texts::event(douyin_link_bot::lang::Lang::Zh, &event)
+            })
             .collect()
     }
 }
