@@ -7,6 +7,7 @@
 
 pub mod pace;
 pub mod refusal;
+pub mod rewrite;
 pub mod texts;
 
 use crate::alerts::Alerts;
@@ -44,6 +45,9 @@ pub enum Command {
     Help,
     #[command(description = "我的订单")]
     Orders,
+    /// As a reply: that message's text with the sender's own 抖口令 ([`rewrite`]).
+    #[command(description = "回复一条文案：换成你的专属口令")]
+    Rewrite,
     /// Operators only; not in the command menu.
     #[command(hide)]
     Stats,
@@ -320,7 +324,10 @@ fn schema_inner() -> UpdateHandler<HandlerError> {
         .branch(
             dptree::entry()
                 .filter_command::<Command>()
-                .endpoint(on_command),
+                .branch(
+                    dptree::filter(|c: Command| c == Command::Rewrite).endpoint(rewrite::endpoint),
+                )
+                .branch(dptree::endpoint(on_command)),
         )
         .branch(dptree::endpoint(on_message))
 }
@@ -380,6 +387,8 @@ async fn on_command(
     let starting = matches!(cmd, Command::Start(_)) && msg.chat.is_private();
     let text = match cmd {
         Command::Stats => return stats(&tg, &msg, &store, &policy, &alerts).await,
+        // Its own endpoint in `schema_inner`.
+        Command::Rewrite => return Ok(()),
         Command::Start(_) => texts::START.to_string(),
         Command::Help => texts::HELP.to_string(),
         // Orders and commissions are nobody else's business: private chat only.
@@ -495,6 +504,7 @@ async fn on_message(
     msg: Message,
     converter: Arc<dyn Converter>,
     policy: Arc<Policy>,
+    store: Store,
 ) -> Result<(), HandlerError> {
     let private = msg.chat.is_private();
     let Some(user) = person(&msg) else {
@@ -515,6 +525,7 @@ async fn on_message(
         .tell
         .then(|| texts::rate_limited(grant.retry_after, grant.granted > 0));
 
+    let asked = refs.clone();
     let calls = refs.into_iter().map(|reference| {
         converter.convert(ConvertRequest {
             user_id: user.id.0,
@@ -542,6 +553,9 @@ async fn on_message(
     };
     for part in split_message(&text, MAX_MESSAGE_UTF16) {
         tg.reply(msg.chat.id.0, part, Some(msg.id)).await?;
+    }
+    if private {
+        rewrite::after_reply(&tg, &msg, &store, &asked, &results).await?;
     }
     Ok(())
 }
