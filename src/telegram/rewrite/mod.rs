@@ -444,6 +444,20 @@ mod tests {
     }
 
     #[test]
+    fn rewrite_is_in_the_command_menu() {
+        use crate::telegram::Command;
+        use teloxide::utils::command::BotCommands;
+        let menu = Command::bot_commands();
+        assert!(menu
+            .iter()
+            .any(|c| c.command.ends_with("rewrite") && !c.description.is_empty()));
+        assert!(matches!(
+            Command::parse("/rewrite@dy_link_bot", "dy_link_bot"),
+            Ok(Command::Rewrite)
+        ));
+    }
+
+    #[test]
     fn visible_length_counts_what_telegram_counts() {
         assert_eq!(visible_utf16("<pre>&lt;b&gt; &amp;😀</pre>"), 3 + 1 + 1 + 2);
         assert!(
