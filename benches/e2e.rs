@@ -3,7 +3,8 @@
 //! The release binary runs as its own process (so its memory is its own) against loopback
 //! fakes of Telegram and veapi living in this process. What it reports, and the targets they
 //! are held to, is in BENCHMARKS.md. Knobs: `E2E_CHATS` (200), `E2E_LATENCY_MS` (100),
-//! `E2E_MAX_IN_FLIGHT` (the bot's default when unset), `E2E_ORDERS` (10000), `E2E_BOT_LOG`
+//! `E2E_MAX_IN_FLIGHT` (the bot's default when unset), `E2E_ORDERS` (10000), `E2E_PROMO_REFS`
+//! (3, products in each promo text of the `promo` section), `E2E_BOT_LOG`
 //! (the bot's `RUST_LOG`, `warn`).
 
 #[path = "../tests/support/mod.rs"]
@@ -477,6 +478,68 @@ async fn poll_once_into(server: &MockServer, db: &TestDb, pages: usize) -> f64 {
     took
 }
 
+/// `chats` private chats each paste a promo text with `refs` products and words of their own
+/// at the same moment: each gets the usual reply and the rewrite (issue 12), from one
+/// conversion per product.
+async fn promo(chats: u64, refs: u64, latency: Duration) {
+    let (_dir, tg, _veapi, arrivals, child) = started_bot(latency).await;
+    let ids: Vec<i64> = (0..chats)
+        .map(|i| {
+            let from = Sender {
+                user_id: 200_000 + i,
+                chat_id: 200_000 + i as i64,
+            };
+            let mut text = format!("🔥今日好物 第{i}期 <b>限时</b>\n");
+            for r in 0..refs {
+                let product = 3_583_117_383_482_600_000 + i * refs + r;
+                text.push_str(&format!(
+                    "{}️⃣ 好物 券后¥{r}9.9 👉 {product} 手慢无！\n",
+                    r % 10
+                ));
+            }
+            text.push_str("冲！");
+            tg.push_text(&from, &text)
+        })
+        .collect();
+    let is_rewrite =
+        |m: &serde_json::Value| m["text"].as_str().is_some_and(|t| t.contains("<pre>"));
+    until("every rewrite", Duration::from_secs(180), || {
+        tg.sent().iter().filter(|m| is_rewrite(m)).count() as u64 >= chats
+    })
+    .await;
+    let (_, peak) = memory(child.id());
+    stop(child);
+
+    let delivered = ids
+        .iter()
+        .filter_map(|id| tg.delivered_at(*id))
+        .min()
+        .unwrap();
+    let arrivals = arrivals.lock().unwrap().clone();
+    let last_call = arrivals.iter().max().unwrap();
+    let conversions_done = *last_call + latency - delivered;
+    let sent = tg.sent_timed();
+    let rewrites: Vec<Instant> = sent
+        .iter()
+        .filter(|(m, _)| is_rewrite(m))
+        .map(|(_, t)| *t)
+        .collect();
+    let last_rewrite = rewrites.iter().max().unwrap();
+    println!(
+        "promo: {chats} chats at once, {refs} products each, veapi {} ms: {} upstream calls (one per product), \
+all conversions done {:.1} ms after delivery = {:.2} × one upstream call; {} messages sent ({} rewrites), \
+the last rewrite {:.0} ms after delivery (pace-bound: two messages a chat); peak RSS {:.1} MiB",
+        ms(latency),
+        arrivals.len(),
+        ms(conversions_done),
+        conversions_done.as_secs_f64() / latency.as_secs_f64(),
+        sent.len(),
+        rewrites.len(),
+        ms(*last_rewrite - delivered),
+        peak,
+    );
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     // `cargo bench` passes `--bench`; a filter argument selects sections by name.
@@ -514,6 +577,9 @@ async fn main() {
     }
     if wanted("burst") {
         burst(knob("E2E_CHATS", 200), latency).await;
+    }
+    if wanted("promo") {
+        promo(knob("E2E_CHATS", 200), knob("E2E_PROMO_REFS", 3), latency).await;
     }
     if wanted("steady") {
         steady(latency).await;

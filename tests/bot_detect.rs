@@ -106,7 +106,11 @@ on_both_backends! {
         for (text, _, _) in cases {
             h.tg.push_text(&ALICE, text);
         }
-        h.tg.wait_sent(cases.len()).await;
+        // One reply each; texts with words beside their reference also get the rewrite.
+        h.tg.wait_for(cases.len(), |m| {
+            !m["text"].as_str().unwrap_or_default().contains("<pre>")
+        })
+        .await;
         let calls = share_calls(&h.veapi).await;
         for (text, want, coupon) in cases {
             let call = calls

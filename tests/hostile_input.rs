@@ -209,7 +209,17 @@ on_both_backends! {
         h.tg.wait_sent(2).await;
         h.tg.settle(&ALICE).await;
         h.tg.settle(&BOB).await;
-        assert_eq!(h.tg.replies().len(), 2, "{:#?}", h.tg.sent());
+        // Bob's caption has words of its own: it also comes back rewritten (a `<pre>` block).
+        let (rewrites, replies): (Vec<Value>, Vec<Value>) = h
+            .tg
+            .replies()
+            .into_iter()
+            .partition(|m| text(m).contains("<pre>"));
+        assert_eq!(replies.len(), 2, "{:#?}", h.tg.sent());
+        assert_eq!(rewrites.len(), 1, "{rewrites:#?}");
+        assert_eq!(rewrites[0]["chat_id"], BOB.chat_id);
+        let block = text(&rewrites[0]);
+        assert!(block.contains("<pre>好物 ") && block.contains(PASSWORD), "{block}");
         assert!(text(&h.tg.sent_to(ALICE.chat_id)[0]).contains(PASSWORD));
         assert!(text(&h.tg.sent_to(BOB.chat_id)[0]).contains(PASSWORD));
         let mut infos: Vec<String> = share_calls(&h.veapi)

@@ -8,6 +8,7 @@
 pub mod orders;
 pub mod pace;
 pub mod refusal;
+pub mod rewrite;
 pub mod texts;
 
 use crate::alerts::Alerts;
@@ -49,6 +50,9 @@ pub enum Command {
     // `zh` or `en`; anything else gets the usage.
     #[command(description = "切换语言（/lang en 切换到英文）")]
     Lang(String),
+    // As a reply: that message's text with the sender's own 抖口令 ([`rewrite`]).
+    #[command(description = "回复一条文案：换成你的专属口令")]
+    Rewrite,
     // Operators only; not in the command menu.
     #[command(hide)]
     Stats,
@@ -436,7 +440,10 @@ fn messages() -> UpdateHandler<HandlerError> {
         .branch(
             dptree::entry()
                 .filter_command::<Command>()
-                .endpoint(on_command),
+                .branch(
+                    dptree::filter(|c: Command| c == Command::Rewrite).endpoint(rewrite::endpoint),
+                )
+                .branch(dptree::endpoint(on_command)),
         )
         .branch(dptree::endpoint(on_message))
 }
@@ -501,6 +508,8 @@ async fn on_command(
     let mut keyboard = None;
     let text = match cmd {
         Command::Stats => return stats(&tg, &msg, &store, &policy, &alerts).await,
+        // Its own endpoint in `schema_inner`.
+        Command::Rewrite => return Ok(()),
         Command::Start(_) => texts::start(lang).to_string(),
         Command::Help => texts::help(lang).to_string(),
         Command::Lang(choice) => match Lang::parse(&choice) {
@@ -664,6 +673,7 @@ async fn on_message(
         .tell
         .then(|| texts::rate_limited(lang, grant.retry_after, grant.granted > 0));
 
+    let asked = refs.clone();
     let calls = refs.into_iter().map(|reference| {
         converter.convert(ConvertRequest {
             user_id: user.id.0,
@@ -691,6 +701,9 @@ async fn on_message(
     };
     for part in split_message(&text, MAX_MESSAGE_UTF16) {
         tg.reply(msg.chat.id.0, part, Some(msg.id)).await?;
+    }
+    if private {
+        rewrite::after_reply(&tg, &msg, &store, &asked, &results).await?;
     }
     Ok(())
 }
