@@ -5,6 +5,7 @@
 //! through [`Telegram`], which keeps to Telegram's limits ([`pace`]: a 429 holds back the
 //! chat that got it) and, for replies, retries after a 429's `retry_after`.
 
+pub mod card;
 pub mod pace;
 pub mod refusal;
 pub mod texts;
@@ -18,7 +19,6 @@ use crate::ratelimit::RateLimiter;
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::veapi::Provider;
-use futures::future::join_all;
 use pace::{Pace, PaceLimits};
 use std::sync::{Arc, RwLock};
 use teloxide::dispatching::{DpHandlerDescription, UpdateHandler};
@@ -61,6 +61,8 @@ pub struct Policy {
     limiter: RateLimiter,
     /// Whose orders are polled: `/stats` shows that provider's watermark.
     provider: Provider,
+    /// `REBATE_PERCENT`: the share of the commission a card shows as the user's rebate.
+    pub rebate_percent: u8,
 }
 
 impl Policy {
@@ -74,6 +76,7 @@ impl Policy {
             admins: config.admin_user_ids.clone(),
             allowed_chats: RwLock::new(config.allowed_chat_ids.clone()),
             limiter: RateLimiter::new(config.user_rate_limit),
+            rebate_percent: config.rebate_percent,
         }
     }
 
@@ -227,6 +230,49 @@ impl Telegram {
                 .freeze(chat_id, tokio::time::Instant::now() + after.duration());
         }
         sent
+    }
+
+    /// A photo by URL (Telegram fetches it) with an HTML caption, paced as every message
+    /// and waiting out up to three 429s like [`Telegram::reply`].
+    pub async fn send_photo(
+        &self,
+        chat_id: i64,
+        photo_url: &str,
+        caption_html: &str,
+        reply_to: Option<MessageId>,
+    ) -> Result<Message, RequestError> {
+        let url = Url::parse(photo_url).map_err(|e| {
+            RequestError::Api(teloxide::ApiError::Unknown(format!(
+                "Bad Request: photo URL not sent ({e})"
+            )))
+        })?;
+        let mut tries = 0;
+        loop {
+            self.pace.acquire(chat_id).await;
+            let mut request = self
+                .bot
+                .send_photo(
+                    ChatId(chat_id),
+                    teloxide::types::InputFile::url(url.clone()),
+                )
+                .caption(caption_html)
+                .parse_mode(ParseMode::Html);
+            if let Some(id) = reply_to {
+                request = request
+                    .reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
+            }
+            match request.await {
+                Err(RequestError::RetryAfter(after)) => {
+                    self.pace
+                        .freeze(chat_id, tokio::time::Instant::now() + after.duration());
+                    if tries >= REPLY_RETRIES {
+                        return Err(RequestError::RetryAfter(after));
+                    }
+                    tries += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// [`Telegram::send_once`], waiting out up to three 429s: the user is waiting for it.
@@ -495,6 +541,7 @@ async fn on_message(
     msg: Message,
     converter: Arc<dyn Converter>,
     policy: Arc<Policy>,
+    store: Store,
 ) -> Result<(), HandlerError> {
     let private = msg.chat.is_private();
     let Some(user) = person(&msg) else {
@@ -515,34 +562,28 @@ async fn on_message(
         .tell
         .then(|| texts::rate_limited(grant.retry_after, grant.granted > 0));
 
-    let calls = refs.into_iter().map(|reference| {
-        converter.convert(ConvertRequest {
+    let user_name = user
+        .username
+        .as_ref()
+        .map_or_else(|| user.full_name(), |u| format!("@{u}"));
+    let reqs = refs
+        .into_iter()
+        .map(|reference| ConvertRequest {
             user_id: user.id.0,
-            user_name: Some(
-                user.username
-                    .as_ref()
-                    .map_or_else(|| user.full_name(), |u| format!("@{u}")),
-            ),
+            user_name: Some(user_name.clone()),
             chat_id: msg.chat.id.0,
             reference,
         })
-    });
-    let results: Vec<_> = join_all(calls)
-        .await
-        .into_iter()
-        .map(|r| r.map(|c| c.link))
         .collect();
+    let (results, lang) = tokio::join!(converter.convert_all(reqs), lang_of(&store, user));
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         tracing::warn!(chat_id = msg.chat.id.0, error = %e, "conversion failed");
     }
-    let text = match (texts::reply(&results, private), note) {
-        (Some(reply), Some(note)) => format!("{reply}\n\n{note}"),
-        (Some(text), None) | (None, Some(text)) => text,
-        (None, None) => return Ok(()),
-    };
-    for part in split_message(&text, MAX_MESSAGE_UTF16) {
-        tg.reply(msg.chat.id.0, part, Some(msg.id)).await?;
+    let mut pieces = card::render(&results, private, lang, policy.rebate_percent);
+    if let Some(note) = note {
+        card::append_note(&mut pieces, note);
     }
+    card::send(&tg, msg.chat.id.0, Some(msg.id), &pieces).await?;
     Ok(())
 }
 
