@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -53,6 +53,8 @@ pub struct Catalogue {
     pub latency: Duration,
     pub share_calls: Arc<AtomicUsize>,
     pub details_calls: Arc<AtomicUsize>,
+    /// When each call (either endpoint) arrived.
+    pub arrivals: Arc<Mutex<Vec<Instant>>>,
 }
 
 impl Catalogue {
@@ -68,6 +70,7 @@ impl Catalogue {
             latency: Duration::ZERO,
             share_calls: Arc::default(),
             details_calls: Arc::default(),
+            arrivals: Arc::default(),
         }
     }
 
@@ -103,6 +106,7 @@ struct ShareResponder(Catalogue);
 impl Respond for ShareResponder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         self.0.share_calls.fetch_add(1, Ordering::SeqCst);
+        self.0.arrivals.lock().unwrap().push(Instant::now());
         let f = form(req);
         let id = f.get("productUrl").cloned().unwrap_or_default();
         let mut data = share_data(&id);
@@ -125,6 +129,7 @@ struct DetailsResponder(Catalogue);
 impl Respond for DetailsResponder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         self.0.details_calls.fetch_add(1, Ordering::SeqCst);
+        self.0.arrivals.lock().unwrap().push(Instant::now());
         let f = form(req);
         let ids: Vec<String> = f
             .get("product_ids")
