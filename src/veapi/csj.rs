@@ -67,11 +67,8 @@ impl LinkMaker for CsjLinks {
                 params.push(("use_coupon", "1"));
             }
             let value = self.0.call(Provider::Csj.share_endpoint(), &params).await?;
-            let details = super::details::from_share_reply(&value).or_else(|| {
-                value
-                    .get("data")
-                    .and_then(|d| super::details::from_share_reply(d))
-            });
+            let details = super::details::from_share_reply(&value)
+                .or_else(|| value.get("data").and_then(super::details::from_share_reply));
             Ok(Detailed {
                 link: parse_link(value)?,
                 details,

@@ -225,15 +225,11 @@ impl VeapiClient {
             .map(String::as_str)
             .collect::<Vec<_>>()
             .join(",");
-        let mut params: Vec<(&str, &str)> = vec![("product_ids", joined.as_str())];
-        let cfg = self.config();
-        if let Some(t) = &cfg.access_token {
-            params.push(("access_token", t.expose()));
-        }
-        if let Some(a) = &cfg.account_id {
-            params.push(("account_id", a));
-        }
-        let value = self.call(DETAILS_ENDPOINT, &params).await?;
+        // veapi's page lists vekey, product_ids, with_share_status and with_brand_info: no
+        // account parameter, so a multi-account card gets its default account's view.
+        let value = self
+            .call(DETAILS_ENDPOINT, &[("product_ids", joined.as_str())])
+            .await?;
         Ok(parse_batch(&value))
     }
 }
