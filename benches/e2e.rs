@@ -5,7 +5,7 @@
 //! are held to, is in BENCHMARKS.md. Knobs: `E2E_CHATS` (200), `E2E_LATENCY_MS` (100),
 //! `E2E_MAX_IN_FLIGHT` (the bot's default when unset), `E2E_ORDERS` (10000), `E2E_PROMO_REFS`
 //! (3, products in each promo text of the `promo` section), `E2E_BOT_LOG`
-//! (the bot's `RUST_LOG`, `warn`).
+//! (the bot's `RUST_LOG`, `warn`). `cards` is the burst with product cards on.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -111,6 +111,16 @@ async fn fake_veapi(latency: Duration) -> (MockServer, Arc<Mutex<Vec<Instant>>>)
 }
 
 fn spawn(program: &Path, dir: &Path, tg: &FakeTelegram, veapi: &MockServer) -> Child {
+    spawn_with(program, dir, tg, veapi, &[])
+}
+
+fn spawn_with(
+    program: &Path,
+    dir: &Path,
+    tg: &FakeTelegram,
+    veapi: &MockServer,
+    extra: &[(&str, &str)],
+) -> Child {
     let mut cmd = Command::new(program);
     cmd.current_dir(dir)
         .env_clear()
@@ -127,6 +137,7 @@ fn spawn(program: &Path, dir: &Path, tg: &FakeTelegram, veapi: &MockServer) -> C
     if let Ok(n) = std::env::var("E2E_MAX_IN_FLIGHT") {
         cmd.env("VEAPI_MAX_IN_FLIGHT", n);
     }
+    cmd.envs(extra.iter().copied());
     cmd.spawn().unwrap()
 }
 
@@ -303,6 +314,90 @@ at most {busiest} within any one second (Telegram allows {TELEGRAM_PER_SEC}); re
         percentile(&overhead, 0.5),
         percentile(&overhead, 0.99),
         peak,
+    );
+}
+
+/// `chats` private chats each send one product at the same moment, with product cards on
+/// (REBATE_PERCENT=15): every product has details and an https cover, so every reply is a
+/// photo. `in_share`: veapi answers the details on the conversion call (`detail=3`);
+/// otherwise kol_ProductShare carries none and the bot looks them up in batches of 20
+/// (kol_MaterialsProductsDetails, the same latency). "Done" is the last upstream call's
+/// answer, measured from the first message's delivery, as in `burst`: the replies then
+/// leave at Telegram's pace, which no bot may beat.
+async fn cards(chats: u64, latency: Duration, in_share: bool) {
+    let base = 3_583_117_383_482_600_000u64;
+    let products = (0..chats)
+        .map(|i| {
+            let id = (base + i).to_string();
+            support::cards::product_json(
+                &id,
+                &format!("商品 {i}"),
+                1990,
+                &format!("https://p3-aio.ecombdimg.com/obj/cover{i}.jpg"),
+            )
+        })
+        .collect();
+    let cat = support::cards::Catalogue::new(products, in_share).with_latency(latency);
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(4096).unwrap().into_std().unwrap();
+    let veapi = MockServer::builder().listener(listener).start().await;
+    cat.mount(&veapi).await;
+    orders_page(&veapi, None, orders_body(vec![], "")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tg = FakeTelegram::start().await;
+    let child = spawn_with(
+        Path::new(BIN),
+        dir.path(),
+        &tg,
+        &veapi,
+        &[("REBATE_PERCENT", "15")],
+    );
+    until("the bot", Duration::from_secs(10), || {
+        tg.first_get_updates().is_some()
+    })
+    .await;
+    let ids: Vec<i64> = (0..chats)
+        .map(|i| {
+            let from = Sender {
+                user_id: 300_000 + i,
+                chat_id: 300_000 + i as i64,
+            };
+            tg.push_text(&from, &(base + i).to_string())
+        })
+        .collect();
+    until("every reply", Duration::from_secs(120), || {
+        tg.sent().len() as u64 >= chats
+    })
+    .await;
+    stop(child);
+    let delivered = ids
+        .iter()
+        .filter_map(|id| tg.delivered_at(*id))
+        .min()
+        .unwrap();
+    let arrivals = cat.arrivals.lock().unwrap().clone();
+    let last_call = arrivals.iter().max().unwrap();
+    let done = *last_call + latency - delivered;
+    let photos = tg
+        .sent()
+        .iter()
+        .filter(|m| m["method"] == "sendPhoto")
+        .count();
+    let with_rebate = tg
+        .sent()
+        .iter()
+        .filter(|m| m["caption"].as_str().is_some_and(|c| c.contains("¥0.29")))
+        .count();
+    println!(
+        "cards ({}): {chats} chats at once, veapi {} ms: {} kol_ProductShare + {} kol_MaterialsProductsDetails calls; \
+all conversions with details done {:.1} ms after delivery = {:.2} × one upstream call; {photos} photo cards, {with_rebate} showing the rebate",
+        if in_share { "details on the share call, detail=3" } else { "share without details, batched lookup" },
+        ms(latency),
+        cat.share_calls(),
+        cat.details_calls(),
+        ms(done),
+        done.as_secs_f64() / latency.as_secs_f64(),
     );
 }
 
@@ -580,6 +675,10 @@ async fn main() {
     }
     if wanted("promo") {
         promo(knob("E2E_CHATS", 200), knob("E2E_PROMO_REFS", 3), latency).await;
+    }
+    if wanted("cards") {
+        cards(knob("E2E_CHATS", 200), latency, true).await;
+        cards(knob("E2E_CHATS", 200), latency, false).await;
     }
     if wanted("steady") {
         steady(latency).await;

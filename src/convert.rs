@@ -3,6 +3,14 @@
 //! The same user converting the same product again within the cache window is answered from
 //! the store (the 抖口令 lives about 8 days), and identical requests that arrive together make
 //! one upstream call between them.
+//!
+//! The product's details (the card: title, price, cover, commission) ride on the conversion
+//! call itself (kol_ProductShare `detail=3`: one call, no latency added) and are kept with
+//! the conversion, so a cached answer shows the same card. The references of one message
+//! whose replies carried none are looked up together afterwards ([`Converter::convert_all`]:
+//! one `kol_MaterialsProductsDetails` call per 20 products, the calls concurrent, bounded by
+//! [`DETAILS_TIMEOUT`]). Details never fail or hold up a conversion beyond that bound: any
+//! error is a card without details.
 
 use crate::alerts::{Alerts, Source};
 use crate::detect::Kind;
@@ -10,7 +18,9 @@ use crate::detect::Reference;
 use crate::resolve::{NotProduct, ShortLinks, Target};
 use crate::store::{NewConversion, Store, StoreError};
 use crate::tracking;
-use crate::veapi::{LinkMaker, Provider, ShareLink, ShareRequest, VeapiError};
+use crate::veapi::{
+    LinkMaker, ProductDetails, Provider, ShareLink, ShareRequest, VeapiError, DETAILS_BATCH,
+};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -53,13 +63,27 @@ pub struct ConvertRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Converted {
     pub link: ShareLink,
+    /// What the product is, when upstream said (the card); `None`: the password alone.
+    pub details: Option<ProductDetails>,
     /// Answered from the store without calling upstream.
     pub cached: bool,
 }
 
+/// How long a message's batched details lookup may hold up its reply.
+pub const DETAILS_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// What the Telegram handlers need: converted links, however they are made.
 pub trait Converter: Send + Sync + 'static {
     fn convert(&self, req: ConvertRequest) -> BoxFuture<'static, Result<Converted, ConvertError>>;
+
+    /// The references of one message, converted concurrently, in their order. A converter
+    /// that can look details up afterwards does so for all of them at once.
+    fn convert_all(
+        &self,
+        reqs: Vec<ConvertRequest>,
+    ) -> BoxFuture<'static, Vec<Result<Converted, ConvertError>>> {
+        futures::future::join_all(reqs.into_iter().map(|r| self.convert(r))).boxed()
+    }
 }
 
 type Flight = Shared<BoxFuture<'static, Result<Converted, ConvertError>>>;
@@ -194,6 +218,24 @@ impl Converter for ConversionService {
         }
         .boxed()
     }
+
+    fn convert_all(
+        &self,
+        reqs: Vec<ConvertRequest>,
+    ) -> BoxFuture<'static, Vec<Result<Converted, ConvertError>>> {
+        let keys: Vec<(u64, String)> = reqs
+            .iter()
+            .map(|r| (r.user_id, self.inner.cache_key(&r.reference)))
+            .collect();
+        let calls = futures::future::join_all(reqs.into_iter().map(|r| self.convert(r)));
+        let inner = self.inner.clone();
+        async move {
+            let mut results = calls.await;
+            inner.fill_details(&keys, &mut results).await;
+            results
+        }
+        .boxed()
+    }
 }
 
 /// A conversion's outcome as `dlb_conversions_total` labels it.
@@ -223,7 +265,14 @@ impl Inner {
     /// itself), not on this row: a failed write costs only the cache entry and the group
     /// fallback, so the user still gets the link. (Only values of the earlier `dlb_` format,
     /// issued before the upgrade, need their row to be trusted; none are issued any more.)
-    async fn remember(&self, req: &ConvertRequest, key: &str, link: &ShareLink, created_at: i64) {
+    async fn remember(
+        &self,
+        req: &ConvertRequest,
+        key: &str,
+        link: &ShareLink,
+        details: Option<&ProductDetails>,
+        created_at: i64,
+    ) {
         let external_info = tracking::encode(req.user_id);
         let row = NewConversion {
             user_id: req.user_id,
@@ -234,7 +283,7 @@ impl Inner {
             link,
             created_at,
         };
-        if let Err(e) = self.store.record_conversion(&row).await {
+        if let Err(e) = self.store.record_conversion_with(&row, details).await {
             tracing::warn!(error = %e, "could not remember a conversion");
         }
     }
@@ -269,10 +318,12 @@ impl Inner {
                 // Remember this chat too (order news may have to go there), dated as the
                 // original so the cache never outlives the password.
                 if hit.chat_id != req.chat_id {
-                    self.remember(&req, key, &hit.link, hit.created_at).await;
+                    self.remember(&req, key, &hit.link, hit.details.as_ref(), hit.created_at)
+                        .await;
                 }
                 return Ok(Converted {
                     link: hit.link,
+                    details: hit.details,
                     cached: true,
                 });
             }
@@ -282,7 +333,7 @@ impl Inner {
         let external_info = tracking::encode(req.user_id);
         let result = self
             .links
-            .share(&ShareRequest {
+            .share_detailed(&ShareRequest {
                 product_url: &product_url,
                 external_info: &external_info,
                 use_coupon: req.reference.kind.needs_coupon(),
@@ -297,8 +348,8 @@ impl Inner {
                 tracing::error!(error = %e, "could not record the conversion incident state");
             }
         }
-        let link = result?;
-        self.remember(&req, key, &link, now).await;
+        let crate::veapi::Detailed { link, details } = result?;
+        self.remember(&req, key, &link, details.as_ref(), now).await;
         tracing::info!(
             user_id = req.user_id,
             chat_id = req.chat_id,
@@ -307,7 +358,72 @@ impl Inner {
         );
         Ok(Converted {
             link,
+            details,
             cached: false,
         })
+    }
+
+    /// Looks up, together, the details of the products in `results` that came without any
+    /// (`keys[i]` is result i's user and cache key), and keeps what is found with the
+    /// conversions. At most [`DETAILS_BATCH`] ids a call, the calls concurrent, the whole
+    /// bounded by [`DETAILS_TIMEOUT`]; a failure leaves the cards without details.
+    async fn fill_details(
+        &self,
+        keys: &[(u64, String)],
+        results: &mut [Result<Converted, ConvertError>],
+    ) {
+        let wanted: Vec<(usize, String)> = results
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match r {
+                Ok(c) if c.details.is_none() => c.link.product_id().map(|id| (i, id)),
+                _ => None,
+            })
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let mut ids: Vec<String> = wanted.iter().map(|(_, id)| id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        let lookups = ids
+            .chunks(DETAILS_BATCH)
+            .map(|chunk| self.links.details(chunk));
+        let found =
+            match tokio::time::timeout(DETAILS_TIMEOUT, futures::future::join_all(lookups)).await {
+                Ok(replies) => replies,
+                Err(_) => {
+                    tracing::warn!(
+                        products = ids.len(),
+                        "product details lookup timed out; replying without them"
+                    );
+                    return;
+                }
+            };
+        let mut by_id: HashMap<String, ProductDetails> = HashMap::new();
+        for reply in found {
+            match reply {
+                Ok(list) => {
+                    for d in list {
+                        if let Some(id) = d.product_id.clone() {
+                            by_id.entry(id).or_insert(d);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "product details lookup failed; replying without them")
+                }
+            }
+        }
+        for (i, id) in wanted {
+            let Some(d) = by_id.get(&id) else { continue };
+            if let Ok(c) = &mut results[i] {
+                c.details = Some(d.clone());
+            }
+            let (user_id, key) = &keys[i];
+            if let Err(e) = self.store.set_conversion_details(*user_id, key, d).await {
+                tracing::warn!(error = %e, "could not keep a product's details");
+            }
+        }
     }
 }

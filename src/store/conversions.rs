@@ -3,7 +3,7 @@
 //! (the group a message falls back to).
 
 use super::{Store, StoreError};
-use crate::veapi::{Coupon, ShareLink};
+use crate::veapi::{Coupon, ProductDetails, ShareLink};
 use sqlx::Row;
 use std::collections::HashSet;
 
@@ -20,10 +20,13 @@ pub struct NewConversion<'a> {
     pub created_at: i64,
 }
 
-/// A remembered conversion: the link, where and when it was made.
+/// A remembered conversion: the link, the product's details, where and when it was made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedConversion {
     pub link: ShareLink,
+    /// What the product is, as read with the conversion (none for rows older than
+    /// migration 0009, or where upstream gave none).
+    pub details: Option<ProductDetails>,
     pub chat_id: i64,
     pub created_at: i64,
 }
@@ -38,7 +41,7 @@ impl Store {
     ) -> Result<Option<CachedConversion>, StoreError> {
         let row = on_backend!(self, read, |pool| {
             sqlx::query(
-                "SELECT dy_password, coupon_command, share_link, chat_id, created_at
+                "SELECT dy_password, coupon_command, share_link, chat_id, created_at, details
                  FROM conversions
                  WHERE user_id = $1 AND product_key = $2 AND created_at >= $3
                  ORDER BY created_at DESC, id DESC LIMIT 1",
@@ -56,11 +59,12 @@ impl Store {
                     r.get::<Option<String>, _>("share_link"),
                     r.get::<i64, _>("chat_id"),
                     r.get::<i64, _>("created_at"),
+                    r.get::<Option<String>, _>("details"),
                 )
             })
         });
         Ok(row.map(
-            |(dy_password, coupon, share_link, chat_id, created_at)| CachedConversion {
+            |(dy_password, coupon, share_link, chat_id, created_at, details)| CachedConversion {
                 link: ShareLink {
                     dy_password,
                     share_link,
@@ -71,6 +75,7 @@ impl Store {
                         share_link: None,
                     }),
                 },
+                details: details.as_deref().and_then(ProductDetails::from_json),
                 chat_id,
                 created_at,
             },
@@ -78,12 +83,22 @@ impl Store {
     }
 
     pub async fn record_conversion(&self, c: &NewConversion<'_>) -> Result<(), StoreError> {
+        self.record_conversion_with(c, None).await
+    }
+
+    /// [`record_conversion`](Self::record_conversion) keeping the product's details with it.
+    pub async fn record_conversion_with(
+        &self,
+        c: &NewConversion<'_>,
+        details: Option<&ProductDetails>,
+    ) -> Result<(), StoreError> {
+        let details = details.map(ProductDetails::to_json);
         on_backend!(self, write, |pool| {
             sqlx::query(
                 "INSERT INTO conversions
                  (user_id, user_name, chat_id, product_key, product_id, external_info,
-                  dy_password, coupon_command, share_link, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                  dy_password, coupon_command, share_link, created_at, details)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(c.user_id as i64)
             .bind(c.user_name)
@@ -95,10 +110,35 @@ impl Store {
             .bind(c.link.coupon.as_ref().map(|c| c.share_command.as_str()))
             .bind(c.link.share_link.as_deref())
             .bind(c.created_at)
+            .bind(details.as_deref())
             .execute(pool)
             .await?;
         });
         Ok(())
+    }
+
+    /// Details found after the conversion was remembered (the batched lookup): kept on the
+    /// user's rows of that product that have none, so the cache answers with them next time.
+    /// Returns how many rows took them.
+    pub async fn set_conversion_details(
+        &self,
+        user_id: u64,
+        product_key: &str,
+        details: &ProductDetails,
+    ) -> Result<u64, StoreError> {
+        let json = details.to_json();
+        Ok(on_backend!(self, write, |pool| {
+            sqlx::query(
+                "UPDATE conversions SET details = $1
+                 WHERE user_id = $2 AND product_key = $3 AND details IS NULL",
+            )
+            .bind(&json)
+            .bind(user_id as i64)
+            .bind(product_key)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        }))
     }
 
     /// Which of these `(user, external_info)` pairs this bot issued (a conversion recorded

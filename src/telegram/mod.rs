@@ -5,6 +5,7 @@
 //! through [`Telegram`], which keeps to Telegram's limits ([`pace`]: a 429 holds back the
 //! chat that got it) and, for replies, retries after a 429's `retry_after`.
 
+pub mod card;
 pub mod orders;
 pub mod pace;
 pub mod refusal;
@@ -13,14 +14,14 @@ pub mod texts;
 
 use crate::alerts::Alerts;
 use crate::config::Config;
-use crate::convert::{ConvertRequest, Converter};
+use crate::convert::{ConvertError, ConvertRequest, Converter};
 use crate::detect::{detect_with_links, HiddenLink, Reference};
 use crate::lang::Lang;
 use crate::ratelimit::RateLimiter;
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::veapi::Provider;
-use futures::future::join_all;
+use crate::veapi::ShareLink;
 use pace::{Pace, PaceLimits};
 use std::sync::{Arc, RwLock};
 use teloxide::dispatching::{DpHandlerDescription, UpdateHandler};
@@ -325,6 +326,49 @@ impl Telegram {
                         .freeze(chat_id, tokio::time::Instant::now() + after.duration());
                 }
                 Err(e)
+            }
+        }
+    }
+
+    /// A photo by URL (Telegram fetches it) with an HTML caption, paced as every message
+    /// and waiting out up to three 429s like [`Telegram::reply`].
+    pub async fn send_photo(
+        &self,
+        chat_id: i64,
+        photo_url: &str,
+        caption_html: &str,
+        reply_to: Option<MessageId>,
+    ) -> Result<Message, RequestError> {
+        let url = Url::parse(photo_url).map_err(|e| {
+            RequestError::Api(teloxide::ApiError::Unknown(format!(
+                "Bad Request: photo URL not sent ({e})"
+            )))
+        })?;
+        let mut tries = 0;
+        loop {
+            self.pace.acquire(chat_id).await;
+            let mut request = self
+                .bot
+                .send_photo(
+                    ChatId(chat_id),
+                    teloxide::types::InputFile::url(url.clone()),
+                )
+                .caption(caption_html)
+                .parse_mode(ParseMode::Html);
+            if let Some(id) = reply_to {
+                request = request
+                    .reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
+            }
+            match request.await {
+                Err(RequestError::RetryAfter(after)) => {
+                    self.pace
+                        .freeze(chat_id, tokio::time::Instant::now() + after.duration());
+                    if tries >= REPLY_RETRIES {
+                        return Err(RequestError::RetryAfter(after));
+                    }
+                    tries += 1;
+                }
+                other => return other,
             }
         }
     }
@@ -674,36 +718,34 @@ async fn on_message(
         .then(|| texts::rate_limited(lang, grant.retry_after, grant.granted > 0));
 
     let asked = refs.clone();
-    let calls = refs.into_iter().map(|reference| {
-        converter.convert(ConvertRequest {
+    let user_name = user
+        .username
+        .as_ref()
+        .map_or_else(|| user.full_name(), |u| format!("@{u}"));
+    let reqs = refs
+        .into_iter()
+        .map(|reference| ConvertRequest {
             user_id: user.id.0,
-            user_name: Some(
-                user.username
-                    .as_ref()
-                    .map_or_else(|| user.full_name(), |u| format!("@{u}")),
-            ),
+            user_name: Some(user_name.clone()),
             chat_id: msg.chat.id.0,
             reference,
         })
-    });
-    let results: Vec<_> = join_all(calls)
-        .await
-        .into_iter()
-        .map(|r| r.map(|c| c.link))
         .collect();
+    let results = converter.convert_all(reqs).await;
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         tracing::warn!(chat_id = msg.chat.id.0, error = %e, "conversion failed");
     }
-    let text = match (texts::reply(lang, &results, private), note) {
-        (Some(reply), Some(note)) => format!("{reply}\n\n{note}"),
-        (Some(text), None) | (None, Some(text)) => text,
-        (None, None) => return Ok(()),
-    };
-    for part in split_message(&text, MAX_MESSAGE_UTF16) {
-        tg.reply(msg.chat.id.0, part, Some(msg.id)).await?;
+    let mut pieces = card::render(&results, private, lang, policy.rebate_percent);
+    if let Some(note) = note {
+        card::append_note(&mut pieces, note);
     }
+    card::send(&tg, msg.chat.id.0, Some(msg.id), &pieces).await?;
     if private {
-        rewrite::after_reply(&tg, &msg, &store, &asked, &results).await?;
+        let links: Vec<Result<ShareLink, ConvertError>> = results
+            .iter()
+            .map(|r| r.as_ref().map(|c| c.link.clone()).map_err(Clone::clone))
+            .collect();
+        rewrite::after_reply(&tg, &msg, &store, &asked, &links).await?;
     }
     Ok(())
 }

@@ -18,8 +18,8 @@
 use super::orders::{joined_ids, parse_orders_with, window_params};
 use super::share::non_empty;
 use super::{
-    Coupon, ErrorClass, LinkMaker, OrderSource, OrdersPage, Provider, ShareLink, ShareRequest,
-    VeapiClient, VeapiError, Window,
+    Coupon, Detailed, ErrorClass, LinkMaker, OrderSource, OrdersPage, Provider, ShareLink,
+    ShareRequest, VeapiClient, VeapiError, Window,
 };
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -43,6 +43,17 @@ impl LinkMaker for CsjLinks {
         &'a self,
         req: &'a ShareRequest<'a>,
     ) -> BoxFuture<'a, Result<ShareLink, VeapiError>> {
+        Box::pin(async move { Ok(self.share_detailed(req).await?.link) })
+    }
+
+    /// csj_productlink documents `detail` (0/1/2) but no reply fields for it, so it is not
+    /// asked (no latency added for fields nobody has seen); a reply that carries a `detail`
+    /// anyway is read as kol_ProductShare's is. No fallback lookup: csj accounts need not
+    /// have the 达人/抖客 authorization kol_MaterialsProductsDetails requires.
+    fn share_detailed<'a>(
+        &'a self,
+        req: &'a ShareRequest<'a>,
+    ) -> BoxFuture<'a, Result<Detailed, VeapiError>> {
         Box::pin(async move {
             // Documented: vekey, product_url (a product id or product URL, "与商品接口
             // detail_url一致"), product_ext, external_info (≤ 33 of [A-Za-z0-9_]),
@@ -56,7 +67,12 @@ impl LinkMaker for CsjLinks {
                 params.push(("use_coupon", "1"));
             }
             let value = self.0.call(Provider::Csj.share_endpoint(), &params).await?;
-            parse_link(value)
+            let details = super::details::from_share_reply(&value)
+                .or_else(|| value.get("data").and_then(super::details::from_share_reply));
+            Ok(Detailed {
+                link: parse_link(value)?,
+                details,
+            })
         })
     }
 }

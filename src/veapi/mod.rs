@@ -5,18 +5,20 @@
 //! an error or a log line could print.
 
 mod csj;
+mod details;
 mod douke;
 mod orders;
 mod provider;
 mod share;
 
 pub use csj::{parse_csj_orders, CsjLinks, CsjOrders, CSJ_PAGE_SIZE};
+pub use details::{ProductDetails, DETAILS_BATCH, DETAILS_ENDPOINT};
 pub use douke::{DoukeOrders, DOUKE_PAGE_SIZE};
 pub use orders::{
     parse_orders, FlowPoint, Order, OrderSource, OrdersPage, PidInfo, Unreadable, Window, PAGE_SIZE,
 };
 pub use provider::{ignored_variables, LinkMaker, Provider, Upstream};
-pub use share::{Coupon, ShareLink, ShareRequest};
+pub use share::{Coupon, Detailed, ShareLink, ShareRequest};
 
 use crate::config::VeapiConfig;
 use crate::secret::Secret;

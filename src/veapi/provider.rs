@@ -6,7 +6,9 @@
 //! nothing past them (cache, replies, poller, notifier) knows which provider runs. Each
 //! provider maps its own replies into [`ShareLink`] and [`Order`](super::Order).
 
-use super::{OrderSource, ShareLink, ShareRequest, VeapiClient, VeapiError};
+use super::{
+    Detailed, OrderSource, ProductDetails, ShareLink, ShareRequest, VeapiClient, VeapiError,
+};
 use crate::config::VeapiConfig;
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -81,6 +83,30 @@ pub trait LinkMaker: Send + Sync + 'static {
         &'a self,
         req: &'a ShareRequest<'a>,
     ) -> BoxFuture<'a, Result<ShareLink, VeapiError>>;
+
+    /// [`share`](Self::share) asking for the product's details on the same call, where the
+    /// endpoint can give them (kol_ProductShare `detail=3`). By default: none.
+    fn share_detailed<'a>(
+        &'a self,
+        req: &'a ShareRequest<'a>,
+    ) -> BoxFuture<'a, Result<Detailed, VeapiError>> {
+        Box::pin(async move {
+            Ok(Detailed {
+                link: self.share(req).await?,
+                details: None,
+            })
+        })
+    }
+
+    /// Details of up to [`super::DETAILS_BATCH`] products by id, for conversions whose reply
+    /// carried none. By default (an endpoint family without such a lookup): none.
+    fn details<'a>(
+        &'a self,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<ProductDetails>, VeapiError>> {
+        let _ = ids;
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 /// The provider's two halves over one client (one connection pool, one in-flight ceiling).

@@ -36,6 +36,13 @@ impl ShareLink {
     }
 }
 
+/// A converted link with the product's details, when the reply carried them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detailed {
+    pub link: ShareLink,
+    pub details: Option<super::ProductDetails>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coupon {
     pub share_command: String,
@@ -107,10 +114,51 @@ impl LinkMaker for VeapiClient {
     ) -> BoxFuture<'a, Result<ShareLink, VeapiError>> {
         Box::pin(self.product_share(req))
     }
+
+    fn share_detailed<'a>(
+        &'a self,
+        req: &'a ShareRequest<'a>,
+    ) -> BoxFuture<'a, Result<Detailed, VeapiError>> {
+        Box::pin(self.product_share_detailed(req))
+    }
+
+    fn details<'a>(
+        &'a self,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<super::ProductDetails>, VeapiError>> {
+        Box::pin(self.products_details(ids))
+    }
 }
+
+/// What `detail` asks kol_ProductShare for: 3, "达人版详细版", the one veapi recommends ("推荐3,
+/// 可返回普通佣金和正常佣金kol_cos_ratio字段").
+const DETAIL_LEVEL: &str = "3";
 
 impl VeapiClient {
     pub async fn product_share(&self, req: &ShareRequest<'_>) -> Result<ShareLink, VeapiError> {
+        parse_share(self.product_share_call(req, None).await?)
+    }
+
+    /// [`product_share`](Self::product_share) with `detail=3`: the link, and the product's
+    /// details when the reply carries them (their absence or a shape the bot cannot read
+    /// costs the card, never the link).
+    pub async fn product_share_detailed(
+        &self,
+        req: &ShareRequest<'_>,
+    ) -> Result<Detailed, VeapiError> {
+        let value = self.product_share_call(req, Some(DETAIL_LEVEL)).await?;
+        let details = super::details::from_share_reply(&value);
+        Ok(Detailed {
+            link: parse_share(value)?,
+            details,
+        })
+    }
+
+    async fn product_share_call(
+        &self,
+        req: &ShareRequest<'_>,
+        detail: Option<&str>,
+    ) -> Result<Value, VeapiError> {
         let cfg = self.config();
         let mut params: Vec<(&str, &str)> = vec![
             ("productUrl", req.product_url),
@@ -128,10 +176,11 @@ impl VeapiClient {
         if let Some(a) = &cfg.account_id {
             params.push(("account_id", a));
         }
-        let value = self
-            .call(super::Provider::Kol.share_endpoint(), &params)
-            .await?;
-        parse_share(value)
+        if let Some(level) = detail {
+            params.push(("detail", level));
+        }
+        self.call(super::Provider::Kol.share_endpoint(), &params)
+            .await
     }
 }
 

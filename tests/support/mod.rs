@@ -2,6 +2,7 @@
 //! bodies) and a fake Telegram Bot API server that the real teloxide dispatcher long-polls.
 #![allow(dead_code)]
 
+pub mod cards;
 pub mod db;
 pub mod providers;
 pub mod veapi;
@@ -190,6 +191,10 @@ struct TgState {
     /// answerCallbackQuery calls, in order.
     callback_answers: Vec<Value>,
     next_callback_id: i64,
+    /// sendPhoto refusals by a part of the photo's URL ([`FakeTelegram::refuse_photo`]).
+    photo_refusals: Vec<(String, ResponseTemplate)>,
+    /// The body of every sendPhoto request, accepted or refused, in order of arrival.
+    photo_attempts: Vec<Value>,
 }
 
 /// A fake Bot API server: queue updates with [`FakeTelegram::push`], read what the bot sent
@@ -278,6 +283,43 @@ impl Respond for TgResponder {
                 } else {
                     ok(Value::Array(st.updates.clone()))
                 }
+            }
+            // sendPhoto by URL: Telegram fetches the photo itself and answers what it found
+            // (`Bad Request: wrong file identifier/HTTP URL specified`, …: scripted with
+            // `refuse_photo`); accepted, it is a Message with `photo` sizes and the caption.
+            // teloxide sends it as multipart/form-data: the fields are read as text and the
+            // chat id made a number again, so a photo and a text compare alike in tests.
+            "sendphoto" => {
+                let mut body = params(req);
+                if let Some(id) = body["chat_id"].as_str().and_then(|c| c.parse::<i64>().ok()) {
+                    body["chat_id"] = json!(id);
+                }
+                body["method"] = json!("sendPhoto");
+                st.photo_attempts.push(body.clone());
+                let url = body["photo"].as_str().unwrap_or_default().to_string();
+                if let Some((_, refusal)) = st
+                    .photo_refusals
+                    .iter()
+                    .find(|(part, _)| url.contains(part.as_str()))
+                {
+                    return refusal.clone();
+                }
+                let chat_id = body["chat_id"].as_i64().unwrap_or_default();
+                st.next_message_id += 1;
+                let reply = json!({
+                    "message_id": 10_000 + st.next_message_id,
+                    "date": 1_700_000_000,
+                    "chat": {"id": chat_id, "type": "private", "first_name": "U"},
+                    "from": {"id": BOT_ID, "is_bot": true, "first_name": "Link Bot"},
+                    "photo": [
+                        {"file_id": "AgACAgUAAxkBAAIBs2", "file_unique_id": "AQADs2", "width": 90, "height": 90, "file_size": 1290},
+                        {"file_id": "AgACAgUAAxkBAAIBs3", "file_unique_id": "AQADs3", "width": 800, "height": 800, "file_size": 51234}
+                    ],
+                    "caption": body["caption"].clone(),
+                });
+                st.sent.push(body);
+                st.sent_at.push(Instant::now());
+                ok(reply).set_delay(st.send_delay)
             }
             "sendmessage" => {
                 st.send_attempts += 1;
@@ -524,6 +566,20 @@ impl FakeTelegram {
             .unwrap()
             .scripted_send_failures
             .extend(replies);
+    }
+
+    /// sendPhoto with a URL containing `url_part` is refused with `reply`.
+    pub fn refuse_photo(&self, url_part: &str, reply: ResponseTemplate) {
+        self.state
+            .lock()
+            .unwrap()
+            .photo_refusals
+            .push((url_part.to_string(), reply));
+    }
+
+    /// Every sendPhoto request so far (fields as sent), refused ones included.
+    pub fn photo_attempts(&self) -> Vec<Value> {
+        self.state.lock().unwrap().photo_attempts.clone()
     }
 
     /// Every sendMessage to `chat_id` fails with `reply`.

@@ -19,6 +19,10 @@
 //!   `tiktok-cps`): `external_info` at the top level, a refund as `after_sales_status` 2
 //!   with `flow_point` `REFUND`, the settled commission as `ads_real_commission`.
 //! - Every order endpoint answers `order_ids` alone with those orders, whatever the window.
+//! - `douke/kol_MaterialsProductsDetails` (kol and douke only: it needs the 达人/抖客
+//!   authorization): veapi.cn/apidoc/douyindouke/321: `vekey`, `product_ids` (≤ 20),
+//!   `with_share_status`, `with_brand_info`; answered with no products ("如商品推广在抖店后台
+//!   下架,接口会返回为空"), so cards fall back to the password alone here.
 #![allow(dead_code)]
 
 use super::form;
@@ -113,6 +117,12 @@ pub fn documented(path: &str) -> &'static [&'static str] {
             "use_coupon",
             "detail",
         ],
+        "/douke/kol_MaterialsProductsDetails" => &[
+            "vekey",
+            "product_ids",
+            "with_share_status",
+            "with_brand_info",
+        ],
         "/douke/csj_ordersearch" => &[
             "vekey",
             "size",
@@ -193,7 +203,9 @@ impl ProviderFake {
         let allowed = documented(&path);
         let expected_share = format!("/{}", self.provider.share_endpoint());
         let expected_orders = format!("/{}", self.provider.orders_endpoint());
-        if path != expected_share && path != expected_orders {
+        let details = self.provider != Provider::Csj
+            && path == format!("/{}", douyin_link_bot::veapi::DETAILS_ENDPOINT);
+        if path != expected_share && path != expected_orders && !details {
             return self.violation(format!("{path} is not this provider's endpoint"));
         }
         if let Some(bad) = params.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -201,6 +213,17 @@ impl ProviderFake {
         }
         if params.get("vekey").map(String::as_str) != Some(super::VEKEY) {
             return refuse("vekey不存在或已到期".into());
+        }
+        if details {
+            let n = params
+                .get("product_ids")
+                .map_or(0, |ids| ids.split(',').count());
+            if n == 0 || n > 20 {
+                return self.violation(format!("{n} product_ids for {path} (1 to 20)"));
+            }
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "error": "0", "msg": "查询成功!", "data": {"total": 0, "products": []}, "request_id": "fake"
+            }));
         }
         if path == expected_share {
             self.share(&path, params)
