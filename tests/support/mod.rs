@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod inline;
 pub mod providers;
 pub mod veapi;
 
@@ -190,6 +191,8 @@ struct TgState {
     /// answerCallbackQuery calls, in order.
     callback_answers: Vec<Value>,
     next_callback_id: i64,
+    /// Inline queries handed out and their answers.
+    inline: inline::InlineState,
 }
 
 /// A fake Bot API server: queue updates with [`FakeTelegram::push`], read what the bot sent
@@ -272,6 +275,14 @@ impl Respond for TgResponder {
                 for id in ids {
                     st.delivered_at.entry(id).or_insert(now);
                 }
+                let queries: Vec<String> = st
+                    .updates
+                    .iter()
+                    .filter_map(|u| Some(u["inline_query"]["id"].as_str()?.to_string()))
+                    .collect();
+                for id in queries {
+                    st.inline.delivered_at.entry(id).or_insert(now);
+                }
                 if st.updates.is_empty() {
                     // A short long-poll keeps the real client's loop calm without slowing tests.
                     ok(json!([])).set_delay(Duration::from_millis(40))
@@ -345,6 +356,7 @@ impl Respond for TgResponder {
                 st.callback_answers.push(body);
                 ok(json!(true))
             }
+            "answerinlinequery" => inline::answer(&mut st.inline, params(req)),
             _ => ok(json!(true)),
         }
     }
