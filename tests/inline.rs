@@ -5,6 +5,7 @@
 
 mod support;
 
+use douyin_link_bot::telegram::inline::MIN_ID_DIGITS;
 use douyin_link_bot::tracking;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -227,11 +228,13 @@ async fn a_burst_of_keystrokes_makes_one_upstream_call() {
         b.tg.push_inline_burst(&BOB, &[&format!("{ID} 好价!"), &format!("{ID} 好价!!")]);
     let a = b.tg.wait_answer(&more[1]).await;
     assert!(a.texts()[0].contains(&pw));
-    // An older query is answered before every newer one or never: the settling ones (a
-    // whole id at the end of the query waits QUIET) are dropped once newer ones arrived.
+    // An older query is answered before every newer one or never. A half-typed one (under
+    // 15 digits) may be answered "keep typing" at once; a whole id ending the query waits
+    // QUIET, and is dropped then since newer queries arrived.
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_in_order(&b.tg.inline_answers());
-    for settling in &ids[..ids.len() - 3] {
+    let partial = MIN_ID_DIGITS - 12;
+    for settling in &ids[partial..ids.len() - 3] {
         assert!(b.tg.answers_to(settling).is_empty(), "{settling} answered");
     }
     assert_eq!(b.received().len(), 1, "{:?}", b.received());
