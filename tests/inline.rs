@@ -181,6 +181,24 @@ async fn a_query_without_a_reference_gets_the_hint_and_a_button() {
     b.bot.stop().await;
 }
 
+/// An English app gets English results: the hint, and the text a 抖口令 is posted with.
+#[tokio::test(flavor = "multi_thread")]
+async fn english_apps_get_english_results() {
+    let b = Bot::start(TestDb::sqlite(), &[]).await;
+    let id = b.tg.push_inline_lang(&ALICE, "en-GB", "hello");
+    let a = b.tg.wait_answer(&id).await;
+    assert_eq!(a.results()[0]["title"], "Paste a Douyin product link");
+    assert_eq!(a.button_text().as_deref(), Some("Open a private chat"));
+    let id = b.tg.push_inline_lang(&ALICE, "en", SHARE);
+    let a = b.tg.wait_answer(&id).await;
+    assert!(
+        a.texts()[0].ends_with("Copy the code and open Douyin to see the product."),
+        "{:?}",
+        a.texts()
+    );
+    b.bot.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn half_typed_references_call_nobody() {
     let b = Bot::start(TestDb::sqlite(), &[]).await;

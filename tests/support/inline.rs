@@ -166,6 +166,19 @@ impl FakeTelegram {
         ids
     }
 
+    /// Queues one inline query from a person whose app is in `language_code`.
+    pub fn push_inline_lang(&self, from: &Sender, language_code: &str, text: &str) -> String {
+        let mut st = self.state.lock().unwrap();
+        let update_id = st.next_update_id;
+        st.next_update_id += 1;
+        let id = format!("iq{update_id}");
+        let mut q = inline_query(&id, from, text);
+        q["from"]["language_code"] = json!(language_code);
+        st.updates
+            .push(json!({"update_id": update_id, "inline_query": q}));
+        id
+    }
+
     /// Queues one inline query; returns its id.
     pub fn push_inline(&self, from: &Sender, text: &str) -> String {
         self.push_inline_burst(from, &[text]).remove(0)

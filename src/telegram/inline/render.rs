@@ -54,7 +54,7 @@ pub fn converted(c: &Converted, number: Option<usize>, lang: Lang) -> Article {
 
 /// A reference that could not be converted: the reason, which is also what tapping posts.
 pub fn failed(e: &ConvertError, number: Option<usize>, lang: Lang) -> Article {
-    let reason = texts::failure(e);
+    let reason = texts::failure(lang, e);
     let title = match number {
         Some(n) => format!("{} {n}", lang.pick("❌ 无法转换", "❌ Not converted")),
         None => lang.pick("❌ 无法转换", "❌ Not converted").to_string(),
