@@ -275,7 +275,8 @@ pub async fn run_on(
             store.clone(),
             policy,
             alerts,
-            telegram::NotifierWake(wake)
+            telegram::NotifierWake(wake),
+            Arc::new(telegram::inline::Inline::new(me.user.username.clone()))
         ])
         .default_handler(|_| async {})
         .build();

@@ -152,8 +152,11 @@ struct Setup {
 
 impl Setup {
     async fn new(p: Provider, share: ResponseTemplate, orders: ResponseTemplate) -> Setup {
+        let tg = FakeTelegram::start().await;
+        // Inline mode switched on in @BotFather (/setinline), as the README asks.
+        tg.set_me(json!({"supports_inline_queries": true}));
         Setup {
-            tg: FakeTelegram::start().await,
+            tg,
             veapi: fake_veapi(p, share, orders).await,
             db: TestDb::sqlite(),
             provider: p,
@@ -386,10 +389,40 @@ async fn a_refused_token_fails_and_skips_what_needs_it() {
     );
 }
 
+/// The inline check against INLINE and @BotFather's switch: only "INLINE on, switch off"
+/// is worth acting on.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_inline_check_follows_inline_and_botfather() {
+    let s = Setup::healthy(Provider::Kol).await;
+    let o = doctor(s.env()).await;
+    let out = text(&o);
+    let l = line(&out, "Inline mode");
+    assert!(l.starts_with('✓') && l.contains("anyone can type"), "{l}");
+
+    let o = doctor(s.env_with(&[("INLINE", "off")])).await;
+    let out = text(&o);
+    let l = line(&out, "Inline mode");
+    assert!(l.starts_with('✓') && l.contains("operators only"), "{l}");
+
+    s.tg.set_me(json!({"supports_inline_queries": false}));
+    let o = doctor(s.env_with(&[("INLINE", "off")])).await;
+    let out = text(&o);
+    assert!(
+        line(&out, "Inline mode").starts_with("✓ Inline mode     inline mode is off"),
+        "{out}"
+    );
+    let o = doctor(s.env()).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "a warning does not fail:\n{out}");
+    assert!(line(&out, "Inline mode").starts_with('⚠'), "{out}");
+    assert!(advice(&out, "Inline mode").contains("/setinline"), "{out}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn privacy_mode_and_a_stray_webhook_warn_but_pass() {
     let s = Setup::healthy(Provider::Kol).await;
-    s.tg.set_me(json!({"can_read_all_group_messages": false, "supports_inline_queries": true}));
+    // Inline mode never switched on in @BotFather while INLINE is on (the default).
+    s.tg.set_me(json!({"can_read_all_group_messages": false, "supports_inline_queries": false}));
     s.tg.set_webhook_url("https://old.example.com/hook");
     let o = doctor(s.env()).await;
     let out = text(&o);
@@ -400,7 +433,9 @@ async fn privacy_mode_and_a_stray_webhook_warn_but_pass() {
         "{l}"
     );
     assert!(advice(&out, "Group privacy").contains("/setprivacy → Disable"));
-    assert!(line(&out, "Inline mode").starts_with('⚠'), "{out}");
+    let l = line(&out, "Inline mode");
+    assert!(l.starts_with('⚠') && l.contains("off in @BotFather"), "{l}");
+    assert!(advice(&out, "Inline mode").starts_with("@BotFather → /setinline"));
     let l = line(&out, "Updates");
     assert!(l.starts_with('⚠') && l.contains("old.example.com"), "{l}");
     assert!(out.contains("No check failed (3 warnings)"), "{out}");

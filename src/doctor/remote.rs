@@ -74,20 +74,7 @@ pub(super) async fn telegram(config: &Config) -> Vec<Check> {
     } else {
         Check::pass(GROUPS, "privacy mode is off: the bot reads group messages")
     });
-    // The bot answers messages only (telegram::ALLOWED_UPDATES): inline queries would
-    // find nobody to answer them.
-    checks.push(if me.supports_inline_queries {
-        Check::warn(
-            INLINE,
-            "inline mode is on, but the bot answers messages only: \"@bot …\" queries get no answer",
-            "@BotFather → /mybots → the bot → Bot Settings → Inline Mode → Turn off",
-        )
-    } else {
-        Check::pass(
-            INLINE,
-            "inline mode is off (the bot answers messages, not inline queries)",
-        )
-    });
+    checks.push(inline(config.inline, me.supports_inline_queries));
     checks.push(match bot.get_webhook_info().await {
         Err(e) => {
             let mut c = bot_api_failure(&e, api);
@@ -97,6 +84,30 @@ pub(super) async fn telegram(config: &Config) -> Vec<Check> {
         Ok(info) => updates(config, info.url.as_ref(), &info),
     });
     checks
+}
+
+/// Inline mode: Telegram sends `@bot …` queries only when @BotFather's inline switch is on;
+/// the bot answers them (operators always, everyone with `INLINE` on).
+fn inline(wanted: bool, supported: bool) -> Check {
+    match (wanted, supported) {
+        (true, false) => Check::warn(
+            INLINE,
+            "inline mode is off in @BotFather: \"@bot <link>\" in other chats gets nothing from Telegram (INLINE is on)",
+            "@BotFather → /setinline → choose the bot → send a placeholder such as 粘贴抖音商品链接; optionally /setinlinefeedback → Disabled",
+        ),
+        (true, true) => Check::pass(
+            INLINE,
+            "inline mode is on: anyone can type \"@bot <link>\" in any chat for their own 抖口令",
+        ),
+        (false, true) => Check::pass(
+            INLINE,
+            "inline mode is on, for operators only (INLINE=off: others are pointed to the private chat)",
+        ),
+        (false, false) => Check::pass(
+            INLINE,
+            "inline mode is off (INLINE=off, and off in @BotFather)",
+        ),
+    }
 }
 
 /// How updates arrive, against what Telegram has registered.

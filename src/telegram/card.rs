@@ -53,7 +53,7 @@ pub fn rebate_fen(commission_fen: Option<i64>, percent: u8) -> Option<i64> {
 }
 
 /// `s` cut to `max` characters, `…` marking the cut.
-fn bounded(s: &str, max: usize) -> String {
+pub(crate) fn bounded(s: &str, max: usize) -> String {
     let s = s.trim();
     if s.chars().count() <= max {
         return s.to_string();
@@ -243,8 +243,8 @@ fn private_plain(
 }
 
 /// A group's compact block: one line on the product, one with the password (and one with
-/// the coupon password when there is one).
-fn group_line(
+/// the coupon password when there is one). Inline results post it too.
+pub fn compact(
     link: &ShareLink,
     d: Option<&ProductDetails>,
     lang: Lang,
@@ -316,7 +316,7 @@ pub fn render(
         let blocks: Vec<String> = shown
             .iter()
             .filter_map(|r| r.as_ref().ok())
-            .map(|c| group_line(&c.link, c.details.as_ref(), lang, rebate_percent))
+            .map(|c| compact(&c.link, c.details.as_ref(), lang, rebate_percent))
             .collect();
         return vec![Piece::Text(blocks.join("\n"))];
     }

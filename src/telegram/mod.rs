@@ -6,6 +6,7 @@
 //! chat that got it) and, for replies, retries after a 429's `retry_after`.
 
 pub mod card;
+pub mod inline;
 pub mod orders;
 pub mod pace;
 pub mod refusal;
@@ -96,6 +97,8 @@ pub struct Policy {
     provider: Provider,
     /// `REBATE_PERCENT`: the users' share of the commission, shown where above 0.
     rebate_percent: u8,
+    /// `INLINE`: inline mode for everyone (operators have it either way).
+    inline: bool,
 }
 
 impl Policy {
@@ -110,6 +113,7 @@ impl Policy {
             allowed_chats: RwLock::new(config.allowed_chat_ids.clone()),
             limiter: RateLimiter::new(config.user_rate_limit),
             rebate_percent: config.rebate_percent,
+            inline: config.inline,
         }
     }
 
@@ -429,8 +433,11 @@ fn is_private_start(msg: &Message) -> bool {
 /// The update kinds [`schema`] handles, for setWebhook's `allowed_updates` (long polling
 /// asks for what the dispatcher reports itself). Keep in step with `schema`: the webhook
 /// listener logs an error when the dispatcher reports something else.
-pub const ALLOWED_UPDATES: &[AllowedUpdate] =
-    &[AllowedUpdate::Message, AllowedUpdate::CallbackQuery];
+pub const ALLOWED_UPDATES: &[AllowedUpdate] = &[
+    AllowedUpdate::Message,
+    AllowedUpdate::CallbackQuery,
+    AllowedUpdate::InlineQuery,
+];
 
 /// Counts an update the dispatcher took, by kind.
 fn count_update(update: Update) {
@@ -459,6 +466,7 @@ pub fn schema() -> UpdateHandler<HandlerError> {
 
 fn schema_inner() -> UpdateHandler<HandlerError> {
     dptree::entry()
+        .branch(inline::handler())
         .branch(messages())
         .branch(Update::filter_callback_query().endpoint(orders::on_callback))
 }

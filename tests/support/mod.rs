@@ -4,6 +4,7 @@
 
 pub mod cards;
 pub mod db;
+pub mod inline;
 pub mod providers;
 pub mod veapi;
 
@@ -195,6 +196,8 @@ struct TgState {
     photo_refusals: Vec<(String, ResponseTemplate)>,
     /// The body of every sendPhoto request, accepted or refused, in order of arrival.
     photo_attempts: Vec<Value>,
+    /// Inline queries handed out and their answers.
+    inline: inline::InlineState,
 }
 
 /// A fake Bot API server: queue updates with [`FakeTelegram::push`], read what the bot sent
@@ -276,6 +279,14 @@ impl Respond for TgResponder {
                     .collect();
                 for id in ids {
                     st.delivered_at.entry(id).or_insert(now);
+                }
+                let queries: Vec<String> = st
+                    .updates
+                    .iter()
+                    .filter_map(|u| Some(u["inline_query"]["id"].as_str()?.to_string()))
+                    .collect();
+                for id in queries {
+                    st.inline.delivered_at.entry(id).or_insert(now);
                 }
                 if st.updates.is_empty() {
                     // A short long-poll keeps the real client's loop calm without slowing tests.
@@ -387,6 +398,7 @@ impl Respond for TgResponder {
                 st.callback_answers.push(body);
                 ok(json!(true))
             }
+            "answerinlinequery" => inline::answer(&mut st.inline, params(req)),
             _ => ok(json!(true)),
         }
     }
