@@ -241,7 +241,11 @@ pub async fn run_on(
     let poller = Poller::new(
         upstream.orders.clone(),
         store.clone(),
-        tuning.poller,
+        // The percent is configuration, not a timing: tuned tests keep it.
+        PollerSettings {
+            rebate_percent: config.rebate_percent,
+            ..tuning.poller
+        },
         Some(alerts.clone()),
         wake.clone(),
     )
@@ -254,6 +258,7 @@ pub async fn run_on(
     }
     let messenger: Arc<dyn Messenger> = Arc::new(tg.clone());
     let mut notifier_settings = tuning.notifier;
+    notifier_settings.rebate_percent = config.rebate_percent;
     if store.engine() == Engine::Postgres {
         // Other instances may be the ones writing the outbox (the poller runs on one), and
         // only this process's writes wake this notifier: it looks every second.

@@ -37,6 +37,12 @@ pub enum Event {
         calls: usize,
         window: String,
     },
+    /// The operator paid the user `amount` fen; `balance` is what was left right after.
+    Payout {
+        amount: i64,
+        note: String,
+        balance: i64,
+    },
     /// A finished message (HTML), for text that has no facts behind it.
     Text {
         html: String,

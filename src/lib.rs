@@ -20,6 +20,7 @@ pub mod instance;
 pub mod lang;
 pub mod lease;
 pub mod logging;
+pub mod money;
 pub mod notify;
 pub mod poller;
 pub mod ratelimit;

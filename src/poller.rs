@@ -90,6 +90,9 @@ pub struct PollerSettings {
     pub retry_delay: Duration,
     /// The longest wait between failed polls.
     pub max_backoff: Duration,
+    /// `REBATE_PERCENT`: settled orders accrue this share of their commission to their user
+    /// (0: no ledger facts).
+    pub rebate_percent: u8,
 }
 
 impl PollerSettings {
@@ -104,6 +107,7 @@ impl PollerSettings {
             page_retries: 2,
             retry_delay: Duration::from_secs(2),
             max_backoff: Duration::from_secs(15 * 60),
+            rebate_percent: 0,
         }
     }
 }
@@ -553,7 +557,7 @@ impl Poller {
             let items = to_ingest(&page.orders, &issued);
             let stats = self
                 .store
-                .ingest_page(&items, Utc::now().timestamp())
+                .ingest_page_at(&items, Utc::now().timestamp(), self.settings.rebate_percent)
                 .await?;
             report.stats.orders += stats.orders;
             report.stats.new_orders += stats.new_orders;

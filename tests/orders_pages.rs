@@ -14,7 +14,7 @@ fn text(m: &Value) -> &str {
 
 /// `n` orders for `user_id`, the i-th paid at minute i (newer orders later); every 7th
 /// refunded and every 5th settled.
-async fn orders_for(h: &Harness, user_id: u64, n: usize) {
+async fn orders_for(h: &Harness, user_id: u64, n: usize, percent: u8) {
     let orders: Vec<Order> = (0..n)
         .map(|i| {
             let state = if i % 7 == 3 {
@@ -39,7 +39,11 @@ async fn orders_for(h: &Harness, user_id: u64, n: usize) {
             notices: vec![],
         })
         .collect();
-    h.store().await.ingest_page(&items, 1).await.unwrap();
+    h.store()
+        .await
+        .ingest_page_at(&items, 1, percent)
+        .await
+        .unwrap();
 }
 
 /// The callback data of the buttons under a message, in order.
@@ -72,7 +76,7 @@ on_both_backends! {
         let h = Harness::start(db, &[("REBATE_PERCENT", "15")]).await;
         let tg = &h.tg;
         tg.settle(&ALICE).await;
-        orders_for(&h, ALICE.user_id, 23).await;
+        orders_for(&h, ALICE.user_id, 23, 15).await;
 
         tg.push_text(&ALICE, "/orders");
         let first = tg.wait_for(1, is_listing).await;
@@ -80,12 +84,14 @@ on_both_backends! {
         // 23 orders: 3 refunded (i = 3, 10, 17), 4 settled (i = 4, 9, 14, 19; not 24),
         // 16 paid and unsettled.
         assert!(page.contains("共 23 单"), "{page}");
-        assert!(page.contains("已付款待结算：16 单，预估佣金 ¥31.84"), "{page}");
-        assert!(page.contains("已结算：4 单，实际佣金 ¥16.60"), "{page}");
+        assert!(page.contains("已付款待结算：16 单\n已结算：4 单"), "{page}");
+        // The user's page never shows the operator's commission.
+        assert!(!page.contains("佣金") && !page.contains("¥1.99"), "{page}");
         assert!(page.contains("已退款：3 单，¥63.00"), "{page}");
         // The rebate: each order's 15 % rounded down to the fen (199 × 15 % = 29.85 → 29;
-        // 415 × 15 % = 62.25 → 62), never the total's.
-        assert!(page.contains("返利（15%）：待结算 ¥4.64，已结算 ¥2.48"), "{page}");
+        // 415 × 15 % = 62.25 → 62, credited by the ledger), never the total's.
+        assert!(page.contains("返利（15%）：待结算 ¥4.64，已到账 ¥2.48"), "{page}");
+        assert!(listed(page)[0].contains("商品22 — 已付款 — ¥21.00，预估返利 ¥0.29"), "{page}");
         assert!(page.contains("第 1/3 页"), "{page}");
         let lines = listed(page);
         assert_eq!(lines.len(), 10, "{page}");
@@ -148,8 +154,8 @@ on_both_backends! {
         let h = Harness::start(db, &[]).await;
         let tg = &h.tg;
         tg.settle(&ALICE).await;
-        orders_for(&h, ALICE.user_id, 12).await;
-        orders_for(&h, BOB.user_id, 0).await;
+        orders_for(&h, ALICE.user_id, 12, 0).await;
+        orders_for(&h, BOB.user_id, 0, 0).await;
         tg.push_text(&ALICE, "/orders");
         tg.wait_for(1, is_listing).await;
         let message_id = tg.message_id_of(is_listing).unwrap();
@@ -174,7 +180,7 @@ on_both_backends! {
         let h = Harness::start(db, &[]).await;
         let tg = &h.tg;
         tg.settle(&ALICE).await;
-        orders_for(&h, ALICE.user_id, 11).await;
+        orders_for(&h, ALICE.user_id, 11, 0).await;
         tg.push_message(
             &ALICE,
             json!({"text": "/orders", "from": {"id": ALICE.user_id, "is_bot": false, "first_name": "A", "language_code": "en-GB"}}),

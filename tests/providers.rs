@@ -198,7 +198,7 @@ for_each_provider! {
         orders[page + 2].external_info = alice.clone();
         orders[page + 5].external_info = alice.clone();
         s.veapi.set_orders(orders.clone());
-        let bot = s.bot(&[]);
+        let bot = s.bot(&[("REBATE_PERCENT", "10")]);
         let news = s.tg.wait_for(3, is("新订单")).await;
         assert!(news.iter().all(|m| m["chat_id"] == ALICE.chat_id));
         let pages: Vec<_> = s.veapi.order_calls().iter().map(|c| c.get("cursor").cloned()).collect();
@@ -212,8 +212,9 @@ for_each_provider! {
         s.veapi.set_orders(orders);
         s.tg.wait_for(1, is("订单已退款")).await;
         let settled = s.tg.wait_for(1, is("订单已结算")).await;
-        // The settled commission, wherever the provider puts it (csj: ads_real_commission).
-        assert!(text(&settled[0]).contains("实际佣金：¥4.15"), "{}", text(&settled[0]));
+        // The rebate credited is 10 % of the settled commission, wherever the provider puts
+        // it (csj: ads_real_commission): 415 fen → 41 fen.
+        assert!(text(&settled[0]).contains("返利已到账：¥0.41"), "{}", text(&settled[0]));
         s.polls(3).await;
         let sent = s.tg.sent();
         assert_eq!(sent.iter().filter(|m| is("新订单")(m)).count(), 3);

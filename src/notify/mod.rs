@@ -16,6 +16,7 @@
 
 mod lanes;
 
+use crate::events::Event;
 use crate::lang::Lang;
 use crate::store::{OutboxRow, Store, StoreError};
 use crate::telegram::pace::Declined;
@@ -185,6 +186,9 @@ pub struct NotifierSettings {
     /// slow send keeps it. If this instance dies mid-send, the message is sent again by
     /// another after at most this long.
     pub claim: Duration,
+    /// `REBATE_PERCENT`: order news shows the user's rebate (from the ledger) above 0, and
+    /// never the operator's commission.
+    pub rebate_percent: u8,
 }
 
 impl Default for NotifierSettings {
@@ -198,6 +202,7 @@ impl Default for NotifierSettings {
             max_chat_wait: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(30),
             claim: Duration::from_secs(30),
+            rebate_percent: 0,
         }
     }
 }
@@ -322,6 +327,24 @@ impl Notifier {
         }
     }
 
+    /// The user's rebate as order news shows it now: from the ledger, so the message and
+    /// `/balance` never disagree.
+    async fn money(&self, user_id: u64, event: &Event) -> Result<texts::Money, StoreError> {
+        let percent = self.settings.rebate_percent;
+        let Event::Order { order, .. } = event else {
+            return Ok(texts::Money::default());
+        };
+        let ledger = self.store.order_ledger(user_id, &order.order_id).await?;
+        if percent == 0 && ledger == Default::default() {
+            return Ok(texts::Money::default());
+        }
+        Ok(texts::Money {
+            percent,
+            order: ledger,
+            balance: self.store.available(user_id).await?,
+        })
+    }
+
     fn backoff(&self, attempts: i64) -> Duration {
         let factor = 1u32 << attempts.clamp(0, 12) as u32;
         (self.settings.base_backoff * factor).min(self.settings.max_backoff)
@@ -349,7 +372,17 @@ impl Notifier {
                 }
             }
         };
-        let text = texts::event(lang, event);
+        let money = match self.money(row.user_id, event).await {
+            Ok(money) => money,
+            Err(e) => {
+                return Delivery::Retry {
+                    after: self.backoff(failures(row)),
+                    reason: format!("store: {e}"),
+                    counts: true,
+                }
+            }
+        };
+        let text = texts::event(lang, event, &money);
         match self.messenger.send(private, &text, patience).await {
             Ok(()) => Delivery::Sent { chat_id: private },
             Err(SendError::NotStarted(why)) if row.allow_fallback => {

@@ -11,7 +11,7 @@
 //! SQL). Why not sqlx's `Any` driver: it decodes by the value's runtime type (PostgreSQL's
 //! NUMERIC sums, SQLite's integer booleans) and loses SQLite's typed connection options.
 //!
-//! Files by concern: conversions, orders, chats, kv, outbox, updates, leases.
+//! Files by concern: conversions, orders, ledger, chats, kv, langs, outbox, updates, leases.
 
 #[macro_use]
 mod dialect;
@@ -22,10 +22,16 @@ mod langs;
 mod leases;
 #[macro_use]
 mod outbox;
+#[macro_use]
+mod ledger;
 mod orders;
 mod updates;
 
 pub use conversions::{CachedConversion, NewConversion};
+pub use ledger::{
+    Balance, LedgerEntry, LedgerKind, OrderLedger, PayoutOutcome, PayoutRefused,
+    PAYOUT_CONFIRM_SECS,
+};
 pub use orders::{IngestOrder, IngestStats, Notice, OrderSummary, OrderTotals, Stats};
 pub use outbox::{OutboxCounts, OutboxRow, RowRef};
 

@@ -62,6 +62,8 @@ pub struct OrderSummary {
     pub estimated_commission: i64,
     pub real_commission: i64,
     pub pay_success_time: String,
+    /// The rebate the ledger credited for it (accrual net of reversal), if any.
+    pub credited: Option<i64>,
 }
 
 /// Totals over a set of orders. Refunded orders count in `orders`, `refunded` and
@@ -78,9 +80,10 @@ pub struct OrderTotals {
     pub refunded_amount: i64,
     /// Estimated commission of the orders neither settled nor refunded.
     pub pending_commission: i64,
-    /// The rebate at the percent asked for ([`Store::user_order_totals`]), each order's
-    /// rounded down to the fen: on pending orders (estimated) and on settled ones.
+    /// The rebate estimated on pending orders at the percent asked for
+    /// ([`Store::user_order_totals`]), each order's rounded down to the fen.
     pub pending_rebate: i64,
+    /// The rebate the ledger credited for settled orders (net of reversals).
     pub settled_rebate: i64,
 }
 
@@ -124,6 +127,18 @@ impl Store {
         &self,
         items: &[IngestOrder<'_>],
         now: i64,
+    ) -> Result<IngestStats, StoreError> {
+        self.ingest_page_at(items, now, 0).await
+    }
+
+    /// [`Store::ingest_page`], with the rebate facts the stored states call for at
+    /// `rebate_percent` (the percent in force: an accrual for each order now settled, a
+    /// reversal for each accrued order now refunded), in the same transaction.
+    pub async fn ingest_page_at(
+        &self,
+        items: &[IngestOrder<'_>],
+        now: i64,
+        rebate_percent: u8,
     ) -> Result<IngestStats, StoreError> {
         // An order listed twice in one page is stored once, as its latest snapshot (what a
         // row-by-row upsert would leave behind): one statement must not upsert a row twice.
@@ -232,13 +247,17 @@ impl Store {
                     stats.new_notices += enqueue_many!(&mut *tx, batch, now);
                 }
             }
+            // The money follows the orders' stored states (a stale snapshot changed nothing).
+            let ids: Vec<&str> = latest.iter().map(|i| i.order.order_id.as_str()).collect();
+            for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+                super::ledger::ledger_facts!(tx, chunk, i64::from(rebate_percent), now);
+            }
             tx.commit().await?;
         });
         Ok(stats)
     }
 
-    /// A user's most recent orders and their totals.
-    /// One page of a user's orders, newest first, and how many they have in all.
+    /// One page of a user's orders, newest first.
     pub async fn user_orders(
         &self,
         user_id: u64,
@@ -248,7 +267,10 @@ impl Store {
         Ok(on_backend!(self, read, |pool| {
             sqlx::query(
                 "SELECT order_id, product_name, flow_point, total_pay_amount,
-                        estimated_commission, real_commission, pay_success_time
+                        estimated_commission, real_commission, pay_success_time,
+                        (SELECT CAST(SUM(l.amount) AS BIGINT) FROM ledger l
+                         WHERE l.order_id = orders.order_id
+                         AND l.kind IN ('accrual', 'reversal')) AS credited
                  FROM orders WHERE user_id = $1
                  ORDER BY pay_success_time DESC, order_id DESC LIMIT $2 OFFSET $3",
             )
@@ -266,6 +288,7 @@ impl Store {
                 estimated_commission: r.get("estimated_commission"),
                 real_commission: r.get("real_commission"),
                 pay_success_time: r.get("pay_success_time"),
+                credited: r.get("credited"),
             })
             .collect()
         }))
@@ -349,8 +372,9 @@ impl Store {
                         CAST(COALESCE(SUM(CASE WHEN flow_point NOT IN ('REFUND', 'SETTLE')
                                           AND estimated_commission > 0
                                           THEN estimated_commission * $2 / 100 END), 0) AS BIGINT),
-                        CAST(COALESCE(SUM(CASE WHEN flow_point = 'SETTLE' AND real_commission > 0
-                                          THEN real_commission * $2 / 100 END), 0) AS BIGINT)
+                        CAST((SELECT COALESCE(SUM(amount), 0) FROM ledger
+                              WHERE kind IN ('accrual', 'reversal')
+                              AND ($1 IS NULL OR user_id = $1)) AS BIGINT)
                      FROM orders WHERE user_id IS NOT NULL AND ($1 IS NULL OR user_id = $1)",
                 )
                 .bind(user_id.map(|u| u as i64))

@@ -217,7 +217,11 @@ impl PollerSetup {
             .into_iter()
             .map(|r| {
                 let event = r.event.expect("a readable event");
-                douyin_link_bot::telegram::texts::event(douyin_link_bot::lang::Lang::Zh, &event)
+                douyin_link_bot::telegram::texts::event(
+                    douyin_link_bot::lang::Lang::Zh,
+                    &event,
+                    &Default::default(),
+                )
             })
             .collect()
     }

@@ -6,7 +6,7 @@ mod news;
 mod operator;
 mod orders;
 
-pub use news::{event, in_group, in_group_notice, state, START_PAYLOAD};
+pub use news::{event, in_group, in_group_notice, state, Money, START_PAYLOAD};
 pub use operator::stats;
 pub use orders::{next, orders, previous, OrdersPage};
 
@@ -390,7 +390,7 @@ mod tests {
                             news,
                             order: order.clone(),
                         };
-                        assert_no_foreign_markup(&event(lang, &e));
+                        assert_no_foreign_markup(&event(lang, &e, &Money::default()));
                     }
                 }
             }
@@ -399,9 +399,9 @@ mod tests {
             news: OrderNews::New,
             order: hostile_order(" ", "<b>1&2</b>"),
         };
-        let text = event(Lang::Zh, &e);
+        let text = event(Lang::Zh, &e, &Money::default());
         assert!(text.contains("商品 &lt;b&gt;1&amp;2&lt;/b&gt;"), "{text}");
-        let text = event(Lang::En, &e);
+        let text = event(Lang::En, &e, &Money::default());
         assert!(
             text.contains("Product &lt;b&gt;1&amp;2&lt;/b&gt;"),
             "{text}"

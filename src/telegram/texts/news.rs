@@ -4,11 +4,24 @@
 use super::{escape, operator, yuan};
 use crate::events::{Event, OrderFacts, OrderNews};
 use crate::lang::Lang;
+use crate::store::OrderLedger;
 
-/// The message an outbox event calls for, in `lang`.
-pub fn event(lang: Lang, e: &Event) -> String {
+/// What the user's rebate stands at, for an order message: read from the ledger when the
+/// message is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Money {
+    /// `REBATE_PERCENT` now (0: no rebate is shown, and never the operator's commission).
+    pub percent: u8,
+    /// The order's accrual and reversal, if written.
+    pub order: OrderLedger,
+    /// The user's available balance now.
+    pub balance: i64,
+}
+
+/// The message an outbox event calls for, in `lang`; `money` matters to order news only.
+pub fn event(lang: Lang, e: &Event, money: &Money) -> String {
     match e {
-        Event::Order { news, order } => order_news(lang, *news, order),
+        Event::Order { news, order } => order_news(lang, *news, order, money),
         Event::AlertOpened {
             source,
             class,
@@ -19,7 +32,34 @@ pub fn event(lang: Lang, e: &Event) -> String {
             operator::alert_unreadable_order(lang, order_id, reason)
         }
         Event::CallCap { calls, window } => operator::alert_call_cap(lang, *calls, window),
+        Event::Payout {
+            amount,
+            note,
+            balance,
+        } => payout(lang, *amount, note, *balance),
         Event::Text { html } => html.clone(),
+    }
+}
+
+/// The operator paid the user their rebate.
+fn payout(lang: Lang, amount: i64, note: &str, balance: i64) -> String {
+    let note = note.trim();
+    let note = if note.is_empty() {
+        String::new()
+    } else {
+        format!("\n{}{}", lang.pick("备注：", "Note: "), escape(note))
+    };
+    match lang {
+        Lang::Zh => format!(
+            "💸 <b>返利已打款</b>\n金额：{}{note}\n当前余额：{}",
+            yuan(amount),
+            yuan(balance)
+        ),
+        Lang::En => format!(
+            "💸 <b>Rebate paid out</b>\nAmount: {}{note}\nBalance now: {}",
+            yuan(amount),
+            yuan(balance)
+        ),
     }
 }
 
@@ -32,35 +72,75 @@ fn product(lang: Lang, o: &OrderFacts) -> String {
     }
 }
 
-fn order_news(lang: Lang, news: OrderNews, o: &OrderFacts) -> String {
+fn order_news(lang: Lang, news: OrderNews, o: &OrderFacts, money: &Money) -> String {
     let (product, id) = (product(lang, o), escape(&o.order_id));
-    let (paid, estimated, real) = (
-        yuan(o.total_pay_amount),
-        yuan(o.estimated_commission),
-        yuan(o.real_commission),
-    );
-    match (news, lang) {
+    let paid = yuan(o.total_pay_amount);
+    let balance = yuan(money.balance);
+    // Each order's estimated rebate, rounded down to the fen.
+    let estimated =
+        (money.percent > 0).then(|| o.estimated_commission.max(0) * i64::from(money.percent) / 100);
+    let mut out = match (news, lang) {
         (OrderNews::New, Lang::Zh) => format!(
-            "🛒 <b>新订单</b>\n{product}\n实付金额：{paid}\n预估佣金：{estimated}\n订单号：<code>{id}</code>\n状态：{}",
+            "🛒 <b>新订单</b>\n{product}\n实付金额：{paid}\n订单号：<code>{id}</code>\n状态：{}",
             state(lang, &o.flow_point)
         ),
         (OrderNews::New, Lang::En) => format!(
-            "🛒 <b>New order</b>\n{product}\nPaid: {paid}\nEstimated commission: {estimated}\nOrder: <code>{id}</code>\nState: {}",
+            "🛒 <b>New order</b>\n{product}\nPaid: {paid}\nOrder: <code>{id}</code>\nState: {}",
             state(lang, &o.flow_point)
         ),
-        (OrderNews::Refunded, Lang::Zh) => format!(
-            "↩️ <b>订单已退款</b>\n{product}\n退款金额：{paid}\n订单号：<code>{id}</code>\n这笔订单不再产生佣金。"
-        ),
-        (OrderNews::Refunded, Lang::En) => format!(
-            "↩️ <b>Order refunded</b>\n{product}\nRefunded: {paid}\nOrder: <code>{id}</code>\nThis order earns no commission any more."
-        ),
-        (OrderNews::Settled, Lang::Zh) => format!(
-            "💰 <b>订单已结算</b>\n{product}\n实付金额：{paid}\n实际佣金：{real}\n订单号：<code>{id}</code>"
-        ),
-        (OrderNews::Settled, Lang::En) => format!(
-            "💰 <b>Order settled</b>\n{product}\nPaid: {paid}\nCommission: {real}\nOrder: <code>{id}</code>"
-        ),
+        (OrderNews::Refunded, Lang::Zh) => {
+            format!("↩️ <b>订单已退款</b>\n{product}\n退款金额：{paid}\n订单号：<code>{id}</code>")
+        }
+        (OrderNews::Refunded, Lang::En) => {
+            format!(
+                "↩️ <b>Order refunded</b>\n{product}\nRefunded: {paid}\nOrder: <code>{id}</code>"
+            )
+        }
+        (OrderNews::Settled, Lang::Zh) => {
+            format!("💰 <b>订单已结算</b>\n{product}\n实付金额：{paid}\n订单号：<code>{id}</code>")
+        }
+        (OrderNews::Settled, Lang::En) => {
+            format!("💰 <b>Order settled</b>\n{product}\nPaid: {paid}\nOrder: <code>{id}</code>")
+        }
+    };
+    let line = match (news, lang) {
+        (OrderNews::New, _) => estimated.map(|r| {
+            format!(
+                "{}{}",
+                lang.pick("预估返利：", "Estimated rebate: "),
+                yuan(r)
+            )
+        }),
+        (OrderNews::Settled, Lang::Zh) => money
+            .order
+            .accrued
+            .map(|r| format!("返利已到账：{}，当前余额：{balance}", yuan(r))),
+        (OrderNews::Settled, Lang::En) => money
+            .order
+            .accrued
+            .map(|r| format!("Rebate credited: {}; balance now: {balance}", yuan(r))),
+        (OrderNews::Refunded, Lang::Zh) => match money.order.reversed {
+            Some(r) => Some(format!(
+                "已扣回这笔订单的返利 {}，当前余额：{balance}",
+                yuan(r)
+            )),
+            None => estimated.map(|_| "这笔订单的预估返利已取消。".to_string()),
+        },
+        (OrderNews::Refunded, Lang::En) => match money.order.reversed {
+            Some(r) => Some(format!(
+                "The rebate of this order, {}, was debited; balance now: {balance}",
+                yuan(r)
+            )),
+            None => {
+                estimated.map(|_| "The estimated rebate of this order is cancelled.".to_string())
+            }
+        },
+    };
+    if let Some(line) = line {
+        out.push('\n');
+        out.push_str(&line);
     }
+    out
 }
 
 /// A state in words.

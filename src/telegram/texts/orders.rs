@@ -27,46 +27,44 @@ pub fn orders(lang: Lang, p: &OrdersPage) -> String {
             .into();
     }
     let unsettled = t.orders - t.refunded - t.settled;
+    // What the user sees is their orders and their own rebate, never the operator's
+    // commission.
     let mut out = match lang {
         Lang::Zh => format!(
             "📦 <b>我的订单</b>（共 {} 单）\n\
-             已付款待结算：{unsettled} 单，预估佣金 {}\n\
-             已结算：{} 单，实际佣金 {}\n\
+             已付款待结算：{unsettled} 单\n\
+             已结算：{} 单\n\
              已退款：{} 单，{}\n\
              实付合计（不含退款）：{}",
             t.orders,
-            yuan(t.pending_commission),
             t.settled,
-            yuan(t.settled_commission),
             t.refunded,
             yuan(t.refunded_amount),
             yuan(t.paid),
         ),
         Lang::En => format!(
             "📦 <b>My orders</b> ({} in all)\n\
-             Paid, not settled yet: {unsettled}, estimated commission {}\n\
-             Settled: {}, commission {}\n\
+             Paid, not settled yet: {unsettled}\n\
+             Settled: {}\n\
              Refunded: {}, {}\n\
              Paid in total (refunds excluded): {}",
             t.orders,
-            yuan(t.pending_commission),
             t.settled,
-            yuan(t.settled_commission),
             t.refunded,
             yuan(t.refunded_amount),
             yuan(t.paid),
         ),
     };
-    if p.rebate_percent > 0 {
+    if p.rebate_percent > 0 || t.settled_rebate != 0 {
         out.push_str(&match lang {
             Lang::Zh => format!(
-                "\n返利（{}%）：待结算 {}，已结算 {}",
+                "\n返利（{}%）：待结算 {}，已到账 {}",
                 p.rebate_percent,
                 yuan(t.pending_rebate),
                 yuan(t.settled_rebate)
             ),
             Lang::En => format!(
-                "\nYour rebate ({}%): {} pending, {} settled",
+                "\nYour rebate ({}%): {} pending, {} credited",
                 p.rebate_percent,
                 yuan(t.pending_rebate),
                 yuan(t.settled_rebate)
@@ -78,12 +76,21 @@ pub fn orders(lang: Lang, p: &OrdersPage) -> String {
         Lang::En => format!("\n\nPage {} of {}:", p.page + 1, p.pages.max(1)),
     });
     for o in &p.orders {
-        let commission = match (o.flow_point.as_str(), lang) {
-            ("REFUND", _) => String::new(),
-            ("SETTLE", Lang::Zh) => format!("，实际佣金 {}", yuan(o.real_commission)),
-            (_, Lang::Zh) => format!("，预估佣金 {}", yuan(o.estimated_commission)),
-            ("SETTLE", Lang::En) => format!(", commission {}", yuan(o.real_commission)),
-            (_, Lang::En) => format!(", estimated commission {}", yuan(o.estimated_commission)),
+        let rebate = match (o.flow_point.as_str(), o.credited) {
+            (_, Some(c)) if c != 0 => Some((true, c)),
+            ("REFUND" | "SETTLE", _) => None,
+            _ if p.rebate_percent > 0 => Some((
+                false,
+                o.estimated_commission.max(0) * i64::from(p.rebate_percent) / 100,
+            )),
+            _ => None,
+        };
+        let rebate = match (rebate, lang) {
+            (Some((true, c)), Lang::Zh) => format!("，返利 {}", yuan(c)),
+            (Some((false, r)), Lang::Zh) => format!("，预估返利 {}", yuan(r)),
+            (Some((true, c)), Lang::En) => format!(", rebate {}", yuan(c)),
+            (Some((false, r)), Lang::En) => format!(", estimated rebate {}", yuan(r)),
+            (None, _) => String::new(),
         };
         let name = o.product_name.trim();
         let name = if name.is_empty() {
@@ -92,7 +99,7 @@ pub fn orders(lang: Lang, p: &OrdersPage) -> String {
             escape(&bounded(name, 60))
         };
         out.push_str(&format!(
-            "\n• {name} — {} — {}{commission}",
+            "\n• {name} — {} — {}{rebate}",
             state(lang, &o.flow_point),
             yuan(o.total_pay_amount),
         ));
