@@ -3,6 +3,7 @@
 use super::outbox::{OutboxCounts, Target};
 use super::{Store, StoreError, ROWS_PER_STATEMENT};
 use crate::events::Event;
+use crate::lang::Lang;
 use crate::tracking;
 use crate::veapi::Order;
 use sqlx::{QueryBuilder, Row};
@@ -36,11 +37,16 @@ impl Notice {
     }
 
     /// The `text` and `event` columns: finished HTML stays in `text` (as rows written
-    /// before events); facts go to `event` as JSON.
-    pub(super) fn columns(&self) -> (&str, Option<String>) {
+    /// before events); facts go to `event` as JSON, and `text` gets their Chinese rendering
+    /// for a release that predates events (a rolling deploy or a rollback runs one beside
+    /// this: it sends `text` and knows nothing of `event`).
+    pub(super) fn columns(&self) -> (String, Option<String>) {
         match &self.event {
-            Event::Text { html } => (html, None),
-            other => ("", Some(other.to_json())),
+            Event::Text { html } => (html.clone(), None),
+            other => (
+                crate::telegram::texts::event(Lang::Zh, other, &Default::default()),
+                Some(other.to_json()),
+            ),
         }
     }
 }

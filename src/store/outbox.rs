@@ -30,7 +30,7 @@ macro_rules! enqueue_many {
                 row.push_bind(&notice.dedupe_key)
                     .push_bind(target.user_id as i64)
                     .push_bind(target.product_id)
-                    .push_bind(text.to_string())
+                    .push_bind(text)
                     .push_bind(event)
                     .push_bind(i64::from(target.allow_fallback))
                     .push_bind($now)

@@ -48,18 +48,8 @@ pub enum Piece {
 /// rounded down. None when there is no rebate to show.
 pub fn rebate_fen(commission_fen: Option<i64>, percent: u8) -> Option<i64> {
     let c = commission_fen.filter(|c| *c > 0)?;
-    let r = c * i64::from(percent.min(100)) / 100;
+    let r = (i128::from(c) * i128::from(percent.min(100)) / 100) as i64;
     (r > 0).then_some(r)
-}
-
-/// `s` cut to `max` characters, `…` marking the cut.
-pub(crate) fn bounded(s: &str, max: usize) -> String {
-    let s = s.trim();
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let cut: String = s.chars().take(max.saturating_sub(1)).collect();
-    format!("{}…", cut.trim_end())
 }
 
 /// A cover Telegram may fetch: an `https://` URL with a host.
@@ -107,7 +97,7 @@ fn detail_lines(d: &ProductDetails, lang: Lang, rebate_percent: u8) -> Vec<Strin
     if let Some(title) = d.title.as_deref().filter(|t| !t.trim().is_empty()) {
         lines.push(format!(
             "🛍 <b>{}</b>",
-            texts::escape(&bounded(title, TITLE_CHARS))
+            texts::escape(&texts::bounded(title, TITLE_CHARS))
         ));
     }
     let price = d.price_fen.filter(|p| *p > 0);
@@ -129,7 +119,7 @@ fn detail_lines(d: &ProductDetails, lang: Lang, rebate_percent: u8) -> Vec<Strin
         lines.push(format!(
             "{}{}",
             lang.pick("🏪 店铺：", "🏪 Shop: "),
-            texts::escape(&bounded(shop, SHOP_CHARS))
+            texts::escape(&texts::bounded(shop, SHOP_CHARS))
         ));
     }
     if let Some(r) = rebate(d, rebate_percent) {
@@ -253,7 +243,7 @@ pub fn compact(
     let mut parts: Vec<String> = Vec::new();
     if let Some(d) = d {
         if let Some(t) = d.title.as_deref().filter(|t| !t.trim().is_empty()) {
-            parts.push(texts::escape(&bounded(t, GROUP_TITLE_CHARS)));
+            parts.push(texts::escape(&texts::bounded(t, GROUP_TITLE_CHARS)));
         }
         if let Some(p) = d.price_fen.filter(|p| *p > 0) {
             parts.push(texts::yuan(p));
@@ -316,7 +306,9 @@ pub fn render(
         let blocks: Vec<String> = shown
             .iter()
             .filter_map(|r| r.as_ref().ok())
-            .map(|c| compact(&c.link, c.details.as_ref(), lang, rebate_percent))
+            // Never the rebate: the password is the poster's, and the others reading the
+            // group would take it for theirs.
+            .map(|c| compact(&c.link, c.details.as_ref(), lang, 0))
             .collect();
         return vec![Piece::Text(blocks.join("\n"))];
     }

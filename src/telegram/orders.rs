@@ -92,16 +92,15 @@ pub async fn on_callback(
     let lang = lang_of(&store, &q.from).await;
     match page(&store, q.from.id.0, wanted, policy.rebate_percent()).await {
         Ok(p) => {
-            let edited = tg
-                .edit_html(
-                    chat,
-                    message_id,
-                    &texts::orders(lang, &p),
-                    keyboard(lang, &p),
-                )
-                .await;
+            // Answered first: the edit waits for the chat's turn, the spinner must not.
             tg.answer_callback(&q.id, None).await;
-            edited?;
+            tg.edit_html(
+                chat,
+                message_id,
+                &texts::orders(lang, &p),
+                keyboard(lang, &p),
+            )
+            .await?;
         }
         Err(e) => {
             tracing::error!(error = %e, "could not read a user's orders");

@@ -91,7 +91,9 @@ fn fen(v: Option<&Value>) -> Option<i64> {
         Value::String(s) => s.trim().parse::<i64>().ok()?,
         _ => return None,
     };
-    (n >= 0).then_some(n)
+    // Negative, or beyond ¥10,000,000 (no product costs that; a wrapped or garbled value
+    // would otherwise overflow the rebate arithmetic): left out.
+    (0..=crate::money::MAX_FEN).contains(&n).then_some(n)
 }
 
 /// A ratio given in percent (`10`, `"10.00"`, `12.5`) as hundredths of a percent. Over 100%
@@ -146,19 +148,25 @@ pub fn product(obj: &Value) -> Option<ProductDetails> {
         return None;
     }
     let price_fen = fen(obj.get("price"));
+    let coupon_price_fen = fen(obj.get("coupon_price"));
+    // The buyer pays the price after coupon when there is one: the commission a ratio
+    // gives is taken of that.
+    let paid_fen = coupon_price_fen
+        .filter(|c| *c > 0 && price_fen.is_none_or(|p| *c < p))
+        .or(price_fen);
     let cos_ratio_bp = ratio_bp(obj.get("cos_ratio"));
     let kol_cos_ratio_bp = ratio_bp(obj.get("kol_cos_ratio"));
     let details = ProductDetails {
         product_id: id_text(obj.get("product_id")),
         title: text(obj.get("title")),
         price_fen,
-        coupon_price_fen: fen(obj.get("coupon_price")),
+        coupon_price_fen,
         cover: text(obj.get("cover")),
         shop_name: text(obj.get("shop_name")),
         commission_fen: commission(
             fen(obj.get("kol_cos_fee")),
             fen(obj.get("cos_fee")),
-            price_fen,
+            paid_fen,
             kol_cos_ratio_bp,
             cos_ratio_bp,
         ),
@@ -307,6 +315,24 @@ mod tests {
         ] {
             assert_eq!(from_share_reply(&none), None, "{none}");
         }
+    }
+
+    #[test]
+    fn a_ratio_is_taken_of_the_price_after_coupon_and_absurd_amounts_are_left_out() {
+        let d =
+            product(&json!({"title":"A","price":"5990","coupon_price":"4990","cos_ratio":"10"}))
+                .unwrap();
+        assert_eq!(d.commission_fen, Some(499));
+        // A "coupon price" above the price is no coupon.
+        let d =
+            product(&json!({"title":"A","price":"5990","coupon_price":"9990","cos_ratio":"10"}))
+                .unwrap();
+        assert_eq!(d.commission_fen, Some(599));
+        let d = product(
+            &json!({"title":"A","price":"9223372036854775807","cos_fee":"9223372036854775807"}),
+        )
+        .unwrap();
+        assert_eq!((d.price_fen, d.commission_fen), (None, None));
     }
 
     #[test]

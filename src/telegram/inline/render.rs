@@ -55,7 +55,7 @@ pub fn converted(c: &Converted, number: Option<usize>, lang: Lang, rebate_percen
         .and_then(|d| d.title.as_deref())
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .map(|t| card::bounded(t, PREVIEW_CHARS));
+        .map(|t| texts::bounded(t, PREVIEW_CHARS));
     let title = match (titled, number) {
         (Some(t), Some(n)) => format!("{n}. {t}"),
         (Some(t), None) => t,

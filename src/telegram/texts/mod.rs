@@ -251,6 +251,17 @@ fn short(lang: Lang, msg: &str) -> String {
     m.trim_end_matches(['!', '！', '。', '.', '…']).to_string() + lang.pick("。", ".")
 }
 
+/// `s` trimmed and cut to `max` characters, `…` marking the cut: every name that comes
+/// from upstream is bounded before it is shown.
+pub fn bounded(s: &str, max: usize) -> String {
+    let s = s.trim();
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", cut.trim_end())
+}
+
 /// Money in fen as shown to people: `¥21.00`. Integer arithmetic only.
 pub fn yuan(fen: i64) -> String {
     let sign = if fen < 0 { "-" } else { "" };

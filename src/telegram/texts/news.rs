@@ -1,7 +1,7 @@
 //! Order news and operator alerts rendered from their stored facts ([`Event`]) when they are
 //! sent, and the group notices for a user the bot cannot reach privately.
 
-use super::{escape, operator, yuan};
+use super::{bounded, escape, operator, yuan};
 use crate::events::{Event, OrderFacts, OrderNews};
 use crate::lang::Lang;
 use crate::store::OrderLedger;
@@ -63,12 +63,16 @@ fn payout(lang: Lang, amount: i64, note: &str, balance: i64) -> String {
     }
 }
 
+/// Product names in order news are cut here: a name of thousands of characters would make
+/// the message too long for Telegram, and it would never be delivered.
+const PRODUCT_CHARS: usize = 120;
+
 fn product(lang: Lang, o: &OrderFacts) -> String {
     let name = o.product_name.trim();
     if name.is_empty() {
         format!("{} {}", lang.pick("商品", "Product"), escape(&o.product_id))
     } else {
-        escape(name)
+        escape(&bounded(name, PRODUCT_CHARS))
     }
 }
 

@@ -1,6 +1,6 @@
 //! `/orders`: a user's totals per state and one page of their orders.
 
-use super::{escape, state, yuan};
+use super::{bounded, escape, state, yuan};
 use crate::lang::Lang;
 use crate::store::{OrderSummary, OrderTotals};
 
@@ -105,14 +105,6 @@ pub fn orders(lang: Lang, p: &OrdersPage) -> String {
         ));
     }
     out
-}
-
-/// At most `max` characters, with … when cut: ten lines must fit one message.
-fn bounded(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    s.chars().take(max - 1).chain(['…']).collect()
 }
 
 /// The buttons under a page.
