@@ -1,4 +1,7 @@
-//! The command line: `run` (default), `detect`, `convert`, `orders`, `doctor`.
+//! The command line: `run` (default), `detect`, `convert`, `orders`, `doctor`, `ledger`,
+//! `payout`.
+
+mod ledger;
 
 use crate::app::{self, AppError};
 use crate::config::{Config, ConfigError, Needs};
@@ -56,6 +59,29 @@ enum Cmd {
     /// Check the set-up: every variable, the bot token, the veapi key and order source, the
     /// store. Prints a checklist with what to do; exits 0 only when nothing failed.
     Doctor,
+    /// Print the rebate ledger, oldest first: one JSON object a line (or CSV). Needs only
+    /// DATABASE_URL.
+    Ledger {
+        /// Only this Telegram user's lines.
+        #[arg(long)]
+        user: Option<u64>,
+        /// CSV with a header instead of JSON lines.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Pay a user out of their available rebate balance: one ledger line, and a message to
+    /// the user (sent by the running bot). Prints the balance after. Needs only DATABASE_URL.
+    Payout {
+        /// The user's Telegram id.
+        #[arg(long)]
+        user: u64,
+        /// Yuan, at most two decimals, like 12 or 12.34.
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        /// What the payout was (shown to the user and kept in the ledger).
+        #[arg(long)]
+        note: String,
+    },
 }
 
 /// Exit code for configuration problems, as for usage errors.
@@ -91,6 +117,12 @@ pub fn main() -> ExitCode {
         }),
         Cmd::Orders { since, order_id } => with_config(veapi_only, |config| {
             block_on(run_orders(config, since, order_id), Failure::Other)
+        }),
+        Cmd::Ledger { user, csv } => with_config(Needs::default(), |config| {
+            block_on(ledger::run_ledger(config, user, csv), |f| f)
+        }),
+        Cmd::Payout { user, amount, note } => with_config(Needs::default(), |config| {
+            block_on(ledger::run_payout(config, user, &amount, &note), |f| f)
         }),
     }
 }

@@ -411,3 +411,160 @@ async fn a_rejected_token_or_an_unreachable_bot_api_is_one_clear_line() {
     );
     assert!(!err.contains("TEST-bot-token-secret"), "{err}");
 }
+
+/// `ledger` and `payout` against a seeded store: user 1001's order settled at 15%
+/// (12345 fen → 1851 fen), then paid out 5.00 with a note CSV must quote.
+mod ledger_commands {
+    use super::*;
+    use douyin_link_bot::store::Store;
+
+    const NOTE: &str = "bank, \"ref 7\"\nsecond line";
+
+    fn order(state: &str, update_time: &str) -> douyin_link_bot::veapi::Order {
+        serde_json::from_value(serde_json::json!({
+            "order_id": "6911", "product_id": "3583117383482622604", "product_name": "猫耳酥",
+            "flow_point": state, "total_pay_amount": 2100, "estimated_commission": 12345,
+            "real_commission": 12345, "update_time": update_time,
+            "pay_success_time": "2026-11-22 10:00:00",
+            "pid_info": {"external_info": douyin_link_bot::tracking::encode(1001)}
+        }))
+        .unwrap()
+    }
+
+    async fn ingest(url: &str, state: &str, update_time: &str, now: i64) {
+        let store = Store::open(url).await.unwrap();
+        let orders = [order(state, update_time)];
+        let items = douyin_link_bot::poller::to_ingest(&orders, &Default::default());
+        store.ingest_page_at(&items, now, 15).await.unwrap();
+        store.close().await;
+    }
+
+    async fn seed(url: &str) {
+        ingest(url, "SETTLE", "2026-11-23 10:00:00", 1_795_000_000).await;
+        let store = Store::open(url).await.unwrap();
+        let paid = store.pay_out(1001, 500, NOTE, 9001, "seed", 1_795_000_060);
+        assert_eq!(paid.await.unwrap(), Ok(1351));
+        store.close().await;
+    }
+
+    fn cli(db: &TestDb, args: &[&str]) -> Output {
+        run(args, &[("DATABASE_URL", db.url().to_string())], "")
+    }
+
+    fn json_lines(o: &Output) -> Vec<Value> {
+        assert!(o.status.success(), "{}", stderr(o));
+        let out = stdout(o);
+        out.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    on_both_backends! {
+        #[tokio::test(flavor = "multi_thread")]
+        async fn ledger_prints_every_line_as_json_or_csv(db) {
+            seed(db.url()).await;
+            let lines = json_lines(&cli(&db, &["ledger"]));
+            assert_eq!(lines.len(), 2);
+            let (accrual, payout) = (&lines[0], &lines[1]);
+            assert_eq!(accrual["kind"], "accrual");
+            assert_eq!(accrual["user_id"], 1001);
+            assert_eq!(accrual["order_id"], "6911");
+            assert_eq!(accrual["amount_fen"], 1851);
+            assert_eq!(accrual["amount"], "18.51");
+            assert_eq!(accrual["percent"], 15);
+            assert_eq!(accrual["commission_fen"], 12345);
+            assert_eq!(accrual["created_at"], 1_795_000_000);
+            assert_eq!(accrual["created_at_china"], "2026-11-18 19:06:40");
+            assert_eq!(payout["kind"], "payout");
+            assert_eq!(payout["amount_fen"], -500);
+            assert_eq!(payout["amount"], "-5.00");
+            assert_eq!(payout["operator_id"], 9001);
+            assert_eq!(payout["note"], NOTE);
+            assert_eq!(json_lines(&cli(&db, &["ledger", "--user", "1001"])), lines);
+            assert!(json_lines(&cli(&db, &["ledger", "--user", "1002"])).is_empty());
+
+            let o = cli(&db, &["ledger", "--csv"]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            let csv = stdout(&o);
+            let records: Vec<&str> = csv.split("\r\n").collect();
+            assert_eq!(
+                records[0],
+                "id,user_id,kind,order_id,amount_fen,amount,percent,commission_fen,\
+                 operator_id,note,created_at,created_at_china"
+            );
+            assert!(records[1].ends_with(
+                ",1001,accrual,6911,1851,18.51,15,12345,,,1795000000,2026-11-18 19:06:40"
+            ), "{}", records[1]);
+            assert!(records[2].ends_with(
+                ",1001,payout,,-500,-5.00,,,9001,\"bank, \"\"ref 7\"\"\nsecond line\",\
+                 1795000060,2026-11-18 19:07:40"
+            ), "{}", records[2]);
+            assert_eq!(records[3..], [""]);
+        }
+    }
+
+    on_both_backends! {
+        #[tokio::test(flavor = "multi_thread")]
+        async fn payout_refuses_bad_input_and_pays_within_the_balance(db) {
+            seed(db.url()).await;
+            let payouts = || async {
+                let store = Store::open(db.url()).await.unwrap();
+                let l = store.ledger(Some(1001), None).await.unwrap();
+                store.close().await;
+                l.into_iter().filter(|e| e.operator_id.is_some()).collect::<Vec<_>>()
+            };
+            let pay = |amount: &str, user: &str| {
+                cli(&db, &["payout", "--user", user, "--amount", amount, "--note", "bank"])
+            };
+            for bad in ["12,34", "1e3", "-5", "12.345", "¥12", "0"] {
+                let o = pay(bad, "1001");
+                assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+                let err = stderr(&o);
+                assert!(err.contains("like 12 or 12.34"), "{bad}: {err}");
+                assert!(stdout(&o).is_empty());
+            }
+            let o = pay("13.52", "1001");
+            assert_eq!(o.status.code(), Some(1));
+            assert!(
+                stderr(&o).contains("13.52 is more than user 1001's available balance 13.51"),
+                "{}", stderr(&o)
+            );
+            let o = pay("1", "4242");
+            assert_eq!(o.status.code(), Some(1));
+            assert!(stderr(&o).contains("user 4242 has no rebate account"), "{}", stderr(&o));
+            assert_eq!(payouts().await.len(), 1, "refusals wrote nothing");
+
+            let o = pay("12.34", "1001");
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert_eq!(stdout(&o), "paid 12.34 to user 1001; balance now 1.17\n");
+            let after = payouts().await;
+            assert_eq!(after.len(), 2);
+            let line = &after[1];
+            assert_eq!((line.amount, line.operator_id), (-1234, Some(0)));
+            assert_eq!(line.note.as_deref(), Some("bank"));
+            // The user's message waits in the outbox for the running bot, once.
+            let store = Store::open(db.url()).await.unwrap();
+            let told: Vec<_> = store.pending_for(1001).await.unwrap().into_iter()
+                .filter_map(|r| match r.event {
+                    Some(e @ douyin_link_bot::events::Event::Payout { .. }) => Some(e),
+                    _ => None,
+                })
+                .collect();
+            store.close().await;
+            let payout = |amount, note: &str, balance| douyin_link_bot::events::Event::Payout {
+                amount, note: note.into(), balance,
+            };
+            assert_eq!(told, vec![payout(500, NOTE, 1351), payout(1234, "bank", 117)]);
+
+            // A refund after the payouts leaves 1.17 − 18.51 = −17.34: owed, no payout.
+            ingest(db.url(), "REFUND", "2026-11-24 10:00:00", 1_795_000_120).await;
+            let o = pay("0.01", "1001");
+            assert_eq!(o.status.code(), Some(1));
+            assert!(
+                stderr(&o).contains("user 1001's balance is negative (-17.34"),
+                "{}", stderr(&o)
+            );
+            assert_eq!(payouts().await.len(), 2);
+        }
+    }
+}
