@@ -11,9 +11,13 @@
 //!   InlineQueryResultArticle);
 //! - "RESULTS_TOO_MUCH": more than 50 results (pyTelegramBotAPI#858);
 //! - "message text is empty": a result whose message has no text (telepot#332,
-//!   php-telegram-bot/core#241).
+//!   php-telegram-bot/core#241); a message over 4096 after parsing, HTML Telegram cannot
+//!   parse and `callback_data` over 64 bytes are refused as sendMessage refuses them
+//!   (`super::limits`);
+//! - "can't parse inline query result: Can't find field \"title\"": an article without a
+//!   title (the shape of puregram/puregram#34's `Can't find field "id"`).
 
-use super::{refusal, FakeTelegram, Sender};
+use super::{limits, refusal, FakeTelegram, Sender};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -79,6 +83,17 @@ fn bad_request(what: &str) -> (ResponseTemplate, String) {
     (refusal(400, &description), description)
 }
 
+/// Telegram's refusal of one result's content: its message as sendMessage's text (length
+/// after parsing, HTML, emptiness: [`limits::check_text`]) and its buttons.
+fn content_refusal(result: &Value) -> Result<(), String> {
+    let content = &result["input_message_content"];
+    limits::check_text(
+        content["message_text"].as_str(),
+        content["parse_mode"].as_str(),
+    )?;
+    limits::check_markup(&result["reply_markup"])
+}
+
 /// The fake's answerInlineQuery.
 pub fn answer(st: &mut InlineState, body: Value) -> ResponseTemplate {
     let now = Instant::now();
@@ -114,14 +129,18 @@ pub fn answer(st: &mut InlineState, body: Value) -> ResponseTemplate {
         Some(bad_request("RESULT_ID_INVALID"))
     } else if ids.iter().collect::<HashSet<_>>().len() != ids.len() {
         Some(bad_request("RESULT_ID_DUPLICATE"))
-    } else if results.iter().any(|r| {
-        r["input_message_content"]["message_text"]
-            .as_str()
-            .is_none_or(|t| t.trim().is_empty())
-    }) {
-        Some(bad_request("message text is empty"))
+    } else if results
+        .iter()
+        .any(|r| r["type"] == "article" && !r["title"].is_string())
+    {
+        Some(bad_request(
+            "can't parse inline query result: Can't find field \"title\"",
+        ))
     } else {
-        None
+        results
+            .iter()
+            .find_map(|r| content_refusal(r).err())
+            .map(|description| (refusal(400, &description), description))
     };
     match refused {
         Some((reply, description)) => {

@@ -5,6 +5,7 @@
 pub mod cards;
 pub mod db;
 pub mod inline;
+pub mod limits;
 pub mod providers;
 pub mod veapi;
 
@@ -198,6 +199,8 @@ struct TgState {
     photo_attempts: Vec<Value>,
     /// Inline queries handed out and their answers.
     inline: inline::InlineState,
+    /// Calls refused for their content ([`limits`]): method, parameters, Telegram's words.
+    content_refusals: Vec<(String, Value, String)>,
 }
 
 /// A fake Bot API server: queue updates with [`FakeTelegram::push`], read what the bot sent
@@ -208,6 +211,21 @@ pub struct FakeTelegram {
 }
 
 struct TgResponder(Arc<Mutex<TgState>>);
+
+/// Refuses a call whose content Telegram would refuse ([`limits`]), recording it and saying
+/// so on stderr (a test that then times out shows what the bot sent).
+fn refuse_content(
+    st: &mut TgState,
+    method: &str,
+    body: &Value,
+    description: String,
+) -> ResponseTemplate {
+    eprintln!("fake Telegram refused {method}: {description}: {body}");
+    let reply = refusal(400, &description);
+    st.content_refusals
+        .push((method.to_string(), body.clone(), description));
+    reply
+}
 
 fn ok(result: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": result}))
@@ -307,6 +325,9 @@ impl Respond for TgResponder {
                 }
                 body["method"] = json!("sendPhoto");
                 st.photo_attempts.push(body.clone());
+                if let Err(description) = limits::check_message(&body, false) {
+                    return refuse_content(&mut st, "sendPhoto", &body, description);
+                }
                 let url = body["photo"].as_str().unwrap_or_default().to_string();
                 if let Some((_, refusal)) = st
                     .photo_refusals
@@ -342,6 +363,9 @@ impl Respond for TgResponder {
                 if let Some(failure) = st.failing_chats.get(&chat_id) {
                     return failure.clone();
                 }
+                if let Err(description) = limits::check_message(&body, true) {
+                    return refuse_content(&mut st, "sendMessage", &body, description);
+                }
                 st.next_message_id += 1;
                 let chat = if chat_id > 0 {
                     json!({"id": chat_id, "type": "private", "first_name": "U"})
@@ -373,6 +397,9 @@ impl Respond for TgResponder {
                 let chat_id = body["chat_id"].as_i64().unwrap_or_default();
                 let message_id = body["message_id"].as_i64().unwrap_or_default();
                 let new = (body["text"].clone(), body["reply_markup"].clone());
+                if let Err(description) = limits::check_message(&body, true) {
+                    return refuse_content(&mut st, "editMessageText", &body, description);
+                }
                 let Some(old) = st.shown.get(&(chat_id, message_id)) else {
                     return refusal(400, "Bad Request: message to edit not found");
                 };
@@ -543,6 +570,12 @@ impl FakeTelegram {
     pub fn message_id_of(&self, pred: impl Fn(&Value) -> bool) -> Option<i64> {
         let st = self.state.lock().unwrap();
         st.sent.iter().position(pred).map(|i| st.sent_ids[i])
+    }
+
+    /// Calls refused for their content (too long, unparsable HTML, oversized button data):
+    /// (method, parameters, Telegram's description), in order.
+    pub fn content_refusals(&self) -> Vec<(String, Value, String)> {
+        self.state.lock().unwrap().content_refusals.clone()
     }
 
     /// Accepted editMessageText calls so far.
