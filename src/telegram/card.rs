@@ -370,7 +370,7 @@ async fn send_text(
     reply_to: Option<MessageId>,
 ) -> Result<(), RequestError> {
     for part in split_message(html, MAX_MESSAGE_UTF16) {
-        tg.reply(chat_id, part, reply_to).await?;
+        tg.reply(chat_id, &part, reply_to).await?;
     }
     Ok(())
 }

@@ -642,26 +642,134 @@ async fn stats(
 }
 
 /// Splits a reply at line ends into messages Telegram accepts. Every tag the bot writes
-/// opens and closes on one line, so a split never breaks the markup.
-pub fn split_message(text: &str, max_utf16: usize) -> Vec<&str> {
+/// opens and closes on one line, so a split at a line end never breaks the markup; a single
+/// line longer than a message is cut inside ([`cut_line`]), its open tags closed before the
+/// cut and opened again after it.
+pub fn split_message(text: &str, max_utf16: usize) -> Vec<String> {
+    let utf16 = |s: &str| s.chars().map(char::len_utf16).sum::<usize>();
     let mut parts = Vec::new();
-    let (mut start, mut len) = (0, 0);
-    let mut pos = 0;
+    let mut current = String::new();
     for line in text.split_inclusive('\n') {
-        let n: usize = line.chars().map(char::len_utf16).sum();
-        if len > 0 && len + n > max_utf16 {
-            parts.push(text[start..pos].trim_end());
-            start = pos;
-            len = 0;
+        let pieces = if utf16(line) > max_utf16 {
+            cut_line(line, max_utf16)
+        } else {
+            vec![line.to_string()]
+        };
+        for piece in pieces {
+            if !current.is_empty() && utf16(&current) + utf16(&piece) > max_utf16 {
+                parts.push(current.trim_end().to_string());
+                current.clear();
+            }
+            current.push_str(&piece);
         }
-        len += n;
-        pos += line.len();
     }
-    if start < text.len() {
-        parts.push(text[start..].trim_end());
-    }
-    parts.retain(|p| !p.is_empty());
+    parts.push(current.trim_end().to_string());
+    parts.retain(|p| !p.trim().is_empty());
     parts
+}
+
+/// Room kept in each piece of a cut line for the tags closed and reopened around a cut.
+const TAG_ROOM: usize = 128;
+
+/// One over-long line of HTML cut into pieces of at most `max_utf16`, never inside a tag or
+/// an entity, preferring the last space; tags open at a cut are closed at its end and opened
+/// again at the next piece's start.
+fn cut_line(line: &str, max_utf16: usize) -> Vec<String> {
+    let budget = max_utf16.saturating_sub(TAG_ROOM).max(1);
+    let mut pieces = Vec::new();
+    // The tags open where the current piece starts: (name, the whole opening tag).
+    let mut open: Vec<(String, String)> = Vec::new();
+    let mut rest = line;
+    while !rest.is_empty() {
+        let reopen: String = open.iter().map(|(_, tag)| tag.as_str()).collect();
+        let (mut used, mut cut, mut last_space) = (0usize, rest.len(), None);
+        let mut stack = open.clone();
+        let mut i = 0;
+        let bytes = rest.as_bytes();
+        while i < rest.len() {
+            let c = rest[i..].chars().next().unwrap_or(' ');
+            // A tag or an entity is one unit that is never cut.
+            let end = match c {
+                '<' => rest[i..].find('>').map_or(rest.len(), |e| i + e + 1),
+                '&' => rest[i..]
+                    .find(';')
+                    .filter(|e| *e <= 10)
+                    .map_or(i + 1, |e| i + e + 1),
+                _ => i + c.len_utf8(),
+            };
+            let width: usize = if c == '<' {
+                0
+            } else {
+                rest[i..end]
+                    .chars()
+                    .map(char::len_utf16)
+                    .sum::<usize>()
+                    .min(2)
+            };
+            if used + width > budget && i > 0 {
+                cut = last_space.unwrap_or(i);
+                break;
+            }
+            if c == '<' {
+                let tag = &rest[i..end];
+                let name: String = tag
+                    .trim_start_matches("</")
+                    .trim_start_matches('<')
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect();
+                if tag.starts_with("</") {
+                    if let Some(p) = stack.iter().rposition(|(n, _)| *n == name) {
+                        stack.truncate(p);
+                    }
+                } else if !tag.ends_with("/>") {
+                    stack.push((name, tag.to_string()));
+                }
+            } else if bytes[i] == b' ' {
+                last_space = Some(i + 1);
+            }
+            used += width;
+            i = end;
+        }
+        let (piece, after) = rest.split_at(cut);
+        // The tags open at the cut: closed here, reopened in the next piece.
+        let mut at_cut = open.clone();
+        replay_tags(piece, &mut at_cut);
+        let closing: String = at_cut
+            .iter()
+            .rev()
+            .map(|(name, _)| format!("</{name}>"))
+            .collect();
+        pieces.push(format!("{reopen}{piece}{closing}"));
+        open = at_cut;
+        rest = after;
+    }
+    pieces
+}
+
+/// Follows the tags of `html` on the stack of open ones.
+fn replay_tags(html: &str, open: &mut Vec<(String, String)>) {
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        let Some(len) = rest[start..].find('>') else {
+            break;
+        };
+        let tag = &rest[start..start + len + 1];
+        let name: String = tag
+            .trim_start_matches("</")
+            .trim_start_matches('<')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        if tag.starts_with("</") {
+            if let Some(p) = open.iter().rposition(|(n, _)| *n == name) {
+                open.truncate(p);
+            }
+        } else if !tag.ends_with("/>") {
+            open.push((name, tag.to_string()));
+        }
+        rest = &rest[start + len + 1..];
+    }
 }
 
 /// Replies carry links only as text to copy: a preview card would be noise.
@@ -830,8 +938,45 @@ mod tests {
         let joined: String = parts.iter().map(|p| format!("{p}\n")).collect();
         assert_eq!(joined, text, "nothing lost or reordered");
         // Astral characters (emoji) count twice, as Telegram counts them.
-        let emoji = "😀".repeat(3000) + "\n" + &"😀".repeat(3000);
+        let emoji = "😀".repeat(2000) + "\n" + &"😀".repeat(2000);
         assert_eq!(split_message(&emoji, MAX_MESSAGE_UTF16).len(), 2);
+        // A line of 6000 units is cut: no part over the limit, nothing lost.
+        let emoji = "😀".repeat(3000) + "\n" + &"😀".repeat(3000);
+        let parts = split_message(&emoji, MAX_MESSAGE_UTF16);
+        assert!(parts
+            .iter()
+            .all(|p| p.encode_utf16().count() <= MAX_MESSAGE_UTF16));
+        assert_eq!(parts.concat().matches('😀').count(), 6000);
         assert_eq!(split_message("short", MAX_MESSAGE_UTF16), vec!["short"]);
+    }
+
+    #[test]
+    fn one_line_longer_than_a_message_is_cut_with_its_tags_closed_and_reopened() {
+        let long = "价".repeat(5000);
+        let parts = split_message(&long, MAX_MESSAGE_UTF16);
+        assert!(parts.len() == 2, "{}", parts.len());
+        assert_eq!(parts.concat(), long, "nothing lost");
+        let line = format!(
+            "<pre>{}&amp;{}</pre>\nend",
+            "a b ".repeat(1500),
+            "字".repeat(2000)
+        );
+        let parts = split_message(&line, MAX_MESSAGE_UTF16);
+        assert!(parts.len() >= 2, "{parts:?}");
+        for p in &parts {
+            assert!(p.encode_utf16().count() <= MAX_MESSAGE_UTF16, "{}", p.len());
+            assert_eq!(
+                p.matches("<pre>").count(),
+                p.matches("</pre>").count(),
+                "{p}"
+            );
+            // Never inside an entity.
+            assert!(
+                !p.ends_with('&') && !p.contains("&am<") && !p.starts_with("amp;"),
+                "{p}"
+            );
+        }
+        let joined: String = parts.concat().replace("</pre><pre>", "");
+        assert_eq!(joined.replace('\n', ""), line.replace('\n', ""));
     }
 }

@@ -117,11 +117,7 @@ pub fn render(lang: Lang, r: &Rewritten, preface: Option<&str>) -> Vec<String> {
             head = format!("{p}\n{head}");
         }
         let body = format!("{head}\n{}", notes.split_once('\n').map_or("", |(_, n)| n));
-        out.extend(
-            super::split_message(&body, MAX_MESSAGE_UTF16)
-                .into_iter()
-                .map(str::to_string),
-        );
+        out.extend(super::split_message(&body, MAX_MESSAGE_UTF16));
         return out;
     }
     let blocks = text::blocks(&r.text, MAX_MESSAGE_UTF16 - AROUND_BLOCK_UTF16);
@@ -143,11 +139,7 @@ pub fn render(lang: Lang, r: &Rewritten, preface: Option<&str>) -> Vec<String> {
             last.push_str("\n\n");
             last.push_str(&notes);
         } else {
-            out.extend(
-                super::split_message(&notes, MAX_MESSAGE_UTF16)
-                    .into_iter()
-                    .map(str::to_string),
-            );
+            out.extend(super::split_message(&notes, MAX_MESSAGE_UTF16));
         }
     }
     out

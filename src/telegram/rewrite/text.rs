@@ -203,15 +203,34 @@ pub fn blocks(text: &str, max_utf16: usize) -> Vec<&str> {
         } else {
             (hard, 0)
         };
-        if end > 0 {
+        // A block of whitespace alone cannot be sent ("message text is empty"): the
+        // spacing it held is the one thing a rewrite may lose.
+        if end > 0 && !rest[..end].trim().is_empty() {
             out.push(&rest[..end]);
         }
         rest = &rest[end + skip..];
     }
-    if !rest.is_empty() || out.is_empty() {
+    if !rest.trim().is_empty() || out.is_empty() {
         out.push(rest);
     }
     out
+}
+
+#[cfg(test)]
+mod whitespace_tests {
+    use super::blocks;
+
+    #[test]
+    fn no_block_is_whitespace_alone() {
+        let text = format!("{}\n{}", "字".repeat(4000), " ".repeat(200));
+        let b = blocks(&text, 4000);
+        assert_eq!(
+            b.len(),
+            1,
+            "{:?}",
+            b.iter().map(|b| b.len()).collect::<Vec<_>>()
+        );
+    }
 }
 
 pub fn utf16(s: &str) -> usize {
