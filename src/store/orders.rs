@@ -104,6 +104,10 @@ pub struct Stats {
     /// Orders whose external_info carries this bot's prefix but did not decode to a user.
     pub unattributed: i64,
     pub outbox: OutboxCounts,
+    /// The ledger: what users can be paid (positive balances) and what users owe after
+    /// refunds that came after a payout (negative balances), both as positive fen.
+    pub owed_to_users: i64,
+    pub owed_by_users: i64,
 }
 
 const UPSERT_ORDERS: &str = "INSERT INTO orders (order_id, product_id, product_name, flow_point,
@@ -322,6 +326,7 @@ impl Store {
             .fetch_one(pool)
             .await?
         });
+        let (owed_to_users, owed_by_users) = self.owed_totals().await?;
         Ok(Stats {
             users,
             conversions,
@@ -329,6 +334,8 @@ impl Store {
             orders: self.order_totals(None, 0).await?,
             unattributed: self.unattributed_orders().await?,
             outbox: self.outbox_counts().await?,
+            owed_to_users,
+            owed_by_users,
         })
     }
 

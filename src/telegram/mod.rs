@@ -7,6 +7,7 @@
 
 pub mod card;
 pub mod inline;
+pub mod ledger;
 pub mod orders;
 pub mod pace;
 pub mod refusal;
@@ -52,6 +53,11 @@ pub enum Command {
     // `zh` or `en`; anything else gets the usage.
     #[command(description = "切换语言（/lang en 切换到英文）")]
     Lang(String),
+    #[command(description = "我的返利")]
+    Balance,
+    // Operators only: `/payout <user id> <amount> [note]`; not in the command menu.
+    #[command(hide)]
+    Payout(String),
     // As a reply: that message's text with the sender's own 抖口令 ([`rewrite`]).
     #[command(description = "回复一条文案：换成你的专属口令")]
     Rewrite,
@@ -71,6 +77,7 @@ pub fn menu(lang: Lang) -> Vec<BotCommand> {
                     "help" => "How it works",
                     "orders" => "My orders",
                     "lang" => "Language (/lang zh for Chinese)",
+                    "balance" => "My rebate",
                     "rewrite" => "Rewrite a promo text with your passwords",
                     _ => "",
                 };
@@ -468,7 +475,18 @@ fn schema_inner() -> UpdateHandler<HandlerError> {
     dptree::entry()
         .branch(inline::handler())
         .branch(messages())
-        .branch(Update::filter_callback_query().endpoint(orders::on_callback))
+        .branch(
+            Update::filter_callback_query()
+                .branch(
+                    dptree::filter(|q: CallbackQuery| {
+                        q.data
+                            .as_deref()
+                            .is_some_and(|d| d.starts_with(ledger::CALLBACK_PREFIX))
+                    })
+                    .endpoint(ledger::on_callback),
+                )
+                .branch(dptree::endpoint(orders::on_callback)),
+        )
 }
 
 fn messages() -> UpdateHandler<HandlerError> {
@@ -560,6 +578,8 @@ async fn on_command(
     let mut keyboard = None;
     let text = match cmd {
         Command::Stats => return stats(&tg, &msg, &store, &policy, &alerts).await,
+        Command::Balance => return ledger::balance(&tg, &msg, &store, &policy).await,
+        Command::Payout(args) => return ledger::payout(&tg, &msg, &args, &store, &policy).await,
         // Its own endpoint in `schema_inner`.
         Command::Rewrite => return Ok(()),
         Command::Start(_) => texts::start(lang).to_string(),
@@ -824,14 +844,10 @@ async fn on_message(
         }
         return Ok(());
     }
-    let lang = lang_of(&store, user).await;
     let mut seen = std::collections::HashSet::new();
     refs.retain(|r| seen.insert(r.value.clone()));
     let grant = policy.limiter.take(user.id.0, refs.len());
     refs.truncate(grant.granted);
-    let note = grant
-        .tell
-        .then(|| texts::rate_limited(lang, grant.retry_after, grant.granted > 0));
 
     let asked = refs.clone();
     let user_name = user
@@ -847,7 +863,12 @@ async fn on_message(
             reference,
         })
         .collect();
-    let results = converter.convert_all(reqs).await;
+    // The language is learned beside the conversions (it may cost a store write), never
+    // before them.
+    let (results, lang) = tokio::join!(converter.convert_all(reqs), lang_of(&store, user));
+    let note = grant
+        .tell
+        .then(|| texts::rate_limited(lang, grant.retry_after, grant.granted > 0));
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         tracing::warn!(chat_id = msg.chat.id.0, error = %e, "conversion failed");
     }

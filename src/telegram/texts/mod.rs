@@ -2,6 +2,7 @@
 //! bot says is chosen here and nowhere else: replies and refusals here, order news and the
 //! group notices in [`news`], `/orders` in [`orders`], the operators' texts in [`operator`].
 
+pub mod ledger;
 mod news;
 mod operator;
 mod orders;
@@ -39,7 +40,7 @@ pub fn help(lang: Lang) -> &'static str {
 在群里：我只回复含有商品链接的消息。\n\n\
 用你的专属口令下单后，订单出现、退款、结算时我都会私信通知你（请先私聊我点一次 /start；否则我只会在你转链的群里提醒你来私聊查看）。\n\n\
 推广文案：私聊发给我一整段带商品链接的文案，我会把其中的链接和口令都换成你的专属口令，整段发回给你；在群里回复一条文案并发送 /rewrite 也可以（结果私信给你）。\n\n\
-命令：\n/start 开始\n/help 使用说明\n/orders 我的订单\n/rewrite 回复一条文案：换成你的专属口令\n/lang en 切换到英文（English）",
+命令：\n/start 开始\n/help 使用说明\n/orders 我的订单\n/balance 我的返利\n/rewrite 回复一条文案：换成你的专属口令\n/lang en 切换到英文（English）",
         "📖 How it works\n\n\
 1. In Douyin, open the product and tap Share → Copy link.\n\
 2. Send me what you copied (one message may hold several products).\n\
@@ -51,7 +52,7 @@ you in the group where you converted the link).\n\n\
 Promo texts: send me a whole promotional text with product links in a private chat and I \
 send it back with every link and password replaced by your own; in a group, reply to a text \
 with /rewrite (the result comes privately).\n\n\
-Commands:\n/start start\n/help this help\n/orders my orders\n/rewrite (as a reply) a text with your passwords\n/lang zh 切换到中文 (Chinese)",
+Commands:\n/start start\n/help this help\n/orders my orders\n/balance my rebate\n/rewrite (as a reply) a text with your passwords\n/lang zh 切换到中文 (Chinese)",
     )
 }
 

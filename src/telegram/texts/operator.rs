@@ -107,6 +107,7 @@ pub fn stats(lang: Lang, s: &Stats, watermark: Option<&str>, incident: bool) -> 
 已结算佣金：{}
 无法归属的本机器人订单：{}
 通知：已发送 {}，待发送 {}，无法送达 {}
+应付用户返利：{}（用户欠款 {}）
 订单已同步到：{synced}
 上游状态：{upstream}",
             s.users,
@@ -121,6 +122,8 @@ pub fn stats(lang: Lang, s: &Stats, watermark: Option<&str>, incident: bool) -> 
             s.outbox.sent,
             s.outbox.pending,
             s.outbox.parked,
+            yuan(s.owed_to_users),
+            yuan(s.owed_by_users),
         ),
         Lang::En => format!(
             "📊 <b>Overview</b>
@@ -132,6 +135,7 @@ Estimated commission: {}
 Settled commission: {}
 This bot's orders nobody could be found for: {}
 Messages: {} sent, {} waiting, {} undeliverable
+Rebates owed to users: {} (owed by users: {})
 Orders read up to: {synced}
 Upstream: {upstream}",
             s.users,
@@ -146,6 +150,8 @@ Upstream: {upstream}",
             s.outbox.sent,
             s.outbox.pending,
             s.outbox.parked,
+            yuan(s.owed_to_users),
+            yuan(s.owed_by_users),
         ),
     }
 }
