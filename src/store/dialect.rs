@@ -18,6 +18,10 @@ pub(super) trait Dialect {
     const NOW: &'static str;
     /// The larger of two values (`MAX(a, b)` is an aggregate in PostgreSQL).
     const GREATEST: &'static str;
+    /// Takes a lock on one user's money until the transaction ends (`$1` the user id), so
+    /// two payouts for one user never both pass the balance check. SQLite's one writer
+    /// already excludes every other; PostgreSQL's READ COMMITTED would not.
+    const LOCK_USER_MONEY: &'static str;
 }
 
 impl Dialect for sqlx::Sqlite {
@@ -26,6 +30,7 @@ impl Dialect for sqlx::Sqlite {
     const FOR_UPDATE: &'static str = "";
     const NOW: &'static str = "CAST(strftime('%s', 'now') AS INTEGER)";
     const GREATEST: &'static str = "MAX";
+    const LOCK_USER_MONEY: &'static str = "SELECT $1";
 }
 
 impl Dialect for sqlx::Postgres {
@@ -35,6 +40,7 @@ impl Dialect for sqlx::Postgres {
     // FLOOR: a cast alone rounds, and a lease would end up to half a second short.
     const NOW: &'static str = "CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp())) AS BIGINT)";
     const GREATEST: &'static str = "GREATEST";
+    const LOCK_USER_MONEY: &'static str = "SELECT pg_advisory_xact_lock($1)::text";
 }
 
 /// Runs `$body` against the store's backend: `$pool` is the pool for `read` or `write`

@@ -157,12 +157,17 @@ pub(super) use ledger_facts;
 macro_rules! pay_out {
     ($tx:expr, $user:expr, $amount:expr, $note:expr, $operator:expr, $key:expr, $now:expr) => {{
         let (user, amount, note, key): (u64, i64, &str, &str) = ($user, $amount, $note, $key);
+        // Two payouts for one user (two requests, two instances) wait for each other here,
+        // so each reads the balance the other left.
+        sqlx::query(<Db as super::dialect::Dialect>::LOCK_USER_MONEY)
+            .bind(user as i64)
+            .execute(&mut **$tx)
+            .await?;
         let done: Option<i64> = sqlx::query_scalar("SELECT id FROM ledger WHERE op_key = $1")
             .bind(key)
             .fetch_optional(&mut **$tx)
             .await?;
-        // SQLite's one writer and PostgreSQL's lock on the request row keep two
-        // confirmations of one payout apart; the balance is read inside the transaction.
+        // The balance is read inside the transaction, under the user's lock.
         let available: i64 = sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger WHERE user_id = $1",
         )

@@ -577,7 +577,8 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "🛍 卡宾熊猫耳酥 130g*10袋 · ¥59.90 · 券后 ¥49.90 · 返 ¥0.29",
+                // Never the poster's rebate in a group.
+                "🛍 卡宾熊猫耳酥 130g*10袋 · ¥59.90 · 券后 ¥49.90",
                 "<code>8口令8</code>",
                 "🎟 <code>券口令</code>",
                 "<code>8口令8</code>",

@@ -261,8 +261,9 @@ mod tests {
             (d.cos_ratio_bp, d.kol_cos_ratio_bp),
             (Some(1000), Some(1250))
         );
-        // No fee given: price × the kol ratio, rounded down (5990 × 12.5% = 748.75).
-        assert_eq!(d.commission_fen, Some(748));
+        // No fee given: the price after coupon × the kol ratio, rounded down
+        // (4990 × 12.5% = 623.75).
+        assert_eq!(d.commission_fen, Some(623));
         let d = product(&json!({"title": "t", "price": "59.90", "coupon_price": -1,
             "cos_ratio": 1000, "cover": 7, "shop_name": ""}))
         .unwrap();
