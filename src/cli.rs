@@ -1,5 +1,5 @@
 //! The command line: `run` (default), `detect`, `convert`, `orders`, `doctor`, `ledger`,
-//! `payout`.
+//! `payout`, `adjust`.
 
 mod ledger;
 
@@ -82,6 +82,19 @@ enum Cmd {
         #[arg(long)]
         note: String,
     },
+    /// Correct a user's rebate balance: a signed amount in yuan (`-3.50` debits) with a
+    /// reason; one ledger line and a message to the user. Needs only DATABASE_URL.
+    Adjust {
+        /// The user's Telegram id.
+        #[arg(long)]
+        user: u64,
+        /// Yuan, at most two decimals, `-` for a debit: 3.50 or -3.50.
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        /// Why (shown to the user and kept in the ledger); required.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// Exit code for configuration problems, as for usage errors.
@@ -123,6 +136,13 @@ pub fn main() -> ExitCode {
         }),
         Cmd::Payout { user, amount, note } => with_config(Needs::default(), |config| {
             block_on(ledger::run_payout(config, user, &amount, &note), |f| f)
+        }),
+        Cmd::Adjust {
+            user,
+            amount,
+            reason,
+        } => with_config(Needs::default(), |config| {
+            block_on(ledger::run_adjust(config, user, &amount, &reason), |f| f)
         }),
     }
 }

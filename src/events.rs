@@ -43,6 +43,12 @@ pub enum Event {
         note: String,
         balance: i64,
     },
+    /// The operator corrected the user's balance by `amount` fen (signed), for `reason`.
+    Adjustment {
+        amount: i64,
+        reason: String,
+        balance: i64,
+    },
     /// A finished message (HTML), for text that has no facts behind it.
     Text {
         html: String,

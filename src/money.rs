@@ -39,6 +39,16 @@ pub fn parse_amount(s: &str) -> Result<i64, AmountError> {
     Ok(fen)
 }
 
+/// An adjustment: like [`parse_amount`], with an explicit leading `-` for a debit.
+pub fn parse_signed_amount(s: &str) -> Result<i64, AmountError> {
+    match s.strip_prefix('-') {
+        Some(rest) => parse_amount(rest).map(|f| -f).map_err(|_| AmountError {
+            given: s.to_string(),
+        }),
+        None => parse_amount(s),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +91,10 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("12.34"));
+        assert_eq!(parse_signed_amount("-3.5"), Ok(-350));
+        assert_eq!(parse_signed_amount("3.5"), Ok(350));
+        for s in ["--3", "-", "-0", "+3", "-1e3", "- 3"] {
+            assert!(parse_signed_amount(s).is_err(), "{s:?} accepted");
+        }
     }
 }

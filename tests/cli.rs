@@ -567,4 +567,36 @@ mod ledger_commands {
             assert_eq!(payouts().await.len(), 2);
         }
     }
+
+    on_both_backends! {
+        /// An adjustment: signed, with a reason, one line, the user told; a debit may take
+        /// the balance below 0 (never clamped).
+        #[tokio::test(flavor = "multi_thread")]
+        async fn adjust_writes_one_signed_line_with_its_reason(db) {
+            seed(db.url()).await;
+            let adjust = |amount: &str, reason: &str| {
+                cli(&db, &["adjust", "--user", "1001", "--amount", amount, "--reason", reason])
+            };
+            for bad in ["0", "12,34", "--3", "+3"] {
+                let o = adjust(bad, "fix");
+                assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+            }
+            assert_eq!(adjust("-1", " ").status.code(), Some(2));
+            let o = adjust("-20.00", "duplicate order 6911");
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert_eq!(stdout(&o).trim(), "adjusted user 1001 by -20.00; balance now -6.49");
+            let store = Store::open(db.url()).await.unwrap();
+            let lines = store.ledger(Some(1001), None).await.unwrap();
+            let last = lines.last().unwrap();
+            assert_eq!(last.kind, douyin_link_bot::store::LedgerKind::Adjustment);
+            assert_eq!((last.amount, last.note.as_deref()), (-2000, Some("duplicate order 6911")));
+            assert_eq!(store.available(1001).await.unwrap(), -649);
+            let told = store.pending_for(1001).await.unwrap();
+            assert!(told.iter().any(|r| matches!(
+                &r.event,
+                Some(douyin_link_bot::events::Event::Adjustment { amount: -2000, balance: -649, .. })
+            )));
+            store.close().await;
+        }
+    }
 }

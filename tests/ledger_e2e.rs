@@ -75,7 +75,7 @@ on_both_backends! {
         let news = tg.wait_for(1, to(&ALICE, "订单已结算")).await;
         assert!(text(&news[0]).contains("返利已到账：¥0.62，当前余额：¥0.62"), "{}", text(&news[0]));
         tg.push_text(&ALICE, "/balance");
-        let b = tg.wait_for(1, to(&ALICE, "我的返利")).await;
+        let b = tg.wait_for(1, to(&ALICE, "可提现")).await;
         assert!(text(&b[0]).contains("可提现：¥0.62"), "{}", text(&b[0]));
 
         // The operator pays it out: a bad amount is refused with the format, a good one asks
@@ -126,7 +126,7 @@ on_both_backends! {
         let t = text(&news[0]);
         assert!(t.contains("已扣回这笔订单的返利 ¥0.62，当前余额：-¥0.62"), "{t}");
         tg.push_text(&ALICE, "/balance");
-        let b = tg.wait_for(2, to(&ALICE, "我的返利")).await;
+        let b = tg.wait_for(2, to(&ALICE, "可提现")).await;
         let t = text(&b[1]);
         assert!(t.contains("可提现：-¥0.62") && t.contains("你目前欠 ¥0.62"), "{t}");
         assert!(t.contains("打款 -¥0.62（支付宝）") && t.contains("退款扣回 -¥0.62"), "{t}");
@@ -162,7 +162,7 @@ on_both_backends! {
         tg.push_text(&OPERATOR, "/payout 424242 1");
         tg.wait_for(1, to(&OPERATOR, "没有用户")).await;
         tg.push_text(&ALICE, "/balance");
-        let b = tg.wait_for(1, to(&ALICE, "我的返利")).await;
+        let b = tg.wait_for(1, to(&ALICE, "可提现")).await;
         assert!(text(&b[0]).contains("可提现：¥0.00"), "{}", text(&b[0]));
         h.bot.stop().await;
     }

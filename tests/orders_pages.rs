@@ -62,6 +62,23 @@ fn buttons(markup: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The message as shown once `page` is on it (the press is answered before the edit).
+async fn shown_page(tg: &FakeTelegram, message_id: i64, page: &str) -> (String, Value) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (text, markup) = tg.shown(ALICE.chat_id, message_id).unwrap();
+        let text = text.as_str().unwrap_or_default().to_string();
+        if text.contains(page) {
+            return (text, markup);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never showed {page}: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 fn is_listing(m: &Value) -> bool {
     text(m).starts_with("📦")
 }
@@ -103,9 +120,8 @@ on_both_backends! {
         let message_id = tg.message_id_of(is_listing).unwrap();
         tg.push_callback(&ALICE, message_id, "orders:1");
         tg.wait_callback_answers(1).await;
-        let (shown, markup) = tg.shown(ALICE.chat_id, message_id).unwrap();
-        let shown = shown.as_str().unwrap();
-        assert!(shown.contains("第 2/3 页"), "{shown}");
+        let (shown, markup) = shown_page(tg, message_id, "第 2/3 页").await;
+        let shown = shown.as_str();
         assert!(listed(shown)[0].contains("商品12"), "{shown}");
         assert_eq!(
             buttons(&markup).iter().map(|(_, d)| d.as_str()).collect::<Vec<_>>(),
@@ -120,8 +136,8 @@ on_both_backends! {
         // The last page: three orders, only "previous".
         tg.push_callback(&ALICE, message_id, "orders:2");
         tg.wait_callback_answers(2).await;
-        let (shown, markup) = tg.shown(ALICE.chat_id, message_id).unwrap();
-        let shown = shown.as_str().unwrap();
+        let (shown, markup) = shown_page(tg, message_id, "第 3/3 页").await;
+        let shown = shown.as_str();
         assert_eq!(listed(shown).len(), 3, "{shown}");
         assert!(listed(shown)[2].contains("商品00"), "{shown}");
         assert_eq!(

@@ -175,7 +175,15 @@ pub async fn run_payout(
     let store = open(&config).await?;
     let now = chrono::Utc::now().timestamp();
     let outcome = store
-        .pay_out(user, fen, note, CLI_OPERATOR, &op_key(), now)
+        .pay_out(
+            user,
+            fen,
+            // Bounded as in Telegram: it goes into the user's message.
+            &crate::telegram::texts::bounded(note, crate::telegram::ledger::NOTE_CHARS),
+            CLI_OPERATOR,
+            &op_key(),
+            now,
+        )
         .await;
     store.close().await;
     match outcome.map_err(|e| Failure::Other(e.to_string()))? {
@@ -192,6 +200,39 @@ pub async fn run_payout(
 }
 
 /// Why a payout was not written, for the operator at the terminal.
+/// `adjust --user N --amount A --reason R`.
+pub async fn run_adjust(
+    config: Config,
+    user: u64,
+    amount: &str,
+    reason: &str,
+) -> Result<(), Failure> {
+    let fen = money::parse_signed_amount(amount).map_err(|e| Failure::Config(e.to_string()))?;
+    let reason = crate::telegram::texts::bounded(reason, crate::telegram::ledger::NOTE_CHARS);
+    if reason.is_empty() {
+        return Err(Failure::Config(
+            "an adjustment needs a reason (--reason TEXT)".into(),
+        ));
+    }
+    let store = open(&config).await?;
+    let now = chrono::Utc::now().timestamp();
+    let outcome = store
+        .adjust(user, fen, &reason, CLI_OPERATOR, &op_key(), now)
+        .await;
+    store.close().await;
+    match outcome.map_err(|e| Failure::Other(e.to_string()))? {
+        Ok(balance) => {
+            println!(
+                "adjusted user {user} by {}; balance now {}",
+                yuan(fen),
+                yuan(balance)
+            );
+            Ok(())
+        }
+        Err(refused) => Err(Failure::Other(format!("adjustment refused: {refused}"))),
+    }
+}
+
 fn refusal(user: u64, fen: i64, refused: &PayoutRefused) -> String {
     match refused {
         PayoutRefused::OverBalance { available, .. } if *available < 0 => format!(

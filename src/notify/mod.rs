@@ -386,7 +386,10 @@ impl Notifier {
         match self.messenger.send(private, &text, patience).await {
             Ok(()) => Delivery::Sent { chat_id: private },
             Err(SendError::NotStarted(why)) if row.allow_fallback => {
-                self.deliver_in_group(row, lang, &text, &why, patience)
+                // The group may hear the order (GROUP_FALLBACK_AMOUNTS=on), never the user's
+                // rebate or balance: those are theirs alone.
+                let group_text = texts::event(lang, event, &texts::Money::default());
+                self.deliver_in_group(row, lang, &group_text, &why, patience)
                     .await
             }
             Err(SendError::NotStarted(why)) => Delivery::Held {

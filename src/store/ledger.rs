@@ -102,13 +102,15 @@ pub const PAYOUT_CONFIRM_SECS: i64 = 300;
 
 /// Writes the accruals and reversals the stored states of `$ids` (order ids, `&[&str]`)
 /// call for, on a transaction of the backend `Db` in scope; `$percent` is the percent in
-/// force (0 writes no accrual). Reversals need no percent: they undo an accrual.
+/// force. An accrual is written for every order that settles, at 0 % too (amount 0): it
+/// pins the percent at settlement, so raising `REBATE_PERCENT` later never credits an order
+/// settled before (one seen again in an overlapping window). Reversals undo an accrual.
 macro_rules! ledger_facts {
     ($tx:expr, $ids:expr, $percent:expr, $now:expr) => {{
         let ids: &[&str] = $ids;
         let percent: i64 = $percent;
         if !ids.is_empty() {
-            if percent > 0 {
+            {
                 let mut q = sqlx::QueryBuilder::<Db>::new(
                     "INSERT INTO ledger (user_id, kind, order_id, amount, percent, commission,
                         created_at)
@@ -121,10 +123,8 @@ macro_rules! ledger_facts {
                     .push_bind($now)
                     .push(
                         " FROM orders WHERE flow_point = 'SETTLE' AND user_id IS NOT NULL
-                         AND real_commission * ",
-                    )
-                    .push_bind(percent)
-                    .push(" / 100 > 0 AND order_id IN (");
+                         AND real_commission >= 0 AND order_id IN (",
+                    );
                 let mut list = q.separated(", ");
                 for id in ids {
                     list.push_bind(*id);
@@ -437,6 +437,68 @@ impl Store {
                 tx.commit().await?;
             }
             Ok((who, outcome))
+        })
+    }
+
+    /// An adjustment by an operator: a signed amount (not 0) with a reason, written once
+    /// under `op_key`, the user told. A debit may take the balance below 0 (shown as owed,
+    /// never clamped). Returns the balance after.
+    pub async fn adjust(
+        &self,
+        user_id: u64,
+        amount: i64,
+        reason: &str,
+        operator_id: u64,
+        op_key: &str,
+        now: i64,
+    ) -> Result<PayoutOutcome, StoreError> {
+        if !self.has_account(user_id).await? {
+            return Ok(Err(PayoutRefused::UnknownUser(user_id)));
+        }
+        on_backend!(self, write, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(<Db as super::dialect::Dialect>::LOCK_USER_MONEY)
+                .bind(user_id as i64)
+                .execute(&mut *tx)
+                .await?;
+            let written = sqlx::query(
+                "INSERT INTO ledger (user_id, kind, amount, operator_id, note, op_key, created_at)
+                 VALUES ($1, 'adjustment', $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(user_id as i64)
+            .bind(amount)
+            .bind(operator_id as i64)
+            .bind(reason)
+            .bind(op_key)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if written == 0 {
+                return Ok(Err(PayoutRefused::AlreadyDone));
+            }
+            let balance: i64 = sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger WHERE user_id = $1",
+            )
+            .bind(user_id as i64)
+            .fetch_one(&mut *tx)
+            .await?;
+            let notice = Notice {
+                dedupe_key: format!("adjustment:{op_key}"),
+                event: Event::Adjustment {
+                    amount,
+                    reason: reason.to_string(),
+                    balance,
+                },
+            };
+            let target = super::outbox::Target {
+                user_id,
+                product_id: None,
+                allow_fallback: false,
+            };
+            enqueue_many!(&mut *tx, &[(&notice, target)], now);
+            tx.commit().await?;
+            Ok(Ok(balance))
         })
     }
 

@@ -109,7 +109,9 @@ impl OutboxRow {
         let (id, user_id, product_id, text, event, allow_fallback, attempts, held, _, claim) = c;
         let event = match event {
             None => Some(Event::Text { html: text }),
-            Some(json) => Event::from_json(&json),
+            // A kind a newer release wrote: its Chinese rendering beside it, if any.
+            Some(json) => Event::from_json(&json)
+                .or_else(|| (!text.trim().is_empty()).then_some(Event::Text { html: text })),
         };
         OutboxRow {
             id,

@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use teloxide::types::{CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message};
 
+/// A payout note's length at most (characters).
+pub const NOTE_CHARS: usize = 200;
+
 /// Ledger lines shown by `/balance`.
 const LAST_LINES: i64 = 10;
 
@@ -74,11 +77,17 @@ pub async fn payout(
     let Some(operator) = person(msg).filter(|u| policy.is_admin(u.id.0)) else {
         return Ok(());
     };
+    // Money is moved from the operator's private chat only: in a group the command is
+    // ignored (nothing asked, nothing shown there).
+    if !msg.chat.is_private() {
+        return Ok(());
+    }
     let lang = lang_of(store, operator).await;
     let private = operator.id.0 as i64;
     let mut words_in = args.split_whitespace();
     let (user, amount) = (words_in.next(), words_in.next());
-    let note: String = words_in.collect::<Vec<_>>().join(" ");
+    // Bounded: it goes into the question and into the user's message.
+    let note = texts::bounded(&words_in.collect::<Vec<_>>().join(" "), NOTE_CHARS);
     let user = user.and_then(|u| u.parse::<u64>().ok()).filter(|u| *u > 0);
     let (user, amount) = match (user, amount.map(parse_amount)) {
         (Some(u), Some(Ok(a))) => (u, a),

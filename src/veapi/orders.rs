@@ -409,22 +409,32 @@ fn number_text(n: &serde_json::Number) -> Result<String, String> {
 }
 
 fn fen<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    match Value::deserialize(d)? {
+    let n = fen_value(Value::deserialize(d)?)?;
+    // Beyond ¥10,000,000 (or negative beyond it) no order goes: a garbled value would
+    // overflow the rebate arithmetic. Unreadable, never guessed.
+    if n.abs() > crate::money::MAX_FEN {
+        return Err(serde::de::Error::custom(format!(
+            "amount {n} fen is out of range"
+        )));
+    }
+    Ok(n)
+}
+
+fn fen_value<E: serde::de::Error>(v: Value) -> Result<i64, E> {
+    match v {
         Value::Null => Ok(0),
         Value::Number(n) => n
             .as_i64()
             .or_else(|| whole(n.as_f64()?))
-            .ok_or_else(|| serde::de::Error::custom(format!("amount {n} is not whole fen"))),
+            .ok_or_else(|| E::custom(format!("amount {n} is not whole fen"))),
         Value::String(s) if s.trim().is_empty() => Ok(0),
         // Only digits: `"21.00"` reads like yuan and would be shown 100 times too small if
         // taken as fen, so a string with a point (or anything else) is not guessed at.
         Value::String(s) => s
             .trim()
             .parse::<i64>()
-            .map_err(|_| serde::de::Error::custom(format!("amount {s:?} is not whole fen"))),
-        other => Err(serde::de::Error::custom(format!(
-            "amount {other} is not a number"
-        ))),
+            .map_err(|_| E::custom(format!("amount {s:?} is not whole fen"))),
+        other => Err(E::custom(format!("amount {other} is not a number"))),
     }
 }
 

@@ -6,6 +6,8 @@ use crate::store::{Balance, LedgerEntry, LedgerKind, PayoutRefused};
 
 /// `/balance`: available, pending, lifetime, and the last lines of the ledger.
 pub fn balance(lang: Lang, b: &Balance, lines: &[LedgerEntry], percent: u8) -> String {
+    // Accruals of 0 (settled at 0 %) only pin the percent: not worth a line.
+    let lines: Vec<&LedgerEntry> = lines.iter().filter(|l| l.amount != 0).collect();
     if percent == 0 && lines.is_empty() {
         return lang
             .pick("这个机器人没有开启返利。", "This bot does not pay rebates.")

@@ -37,7 +37,32 @@ pub fn event(lang: Lang, e: &Event, money: &Money) -> String {
             note,
             balance,
         } => payout(lang, *amount, note, *balance),
+        Event::Adjustment {
+            amount,
+            reason,
+            balance,
+        } => adjustment(lang, *amount, reason, *balance),
         Event::Text { html } => html.clone(),
+    }
+}
+
+/// The operator corrected the user's balance.
+fn adjustment(lang: Lang, amount: i64, reason: &str, balance: i64) -> String {
+    let signed = if amount >= 0 {
+        format!("+{}", yuan(amount))
+    } else {
+        yuan(amount)
+    };
+    let reason = escape(&bounded(reason, 200));
+    match lang {
+        Lang::Zh => format!(
+            "🧾 <b>返利余额调整</b>\n金额：{signed}\n原因：{reason}\n当前余额：{}",
+            yuan(balance)
+        ),
+        Lang::En => format!(
+            "🧾 <b>Rebate balance adjusted</b>\nAmount: {signed}\nReason: {reason}\nBalance now: {}",
+            yuan(balance)
+        ),
     }
 }
 

@@ -81,7 +81,8 @@ pub fn orders(lang: Lang, p: &OrdersPage) -> String {
             ("REFUND" | "SETTLE", _) => None,
             _ if p.rebate_percent > 0 => Some((
                 false,
-                o.estimated_commission.max(0) * i64::from(p.rebate_percent) / 100,
+                crate::telegram::card::rebate_fen(Some(o.estimated_commission), p.rebate_percent)
+                    .unwrap_or(0),
             )),
             _ => None,
         };
