@@ -330,3 +330,79 @@ mod fixed_sequence {
         }
     }
 }
+
+on_both_backends! {
+    /// Two payouts for one user, asked by two operators and confirmed at the same moment on
+    /// two store handles (two instances), when the balance covers one: exactly one is
+    /// written, the other refused over the balance left. Without the per-user lock both
+    /// would read the same balance under READ COMMITTED and overdraw.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn concurrent_payouts_for_one_user_never_overdraw(db) {
+        let store = Store::open(db.url()).await.unwrap();
+        let order = snapshot("6901", 1001, "SETTLE", 1, 10_000);
+        let orders = [order];
+        let items = poller::to_ingest(&orders, &Default::default());
+        store.ingest_page_at(&items, 1, 10).await.unwrap();
+        assert_eq!(store.available(1001).await.unwrap(), 1000);
+        store.request_payout("a", 7001, 1001, 1000, "", 1).await.unwrap().unwrap();
+        store.request_payout("b", 7002, 1001, 1000, "", 1).await.unwrap().unwrap();
+        let other = Store::open(db.url()).await.unwrap();
+        let (x, y) = tokio::join!(
+            store.confirm_payout("a", 7001, 2),
+            other.confirm_payout("b", 7002, 2)
+        );
+        let outcomes = [x.unwrap().1, y.unwrap().1];
+        assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
+        assert!(outcomes.iter().any(|o| matches!(
+            o,
+            Err(douyin_link_bot::store::PayoutRefused::OverBalance { available: 0, .. })
+        )), "{outcomes:?}");
+        assert_eq!(store.available(1001).await.unwrap(), 0);
+        other.close().await;
+        let payouts = store
+            .ledger(Some(1001), None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|l| l.kind == LedgerKind::Payout)
+            .count();
+        assert_eq!(payouts, 1);
+    }
+}
+
+/// The per-user lock is taken: while another transaction holds user 1001's money lock, a
+/// confirmation for 1001 waits, and goes through once it is released (PostgreSQL; SQLite's
+/// one writer does this by itself).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_confirmation_waits_for_the_users_money_lock() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = Store::open(db.url()).await.unwrap();
+    let orders = [snapshot("6902", 1001, "SETTLE", 1, 10_000)];
+    let items = poller::to_ingest(&orders, &Default::default());
+    store.ingest_page_at(&items, 1, 10).await.unwrap();
+    store
+        .request_payout("t", 7001, 1001, 500, "", 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+    let mut holder = pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock(1001)::text")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let confirming = tokio::spawn({
+        let store = store.clone();
+        async move { store.confirm_payout("t", 7001, 2).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !confirming.is_finished(),
+        "the confirmation did not wait for the user's lock"
+    );
+    holder.commit().await.unwrap();
+    let (_, outcome) = confirming.await.unwrap().unwrap();
+    assert_eq!(outcome, Ok(500));
+}

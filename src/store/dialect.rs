@@ -22,6 +22,11 @@ pub(super) trait Dialect {
     /// two payouts for one user never both pass the balance check. SQLite's one writer
     /// already excludes every other; PostgreSQL's READ COMMITTED would not.
     const LOCK_USER_MONEY: &'static str;
+    /// The first statement of a transaction that moves money. SQLite: a write that touches
+    /// no row but takes the write lock at once (a deferred transaction that reads first
+    /// fails with "database is locked" when two processes upgrade together); PostgreSQL:
+    /// nothing ([`Dialect::LOCK_USER_MONEY`] does the work).
+    const BEGIN_MONEY: &'static str;
 }
 
 impl Dialect for sqlx::Sqlite {
@@ -31,6 +36,8 @@ impl Dialect for sqlx::Sqlite {
     const NOW: &'static str = "CAST(strftime('%s', 'now') AS INTEGER)";
     const GREATEST: &'static str = "MAX";
     const LOCK_USER_MONEY: &'static str = "SELECT $1";
+    const BEGIN_MONEY: &'static str =
+        "UPDATE payout_requests SET used_at = used_at WHERE token IS NULL";
 }
 
 impl Dialect for sqlx::Postgres {
@@ -41,6 +48,7 @@ impl Dialect for sqlx::Postgres {
     const NOW: &'static str = "CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp())) AS BIGINT)";
     const GREATEST: &'static str = "GREATEST";
     const LOCK_USER_MONEY: &'static str = "SELECT pg_advisory_xact_lock($1)::text";
+    const BEGIN_MONEY: &'static str = "SELECT 1";
 }
 
 /// Runs `$body` against the store's backend: `$pool` is the pool for `read` or `write`

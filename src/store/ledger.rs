@@ -405,6 +405,11 @@ impl Store {
     ) -> Result<(Option<(u64, i64)>, PayoutOutcome), StoreError> {
         on_backend!(self, write, |pool| {
             let mut tx = pool.begin().await?;
+            // SQLite: the write lock first, so another process's money transaction (the
+            // CLI beside the bot) waits instead of failing on a lock upgrade.
+            sqlx::query(<Db as super::dialect::Dialect>::BEGIN_MONEY)
+                .execute(&mut *tx)
+                .await?;
             let request: Option<(i64, i64, i64, String, i64, Option<i64>)> =
                 sqlx::query_as(&format!(
                     "SELECT operator_id, user_id, amount, note, created_at, used_at
@@ -457,6 +462,11 @@ impl Store {
         }
         on_backend!(self, write, |pool| {
             let mut tx = pool.begin().await?;
+            // SQLite: the write lock first, so another process's money transaction (the
+            // CLI beside the bot) waits instead of failing on a lock upgrade.
+            sqlx::query(<Db as super::dialect::Dialect>::BEGIN_MONEY)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(<Db as super::dialect::Dialect>::LOCK_USER_MONEY)
                 .bind(user_id as i64)
                 .execute(&mut *tx)
@@ -518,6 +528,11 @@ impl Store {
         }
         on_backend!(self, write, |pool| {
             let mut tx = pool.begin().await?;
+            // SQLite: the write lock first, so another process's money transaction (the
+            // CLI beside the bot) waits instead of failing on a lock upgrade.
+            sqlx::query(<Db as super::dialect::Dialect>::BEGIN_MONEY)
+                .execute(&mut *tx)
+                .await?;
             let outcome = pay_out!(&mut tx, user_id, amount, note, operator_id, op_key, now);
             if outcome.is_ok() {
                 tx.commit().await?;
