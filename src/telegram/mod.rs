@@ -703,7 +703,6 @@ fn cut_line(line: &str, max_utf16: usize) -> Vec<String> {
     while !rest.is_empty() {
         let reopen: String = open.iter().map(|(_, tag)| tag.as_str()).collect();
         let (mut used, mut cut, mut last_space) = (0usize, rest.len(), None);
-        let mut stack = open.clone();
         let mut i = 0;
         let bytes = rest.as_bytes();
         while i < rest.len() {
@@ -730,22 +729,7 @@ fn cut_line(line: &str, max_utf16: usize) -> Vec<String> {
                 cut = last_space.unwrap_or(i);
                 break;
             }
-            if c == '<' {
-                let tag = &rest[i..end];
-                let name: String = tag
-                    .trim_start_matches("</")
-                    .trim_start_matches('<')
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-                    .collect();
-                if tag.starts_with("</") {
-                    if let Some(p) = stack.iter().rposition(|(n, _)| *n == name) {
-                        stack.truncate(p);
-                    }
-                } else if !tag.ends_with("/>") {
-                    stack.push((name, tag.to_string()));
-                }
-            } else if bytes[i] == b' ' {
+            if bytes[i] == b' ' {
                 last_space = Some(i + 1);
             }
             used += width;
