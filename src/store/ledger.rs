@@ -152,28 +152,67 @@ macro_rules! ledger_facts {
 }
 pub(super) use ledger_facts;
 
+/// A user's balance: every fact summed (`$1` the user id).
+const AVAILABLE: &str =
+    "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger WHERE user_id = $1";
+
+/// Begins a transaction that moves money on `$pool` (backend `Db` in scope). SQLite takes
+/// its write lock first, so another process's money transaction (the CLI beside the bot)
+/// waits instead of failing on a lock upgrade.
+macro_rules! begin_money {
+    ($pool:expr) => {{
+        let mut tx = $pool.begin().await?;
+        sqlx::query(<Db as super::dialect::Dialect>::BEGIN_MONEY)
+            .execute(&mut *tx)
+            .await?;
+        tx
+    }};
+}
+
+/// Inside a money transaction (`$tx: &mut Transaction`): waits for the user's money lock,
+/// so two operations on one user (two requests, two instances) each read the balance the
+/// other left.
+macro_rules! lock_user {
+    ($tx:expr, $user:expr) => {
+        sqlx::query(<Db as super::dialect::Dialect>::LOCK_USER_MONEY)
+            .bind($user as i64)
+            .execute(&mut **$tx)
+            .await?
+    };
+}
+
+/// Inside a money transaction: the user's message about it, once per `$key`, delivered
+/// privately only (money is nobody else's business).
+macro_rules! tell_user {
+    ($tx:expr, $user:expr, $key:expr, $event:expr, $now:expr) => {{
+        let notice = Notice {
+            dedupe_key: $key,
+            event: $event,
+        };
+        let target = super::outbox::Target {
+            user_id: $user,
+            product_id: None,
+            allow_fallback: false,
+        };
+        enqueue_many!(&mut **$tx, &[(&notice, target)], $now);
+    }};
+}
+
 /// Inside a write transaction (`$tx`, backend `Db`): the payout line and the user's message,
 /// if the balance covers it and `$key` was never used. Evaluates to the outcome.
 macro_rules! pay_out {
     ($tx:expr, $user:expr, $amount:expr, $note:expr, $operator:expr, $key:expr, $now:expr) => {{
         let (user, amount, note, key): (u64, i64, &str, &str) = ($user, $amount, $note, $key);
-        // Two payouts for one user (two requests, two instances) wait for each other here,
-        // so each reads the balance the other left.
-        sqlx::query(<Db as super::dialect::Dialect>::LOCK_USER_MONEY)
-            .bind(user as i64)
-            .execute(&mut **$tx)
-            .await?;
+        lock_user!($tx, user);
         let done: Option<i64> = sqlx::query_scalar("SELECT id FROM ledger WHERE op_key = $1")
             .bind(key)
             .fetch_optional(&mut **$tx)
             .await?;
         // The balance is read inside the transaction, under the user's lock.
-        let available: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger WHERE user_id = $1",
-        )
-        .bind(user as i64)
-        .fetch_one(&mut **$tx)
-        .await?;
+        let available: i64 = sqlx::query_scalar(AVAILABLE)
+            .bind(user as i64)
+            .fetch_one(&mut **$tx)
+            .await?;
         if done.is_some() {
             Err(PayoutRefused::AlreadyDone)
         } else if amount <= 0 || amount > available {
@@ -191,20 +230,12 @@ macro_rules! pay_out {
             .bind($now)
             .execute(&mut **$tx)
             .await?;
-            let notice = Notice {
-                dedupe_key: format!("payout:{key}"),
-                event: Event::Payout {
-                    amount,
-                    note: note.to_string(),
-                    balance: available - amount,
-                },
+            let event = Event::Payout {
+                amount,
+                note: note.to_string(),
+                balance: available - amount,
             };
-            let target = super::outbox::Target {
-                user_id: user,
-                product_id: None,
-                allow_fallback: false,
-            };
-            enqueue_many!(&mut **$tx, &[(&notice, target)], $now);
+            tell_user!($tx, user, format!("payout:{key}"), event, $now);
             Ok(available - amount)
         }
     }};
@@ -271,12 +302,10 @@ impl Store {
     /// What `user_id` can be paid now (negative: they owe the operator).
     pub async fn available(&self, user_id: u64) -> Result<i64, StoreError> {
         Ok(on_backend!(self, read, |pool| {
-            sqlx::query_scalar(
-                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger WHERE user_id = $1",
-            )
-            .bind(user_id as i64)
-            .fetch_one(pool)
-            .await?
+            sqlx::query_scalar(AVAILABLE)
+                .bind(user_id as i64)
+                .fetch_one(pool)
+                .await?
         }))
     }
 
@@ -404,12 +433,7 @@ impl Store {
         now: i64,
     ) -> Result<(Option<(u64, i64)>, PayoutOutcome), StoreError> {
         on_backend!(self, write, |pool| {
-            let mut tx = pool.begin().await?;
-            // SQLite: the write lock first, so another process's money transaction (the
-            // CLI beside the bot) waits instead of failing on a lock upgrade.
-            sqlx::query(<Db as super::dialect::Dialect>::BEGIN_MONEY)
-                .execute(&mut *tx)
-                .await?;
+            let mut tx = begin_money!(pool);
             let request: Option<(i64, i64, i64, String, i64, Option<i64>)> =
                 sqlx::query_as(&format!(
                     "SELECT operator_id, user_id, amount, note, created_at, used_at
@@ -461,16 +485,8 @@ impl Store {
             return Ok(Err(PayoutRefused::UnknownUser(user_id)));
         }
         on_backend!(self, write, |pool| {
-            let mut tx = pool.begin().await?;
-            // SQLite: the write lock first, so another process's money transaction (the
-            // CLI beside the bot) waits instead of failing on a lock upgrade.
-            sqlx::query(<Db as super::dialect::Dialect>::BEGIN_MONEY)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(<Db as super::dialect::Dialect>::LOCK_USER_MONEY)
-                .bind(user_id as i64)
-                .execute(&mut *tx)
-                .await?;
+            let mut tx = begin_money!(pool);
+            lock_user!(&mut tx, user_id);
             let written = sqlx::query(
                 "INSERT INTO ledger (user_id, kind, amount, operator_id, note, op_key, created_at)
                  VALUES ($1, 'adjustment', $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -487,26 +503,16 @@ impl Store {
             if written == 0 {
                 return Ok(Err(PayoutRefused::AlreadyDone));
             }
-            let balance: i64 = sqlx::query_scalar(
-                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger WHERE user_id = $1",
-            )
-            .bind(user_id as i64)
-            .fetch_one(&mut *tx)
-            .await?;
-            let notice = Notice {
-                dedupe_key: format!("adjustment:{op_key}"),
-                event: Event::Adjustment {
-                    amount,
-                    reason: reason.to_string(),
-                    balance,
-                },
+            let balance: i64 = sqlx::query_scalar(AVAILABLE)
+                .bind(user_id as i64)
+                .fetch_one(&mut *tx)
+                .await?;
+            let event = Event::Adjustment {
+                amount,
+                reason: reason.to_string(),
+                balance,
             };
-            let target = super::outbox::Target {
-                user_id,
-                product_id: None,
-                allow_fallback: false,
-            };
-            enqueue_many!(&mut *tx, &[(&notice, target)], now);
+            tell_user!(&mut tx, user_id, format!("adjustment:{op_key}"), event, now);
             tx.commit().await?;
             Ok(Ok(balance))
         })
@@ -527,12 +533,7 @@ impl Store {
             return Ok(Err(PayoutRefused::UnknownUser(user_id)));
         }
         on_backend!(self, write, |pool| {
-            let mut tx = pool.begin().await?;
-            // SQLite: the write lock first, so another process's money transaction (the
-            // CLI beside the bot) waits instead of failing on a lock upgrade.
-            sqlx::query(<Db as super::dialect::Dialect>::BEGIN_MONEY)
-                .execute(&mut *tx)
-                .await?;
+            let mut tx = begin_money!(pool);
             let outcome = pay_out!(&mut tx, user_id, amount, note, operator_id, op_key, now);
             if outcome.is_ok() {
                 tx.commit().await?;
