@@ -157,7 +157,7 @@ async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -262,7 +262,7 @@ async fn burst(chats: u64, latency: Duration) {
         })
         .collect();
     until("every reply", Duration::from_secs(120), || {
-        tg.sent().len() as u64 >= chats
+        tg.count_sent(|_| true) as u64 >= chats
     })
     .await;
     let (_, peak) = memory(child.id());
@@ -367,7 +367,7 @@ async fn cards(chats: u64, latency: Duration, in_share: bool) {
         })
         .collect();
     until("every reply", Duration::from_secs(120), || {
-        tg.sent().len() as u64 >= chats
+        tg.count_sent(|_| true) as u64 >= chats
     })
     .await;
     stop(child);
@@ -414,7 +414,7 @@ async fn steady(latency: Duration) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     until("every reply", Duration::from_secs(60), || {
-        tg.sent().len() as u64 >= n
+        tg.count_sent(|_| true) as u64 >= n
     })
     .await;
     stop(child);
@@ -472,7 +472,7 @@ async fn per_chat_order(latency: Duration) {
         }
     }
     until("every reply", Duration::from_secs(60), || {
-        tg.sent().len() >= 60
+        tg.count_sent(|_| true) >= 60
     })
     .await;
     stop(child);
@@ -599,7 +599,7 @@ async fn promo(chats: u64, refs: u64, latency: Duration) {
     let is_rewrite =
         |m: &serde_json::Value| m["text"].as_str().is_some_and(|t| t.contains("<pre>"));
     until("every rewrite", Duration::from_secs(180), || {
-        tg.sent().iter().filter(|m| is_rewrite(m)).count() as u64 >= chats
+        tg.count_sent(is_rewrite) as u64 >= chats
     })
     .await;
     let (_, peak) = memory(child.id());

@@ -6,23 +6,25 @@
 //!
 //! The product's details (the card: title, price, cover, commission) ride on the conversion
 //! call itself (kol_ProductShare `detail=3`: one call, no latency added) and are kept with
-//! the conversion, so a cached answer shows the same card. The references of one message
-//! whose replies carried none are looked up together afterwards ([`Converter::convert_all`]:
-//! one `kol_MaterialsProductsDetails` call per 20 products, the calls concurrent, bounded by
-//! [`DETAILS_TIMEOUT`]). Details never fail or hold up a conversion beyond that bound: any
-//! error is a card without details.
+//! the conversion, so a cached answer shows the same card. Where the replies carry none,
+//! `kol_MaterialsProductsDetails` is asked through [`DetailsLookup`]: ids of every message in
+//! flight share calls of 20, and a product whose id the reference itself names (a bare id, a
+//! product page) is looked up *while* it is converted, not after, as long as the share
+//! replies are not known to carry details (the first reply that does stops that, so a
+//! provider whose replies carry them pays no extra calls). Details never fail or hold up a
+//! conversion beyond [`DETAILS_TIMEOUT`]: any error is a card without details.
 
 use crate::alerts::{Alerts, Source};
+use crate::details_lookup::{Answer, DetailsLookup};
 use crate::detect::Kind;
 use crate::detect::Reference;
 use crate::resolve::{NotProduct, ShortLinks, Target};
 use crate::store::{NewConversion, Store, StoreError};
 use crate::tracking;
-use crate::veapi::{
-    LinkMaker, ProductDetails, Provider, ShareLink, ShareRequest, VeapiError, DETAILS_BATCH,
-};
+use crate::veapi::{LinkMaker, ProductDetails, Provider, ShareLink, ShareRequest, VeapiError};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use thiserror::Error;
@@ -101,7 +103,15 @@ struct Inner {
     ttl: Duration,
     alerts: Option<Alerts>,
     in_flight: Mutex<HashMap<(u64, String), Flight>>,
+    details: DetailsLookup,
+    /// Whether the share replies carry details: [`UNKNOWN`], [`CARRY`] or [`CARRY_NONE`], as
+    /// the newest reply showed.
+    share_details: AtomicU8,
 }
+
+const UNKNOWN: u8 = 0;
+const CARRY: u8 = 1;
+const CARRY_NONE: u8 = 2;
 
 impl ConversionService {
     /// `alerts`, when given, hears about failures only the operators can fix.
@@ -127,6 +137,8 @@ impl ConversionService {
     ) -> Self {
         ConversionService {
             inner: Arc::new(Inner {
+                details: DetailsLookup::new(links.clone()),
+                share_details: AtomicU8::new(UNKNOWN),
                 links,
                 provider,
                 short_links,
@@ -227,14 +239,37 @@ impl Converter for ConversionService {
             .iter()
             .map(|r| (r.user_id, self.inner.cache_key(&r.reference)))
             .collect();
+        // Asked before the conversions start, so the lookups run beside them, and a message's
+        // products go out in the same call.
+        let early: Vec<Option<(String, Answer)>> = reqs
+            .iter()
+            .map(|r| {
+                let id = named_product(&r.reference).filter(|_| self.inner.speculates())?;
+                let answer = self.inner.details.lookup(&id);
+                Some((id, answer))
+            })
+            .collect();
         let calls = futures::future::join_all(reqs.into_iter().map(|r| self.convert(r)));
         let inner = self.inner.clone();
         async move {
             let mut results = calls.await;
-            inner.fill_details(&keys, &mut results).await;
+            inner.fill_details(&keys, early, &mut results).await;
             results
         }
         .boxed()
+    }
+}
+
+/// The product a reference names by itself, before any conversion: a bare id, or the id in
+/// a product page's URL. Short links and 抖口令 name theirs only once converted.
+fn named_product(reference: &Reference) -> Option<String> {
+    match reference.kind {
+        Kind::ProductId => Some(reference.value.clone()),
+        Kind::ProductUrl => match crate::resolve::classify_location(&reference.value) {
+            Target::Product { id } => Some(id),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -349,6 +384,8 @@ impl Inner {
             }
         }
         let crate::veapi::Detailed { link, details } = result?;
+        let seen = if details.is_some() { CARRY } else { CARRY_NONE };
+        self.share_details.store(seen, Ordering::Relaxed);
         self.remember(&req, key, &link, details.as_ref(), now).await;
         tracing::info!(
             user_id = req.user_id,
@@ -363,65 +400,59 @@ impl Inner {
         })
     }
 
-    /// Looks up, together, the details of the products in `results` that came without any
-    /// (`keys[i]` is result i's user and cache key), and keeps what is found with the
-    /// conversions. At most [`DETAILS_BATCH`] ids a call, the calls concurrent, the whole
-    /// bounded by [`DETAILS_TIMEOUT`]; a failure leaves the cards without details.
+    /// Whether to look details up beside the conversions: unless the share replies are known
+    /// to carry them.
+    fn speculates(&self) -> bool {
+        self.share_details.load(Ordering::Relaxed) != CARRY
+    }
+
+    /// Gives the conversions in `results` that came without details the details
+    /// [`DetailsLookup`] finds (`early[i]`: result i's product, already being looked up beside
+    /// its conversion; otherwise asked now: short links and 抖口令 name their product only once
+    /// converted), and keeps them with the conversions (`keys[i]`: result i's user and cache
+    /// key). Bounded by [`DETAILS_TIMEOUT`]; what is not found in time is a card without
+    /// details.
     async fn fill_details(
         &self,
         keys: &[(u64, String)],
+        early: Vec<Option<(String, Answer)>>,
         results: &mut [Result<Converted, ConvertError>],
     ) {
-        let wanted: Vec<(usize, String)> = results
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| match r {
-                Ok(c) if c.details.is_none() => c.link.product_id().map(|id| (i, id)),
-                _ => None,
-            })
-            .collect();
-        if wanted.is_empty() {
+        let mut waits: Vec<(usize, Answer)> = Vec::new();
+        for (i, (result, early)) in results.iter().zip(early).enumerate() {
+            let Ok(c) = result else { continue };
+            if c.details.is_some() {
+                continue;
+            }
+            let answer = match (early, c.link.product_id()) {
+                (Some((named, answer)), Some(id)) if named == id => answer,
+                (Some((_, answer)), None) => answer,
+                (_, Some(id)) => self.details.lookup(&id),
+                (None, None) => continue,
+            };
+            waits.push((i, answer));
+        }
+        if waits.is_empty() {
             return;
         }
-        let mut ids: Vec<String> = wanted.iter().map(|(_, id)| id.clone()).collect();
-        ids.sort();
-        ids.dedup();
-        let lookups = ids
-            .chunks(DETAILS_BATCH)
-            .map(|chunk| self.links.details(chunk));
-        let found =
-            match tokio::time::timeout(DETAILS_TIMEOUT, futures::future::join_all(lookups)).await {
-                Ok(replies) => replies,
-                Err(_) => {
-                    tracing::warn!(
-                        products = ids.len(),
-                        "product details lookup timed out; replying without them"
-                    );
-                    return;
-                }
-            };
-        let mut by_id: HashMap<String, ProductDetails> = HashMap::new();
-        for reply in found {
-            match reply {
-                Ok(list) => {
-                    for d in list {
-                        if let Some(id) = d.product_id.clone() {
-                            by_id.entry(id).or_insert(d);
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "product details lookup failed; replying without them")
-                }
-            }
-        }
-        for (i, id) in wanted {
-            let Some(d) = by_id.get(&id) else { continue };
-            if let Ok(c) = &mut results[i] {
+        let answers =
+            futures::future::join_all(waits.iter_mut().map(|(_, answer)| async move {
+                answer.await.ok().flatten()
+            }));
+        let Ok(answers) = tokio::time::timeout(DETAILS_TIMEOUT, answers).await else {
+            tracing::warn!(
+                products = waits.len(),
+                "product details lookup timed out; replying without them"
+            );
+            return;
+        };
+        for ((i, _), found) in waits.iter().zip(answers) {
+            let Some(d) = found else { continue };
+            if let Ok(c) = &mut results[*i] {
                 c.details = Some(d.clone());
             }
-            let (user_id, key) = &keys[i];
-            if let Err(e) = self.store.set_conversion_details(*user_id, key, d).await {
+            let (user_id, key) = &keys[*i];
+            if let Err(e) = self.store.set_conversion_details(*user_id, key, &d).await {
                 tracing::warn!(error = %e, "could not keep a product's details");
             }
         }

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod convert;
 pub mod detect;
+pub mod details_lookup;
 pub mod doctor;
 pub mod events;
 pub mod http;

@@ -70,11 +70,13 @@ on_both_backends! {
         ] {
             assert!(c.contains(want), "{want:?} missing from {c}");
         }
-        // One upstream call: the details came with the conversion (detail=3).
+        // One conversion call: the details came with it (detail=3). (Until a first share
+        // reply shows whether they come, a product named by id is also looked up beside it:
+        // `share_replies_with_details_stop_the_lookups_beside_the_conversion`.)
         let calls = share_calls(&h.veapi).await;
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0]["detail"], "3");
-        assert_eq!(cat.details_calls(), 0);
+        assert!(cat.details_calls() <= 1);
         h.tg.settle(&ALICE).await;
         assert_eq!(h.tg.replies_to(ALICE.chat_id).len(), 1, "one card, nothing else");
         h.bot.stop().await;
@@ -257,7 +259,11 @@ on_both_backends! {
         assert!(is_photo(&second));
         assert_eq!(caption(&second), caption(&first));
         assert_eq!(second["photo"], COVER);
-        assert_eq!((cat.share_calls(), cat.details_calls()), (1, 0));
+        // The second is served from the store: no call of either kind.
+        let details_calls = cat.details_calls();
+        h.tg.push_text(&ALICE, &format!("第三次 {P1}"));
+        h.tg.wait_sent(3).await;
+        assert_eq!((cat.share_calls(), cat.details_calls()), (1, details_calls));
         h.bot.stop().await;
     }
 }
@@ -339,4 +345,49 @@ async fn the_catalogue_answers_after_its_latency() {
         .unwrap();
     assert!(started.elapsed() >= Duration::from_millis(150));
     assert_eq!(body["data"]["detail"]["title"], "卡宾熊猫耳酥 130g*10袋");
+}
+
+on_both_backends! {
+    #[tokio::test]
+    async fn a_product_named_by_id_is_looked_up_while_it_is_converted(db) {
+        // The share call takes 600 ms and carries no details: the lookup must already have
+        // arrived before that call is answered (beside it, not after it).
+        let cat = Catalogue::new(vec![p1(), product_json(P2, "B", 510, COVER)], false)
+            .with_latency(Duration::from_millis(600));
+        let h = start(db, &[], &cat).await;
+        h.tg.push_text(&ALICE, P1);
+        let sent = h.tg.wait_sent(1).await;
+        assert!(caption(&sent[0]).contains("卡宾熊猫耳酥"), "{}", sent[0]);
+        let (share_at, details_at) = cat.first_arrivals();
+        let details_at = details_at.expect("a details lookup");
+        assert!(
+            details_at < share_at.unwrap() + Duration::from_millis(600),
+            "the lookup waited for the conversion"
+        );
+        // Two people at once, two products: their lookups share one call.
+        let before = cat.details_calls();
+        h.tg.push_text(&BOB, P2);
+        h.tg.push_text(&ALICE, &format!("{P2} 和 {P1}"));
+        h.tg.wait_sent(4).await;
+        assert!(cat.details_calls() - before <= 1, "{:?}", details_requests(&h.veapi).await);
+        h.bot.stop().await;
+    }
+}
+
+on_both_backends! {
+    #[tokio::test]
+    async fn share_replies_with_details_stop_the_lookups_beside_the_conversion(db) {
+        let cat = Catalogue::new(vec![p1(), product_json(P2, "B", 510, COVER)], true);
+        let h = start(db, &[], &cat).await;
+        h.tg.push_text(&ALICE, P1);
+        h.tg.wait_sent(1).await;
+        let looked_up = cat.details_calls();
+        // The bot has now seen a reply with details: the next product costs one call.
+        h.tg.push_text(&ALICE, P2);
+        let sent = h.tg.wait_sent(2).await;
+        assert!(caption(&sent[1]).contains("<b>B</b>"), "{}", sent[1]);
+        assert_eq!(cat.details_calls(), looked_up);
+        assert_eq!(cat.share_calls(), 2);
+        h.bot.stop().await;
+    }
 }

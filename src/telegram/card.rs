@@ -276,6 +276,9 @@ pub fn compact(
     out
 }
 
+/// At most this many cards of one message are photos; past it, all are text.
+pub const MAX_PHOTOS: usize = 3;
+
 /// The messages that answer one message's conversions. Groups never see refusals.
 pub fn render(
     results: &[Result<Converted, ConvertError>],
@@ -313,15 +316,29 @@ pub fn render(
         return vec![Piece::Text(blocks.join("\n"))];
     }
     let many = shown.len() > 1;
-    let mut pieces: Vec<Piece> = Vec::new();
-    for (i, r) in shown.iter().enumerate() {
-        let piece = match r {
+    let cards: Vec<Piece> = shown
+        .iter()
+        .enumerate()
+        .map(|(i, r)| match r {
             Ok(Converted {
                 link,
                 details: Some(d),
                 ..
             }) => private_card(i, many, link, d, lang, rebate_percent),
             other => Piece::Text(private_plain(i, many, other, lang)),
+        })
+        .collect();
+    let photos = cards
+        .iter()
+        .filter(|p| matches!(p, Piece::Photo { .. }))
+        .count();
+    let mut pieces: Vec<Piece> = Vec::new();
+    for piece in cards {
+        // Past a few photos, a message with many products would arrive as a wall of
+        // pictures, one message a second: then every card is text, in as few messages as fit.
+        let piece = match piece {
+            Piece::Photo { fallback, .. } if photos > MAX_PHOTOS => Piece::Text(fallback),
+            piece => piece,
         };
         // Text after text goes in one message; every photo is its own.
         match (pieces.last_mut(), piece) {
@@ -450,6 +467,30 @@ mod tests {
             Piece::Text(t) => t,
             Piece::Photo { caption, .. } => caption,
         }
+    }
+
+    #[test]
+    fn past_three_photos_every_card_is_text_in_one_message() {
+        let numbered = |n: usize| -> Vec<Result<Converted, ConvertError>> {
+            (0..n)
+                .map(|i| {
+                    let mut d = details();
+                    d.title = Some(format!("商品名{i}"));
+                    ok(Some(d))
+                })
+                .collect()
+        };
+        let three = render(&numbered(3), true, Lang::Zh, 0);
+        assert_eq!(three.len(), 3);
+        assert!(three.iter().all(|p| matches!(p, Piece::Photo { .. })));
+        let four = render(&numbered(4), true, Lang::Zh, 0);
+        assert_eq!(four.len(), 1, "{four:?}");
+        let text = text_of(&four[0]);
+        assert!(matches!(four[0], Piece::Text(_)));
+        for i in 0..4 {
+            assert!(text.contains(&format!("商品名{i}")), "{text}");
+        }
+        assert_eq!(text.matches("<code>8口令8</code>").count(), 4, "{text}");
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct Catalogue {
     pub details_calls: Arc<AtomicUsize>,
     /// When each call (either endpoint) arrived.
     pub arrivals: Arc<Mutex<Vec<Instant>>>,
+    pub share_arrivals: Arc<Mutex<Vec<Instant>>>,
+    pub details_arrivals: Arc<Mutex<Vec<Instant>>>,
 }
 
 impl Catalogue {
@@ -71,6 +73,8 @@ impl Catalogue {
             share_calls: Arc::default(),
             details_calls: Arc::default(),
             arrivals: Arc::default(),
+            share_arrivals: Arc::default(),
+            details_arrivals: Arc::default(),
         }
     }
 
@@ -99,6 +103,12 @@ impl Catalogue {
     pub fn details_calls(&self) -> usize {
         self.details_calls.load(Ordering::SeqCst)
     }
+
+    /// When the first share call and the first details call arrived.
+    pub fn first_arrivals(&self) -> (Option<Instant>, Option<Instant>) {
+        let first = |v: &Mutex<Vec<Instant>>| v.lock().unwrap().first().copied();
+        (first(&self.share_arrivals), first(&self.details_arrivals))
+    }
 }
 
 struct ShareResponder(Catalogue);
@@ -107,6 +117,7 @@ impl Respond for ShareResponder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         self.0.share_calls.fetch_add(1, Ordering::SeqCst);
         self.0.arrivals.lock().unwrap().push(Instant::now());
+        self.0.share_arrivals.lock().unwrap().push(Instant::now());
         let f = form(req);
         let id = f.get("productUrl").cloned().unwrap_or_default();
         let mut data = share_data(&id);
@@ -130,6 +141,7 @@ impl Respond for DetailsResponder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         self.0.details_calls.fetch_add(1, Ordering::SeqCst);
         self.0.arrivals.lock().unwrap().push(Instant::now());
+        self.0.details_arrivals.lock().unwrap().push(Instant::now());
         let f = form(req);
         let ids: Vec<String> = f
             .get("product_ids")

@@ -9,6 +9,9 @@
 //!   it closes itself (a short link's trailing `/`): converted at once;
 //! - **it ends the query** (the user may still be typing it): converted once the user has
 //!   been quiet for [`super::QUIET`], unless a newer query came in meanwhile;
+//! - **a bare product id of [`FULL_ID_DIGITS`] digits** (every Douyin product id today): a
+//!   pasted id is converted at once rather than after the quiet moment (typed digit by
+//!   digit, it is converted when its last digit arrives, which is when it is complete);
 //! - **too short to be real** whatever follows: product ids under [`MIN_ID_DIGITS`] digits
 //!   (Douyin's product ids are 19 digits today; the shortest in the corpus has 15) and short
 //!   link codes under [`MIN_SHORT_CODE`] characters (Douyin's are 7, 8 or 11) are never
@@ -20,6 +23,8 @@ use crate::detect::{short_link_parts, Kind, Reference};
 pub const MIN_ID_DIGITS: usize = 15;
 /// The fewest characters of a short link's code converted inline.
 pub const MIN_SHORT_CODE: usize = 7;
+/// The length of Douyin's product ids: an id this long is complete.
+pub const FULL_ID_DIGITS: usize = 19;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Readiness {
@@ -37,6 +42,7 @@ pub fn readiness(text: &str, r: &Reference) -> Readiness {
     let written = text.get(r.start..r.end).unwrap_or_default();
     match r.kind {
         Kind::ProductId if r.value.len() < MIN_ID_DIGITS => Readiness::Partial,
+        Kind::ProductId if r.value.len() >= FULL_ID_DIGITS => Readiness::Ready,
         Kind::ShortLink => {
             let long_enough =
                 short_link_parts(&r.value).is_some_and(|(_, code)| code.len() >= MIN_SHORT_CODE);
@@ -67,7 +73,9 @@ mod tests {
         assert_eq!(ready("35831173834826"), vec![Readiness::Partial]);
         assert_eq!(ready("35831173834826 好价"), vec![Readiness::Partial]);
         assert_eq!(ready("358311738348262"), vec![Readiness::Settling]);
-        assert_eq!(ready("3583117383482622604"), vec![Readiness::Settling]);
+        assert_eq!(ready("358311738348262260"), vec![Readiness::Settling]);
+        // 19 digits, as every Douyin product id: pasted, it is answered at once.
+        assert_eq!(ready("3583117383482622604"), vec![Readiness::Ready]);
         assert_eq!(ready("3583117383482622604 好价"), vec![Readiness::Ready]);
     }
 

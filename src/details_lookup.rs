@@ -1,0 +1,319 @@
+//! Product details looked up in batches across every message in flight, not one call per
+//! message.
+//!
+//! When the conversion reply carries no details (kol_ProductShare without `detail`, or a
+//! provider that has none), the card needs `kol_MaterialsProductsDetails`, which takes up to
+//! [`DETAILS_BATCH`] ids a call. Two hundred people pasting one product each at once would
+//! otherwise make two hundred lookups of one id; here the ids asked for within
+//! [`WINDOW`] of each other share calls of twenty, and an id already being looked up is not
+//! asked again. What upstream answered is remembered: a product's details for
+//! [`FORGET_FOUND`] (they are the account's, the same for every user: a product many people
+//! paste is looked up once), an id it answered without (the product is gone from the
+//! alliance, or the endpoint family has no lookup) for [`FORGET_MISSING`], so a product
+//! pasted again and again does not cost a call each time.
+//!
+//! A lookup never fails: a failed or slow call is an answer of "no details" (the card is the
+//! password alone), and is not remembered, so the next message asks again.
+
+use crate::veapi::{LinkMaker, ProductDetails, DETAILS_BATCH};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// How long the first id of a batch waits for others before its call is made.
+pub const WINDOW: Duration = Duration::from_millis(10);
+
+/// How long an id upstream knew nothing about is answered "none" without a call.
+pub const FORGET_MISSING: Duration = Duration::from_secs(600);
+
+/// How long a product's details are answered without a call (prices and coupons change
+/// during the day; the card is a snapshot either way).
+pub const FORGET_FOUND: Duration = Duration::from_secs(600);
+
+/// At most this many ids are remembered, found or missing (the oldest are forgotten first).
+const MISSING_CAP: usize = 10_000;
+
+/// One lookup's answer, once its batch returns.
+pub type Answer = oneshot::Receiver<Option<ProductDetails>>;
+
+/// The batcher: cheap to clone, one per conversion service.
+#[derive(Clone)]
+pub struct DetailsLookup {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    links: Arc<dyn LinkMaker>,
+    window: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Ids not yet in a call, in the order asked.
+    queue: Vec<String>,
+    /// Everyone waiting for an id that is queued or in a call.
+    waiting: HashMap<String, Vec<oneshot::Sender<Option<ProductDetails>>>>,
+    /// Ids upstream answered without, and when.
+    missing: HashMap<String, Instant>,
+    /// Details upstream answered, and when.
+    found: HashMap<String, (ProductDetails, Instant)>,
+    /// Lookup calls made (for tests and the benchmark's accounting).
+    calls: u64,
+}
+
+impl DetailsLookup {
+    pub fn new(links: Arc<dyn LinkMaker>) -> DetailsLookup {
+        Self::with_window(links, WINDOW)
+    }
+
+    pub fn with_window(links: Arc<dyn LinkMaker>, window: Duration) -> DetailsLookup {
+        DetailsLookup {
+            inner: Arc::new(Inner {
+                links,
+                window,
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    /// Starts looking `id` up (now: the call is under way before the answer is awaited) and
+    /// returns where its answer will arrive. Must be called inside a Tokio runtime.
+    pub fn lookup(&self, id: &str) -> Answer {
+        let (tx, rx) = oneshot::channel();
+        let mut state = self.inner.lock();
+        if let Some((d, at)) = state.found.get(id) {
+            if at.elapsed() < FORGET_FOUND {
+                let _ = tx.send(Some(d.clone()));
+                return rx;
+            }
+            state.found.remove(id);
+        }
+        if let Some(at) = state.missing.get(id) {
+            if at.elapsed() < FORGET_MISSING {
+                let _ = tx.send(None);
+                return rx;
+            }
+            state.missing.remove(id);
+        }
+        if let Some(list) = state.waiting.get_mut(id) {
+            list.push(tx);
+            return rx;
+        }
+        state.waiting.insert(id.to_string(), vec![tx]);
+        state.queue.push(id.to_string());
+        if state.queue.len() >= DETAILS_BATCH {
+            let batch: Vec<String> = state.queue.drain(..DETAILS_BATCH).collect();
+            state.calls += 1;
+            drop(state);
+            tokio::spawn(self.inner.clone().call(batch));
+        } else if state.queue.len() == 1 {
+            // The first id of a batch: its call leaves after the window, with whatever came.
+            drop(state);
+            let inner = self.inner.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(inner.window).await;
+                let batches: Vec<Vec<String>> = {
+                    let mut state = inner.lock();
+                    let queued = std::mem::take(&mut state.queue);
+                    let batches: Vec<Vec<String>> =
+                        queued.chunks(DETAILS_BATCH).map(<[_]>::to_vec).collect();
+                    state.calls += batches.len() as u64;
+                    batches
+                };
+                for batch in batches {
+                    tokio::spawn(inner.clone().call(batch));
+                }
+            });
+        }
+        rx
+    }
+
+    /// How many lookup calls were made so far.
+    pub fn calls(&self) -> u64 {
+        self.inner.lock().calls
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn call(self: Arc<Self>, batch: Vec<String>) {
+        let reply = self.links.details(&batch).await;
+        let mut found: HashMap<String, ProductDetails> = HashMap::new();
+        let answered = match reply {
+            Ok(list) => {
+                for d in list {
+                    if let Some(id) = d.product_id.clone() {
+                        found.entry(id).or_insert(d);
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, products = batch.len(), "product details lookup failed; replying without them");
+                false
+            }
+        };
+        let mut state = self.lock();
+        let now = Instant::now();
+        for id in batch {
+            let details = found.remove(&id);
+            match &details {
+                Some(d) => {
+                    if state.found.len() >= MISSING_CAP {
+                        forget_oldest(&mut state.found, FORGET_FOUND, |(_, at)| *at);
+                    }
+                    state.found.insert(id.clone(), (d.clone(), now));
+                }
+                None if answered => {
+                    if state.missing.len() >= MISSING_CAP {
+                        forget_oldest(&mut state.missing, FORGET_MISSING, |at| *at);
+                    }
+                    state.missing.insert(id.clone(), now);
+                }
+                None => {}
+            }
+            for tx in state.waiting.remove(&id).unwrap_or_default() {
+                let _ = tx.send(details.clone());
+            }
+        }
+    }
+}
+
+/// Drops the entries older than `keep`, and if that was not enough, the older half.
+fn forget_oldest<V>(map: &mut HashMap<String, V>, keep: Duration, at: impl Fn(&V) -> Instant) {
+    map.retain(|_, v| at(v).elapsed() < keep);
+    if map.len() >= MISSING_CAP {
+        let mut ages: Vec<Instant> = map.values().map(&at).collect();
+        ages.sort();
+        let cut = ages[ages.len() / 2];
+        map.retain(|_, v| at(v) > cut);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::veapi::{ShareLink, ShareRequest, VeapiError};
+    use futures::future::BoxFuture;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Knows products whose id is even; counts calls and the ids each call asked.
+    #[derive(Default)]
+    struct Catalogue {
+        calls: AtomicU64,
+        asked: Mutex<Vec<Vec<String>>>,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    impl LinkMaker for Catalogue {
+        fn share<'a>(
+            &'a self,
+            _req: &'a ShareRequest<'a>,
+        ) -> BoxFuture<'a, Result<ShareLink, VeapiError>> {
+            unreachable!("the lookup never converts")
+        }
+
+        fn details<'a>(
+            &'a self,
+            ids: &'a [String],
+        ) -> BoxFuture<'a, Result<Vec<ProductDetails>, VeapiError>> {
+            Box::pin(async move {
+                self.calls.fetch_add(1, Ordering::SeqCst);
+                self.asked.lock().unwrap().push(ids.to_vec());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                if self.fail.load(Ordering::SeqCst) {
+                    return Err(VeapiError::Transport("reset".into()));
+                }
+                Ok(ids
+                    .iter()
+                    .filter(|id| id.parse::<u64>().unwrap() % 2 == 0)
+                    .map(|id| ProductDetails {
+                        product_id: Some(id.clone()),
+                        title: Some(format!("product {id}")),
+                        ..Default::default()
+                    })
+                    .collect())
+            })
+        }
+    }
+
+    async fn answers(lookup: &DetailsLookup, ids: &[u64]) -> Vec<Option<String>> {
+        let pending: Vec<Answer> = ids.iter().map(|id| lookup.lookup(&id.to_string())).collect();
+        let mut out = Vec::new();
+        for rx in pending {
+            out.push(rx.await.unwrap().and_then(|d| d.title));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn ids_asked_together_share_calls_of_twenty_and_each_gets_its_own() {
+        let cat = Arc::new(Catalogue::default());
+        let lookup = DetailsLookup::new(cat.clone());
+        let ids: Vec<u64> = (100..145).collect();
+        let got = answers(&lookup, &ids).await;
+        for (id, title) in ids.iter().zip(&got) {
+            let want = (id % 2 == 0).then(|| format!("product {id}"));
+            assert_eq!(title, &want, "id {id}");
+        }
+        // 45 ids: two full calls at once, the last 5 after the window.
+        assert_eq!(cat.calls.load(Ordering::SeqCst), 3);
+        let asked = cat.asked.lock().unwrap().clone();
+        assert!(asked.iter().all(|a| a.len() <= DETAILS_BATCH));
+        assert_eq!(asked.iter().map(Vec::len).sum::<usize>(), 45);
+        assert_eq!(lookup.calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_same_id_asked_twice_at_once_is_asked_upstream_once() {
+        let cat = Arc::new(Catalogue::default());
+        let lookup = DetailsLookup::new(cat.clone());
+        let got = answers(&lookup, &[8, 8, 8]).await;
+        assert_eq!(got, vec![Some("product 8".to_string()); 3]);
+        assert_eq!(cat.asked.lock().unwrap().clone(), vec![vec!["8".to_string()]]);
+    }
+
+    #[tokio::test]
+    async fn what_upstream_answered_is_not_asked_again_soon() {
+        let cat = Arc::new(Catalogue::default());
+        let lookup = DetailsLookup::new(cat.clone());
+        assert_eq!(answers(&lookup, &[7]).await, vec![None]);
+        assert_eq!(answers(&lookup, &[7]).await, vec![None]);
+        assert_eq!(cat.calls.load(Ordering::SeqCst), 1);
+        // A known product too: asked once, then answered from memory.
+        assert_eq!(answers(&lookup, &[6]).await, vec![Some("product 6".into())]);
+        assert_eq!(answers(&lookup, &[6]).await, vec![Some("product 6".into())]);
+        assert_eq!(cat.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_call_answers_none_and_is_not_remembered() {
+        let cat = Arc::new(Catalogue::default());
+        cat.fail.store(true, Ordering::SeqCst);
+        let lookup = DetailsLookup::new(cat.clone());
+        assert_eq!(answers(&lookup, &[4, 5]).await, vec![None, None]);
+        cat.fail.store(false, Ordering::SeqCst);
+        assert_eq!(
+            answers(&lookup, &[4, 5]).await,
+            vec![Some("product 4".into()), None]
+        );
+        assert_eq!(cat.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_missing_list_stays_bounded() {
+        let mut missing = HashMap::new();
+        let start = Instant::now();
+        for i in 0..MISSING_CAP {
+            missing.insert(i.to_string(), start + Duration::from_micros(i as u64));
+        }
+        forget_oldest(&mut missing, FORGET_MISSING, |at| *at);
+        assert!(missing.len() <= MISSING_CAP / 2 + 1, "{}", missing.len());
+        assert!(missing.contains_key(&(MISSING_CAP - 1).to_string()));
+    }
+}
