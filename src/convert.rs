@@ -435,10 +435,11 @@ impl Inner {
         if waits.is_empty() {
             return;
         }
-        let answers =
-            futures::future::join_all(waits.iter_mut().map(|(_, answer)| async move {
-                answer.await.ok().flatten()
-            }));
+        let answers = futures::future::join_all(
+            waits
+                .iter_mut()
+                .map(|(_, answer)| async move { answer.await.ok().flatten() }),
+        );
         let Ok(answers) = tokio::time::timeout(DETAILS_TIMEOUT, answers).await else {
             tracing::warn!(
                 products = waits.len(),

@@ -243,7 +243,10 @@ mod tests {
     }
 
     async fn answers(lookup: &DetailsLookup, ids: &[u64]) -> Vec<Option<String>> {
-        let pending: Vec<Answer> = ids.iter().map(|id| lookup.lookup(&id.to_string())).collect();
+        let pending: Vec<Answer> = ids
+            .iter()
+            .map(|id| lookup.lookup(&id.to_string()))
+            .collect();
         let mut out = Vec::new();
         for rx in pending {
             out.push(rx.await.unwrap().and_then(|d| d.title));
@@ -275,7 +278,10 @@ mod tests {
         let lookup = DetailsLookup::new(cat.clone());
         let got = answers(&lookup, &[8, 8, 8]).await;
         assert_eq!(got, vec![Some("product 8".to_string()); 3]);
-        assert_eq!(cat.asked.lock().unwrap().clone(), vec![vec!["8".to_string()]]);
+        assert_eq!(
+            cat.asked.lock().unwrap().clone(),
+            vec![vec!["8".to_string()]]
+        );
     }
 
     #[tokio::test]

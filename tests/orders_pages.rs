@@ -148,16 +148,24 @@ on_both_backends! {
         // A second press on the page already shown: Telegram refuses the edit as "not
         // modified"; the press is answered all the same and nothing breaks.
         let edits = tg.edits().len();
+        let attempts = tg.edit_attempts();
         tg.push_callback(&ALICE, message_id, "orders:2");
         let answers = tg.wait_callback_answers(3).await;
+        // The edit was tried (and refused as "not modified") after the press was answered.
+        tg.wait_edit_attempts(attempts + 1).await;
         assert_eq!(tg.edits().len(), edits);
         assert!(answers[2].get("text").is_none(), "no error toast: {:?}", answers[2]);
 
         // A page beyond the last (orders can only grow; a forged button) shows the last.
-        tg.push_callback(&ALICE, message_id, "orders:99");
+        // Back to the first page first, so the last one has to be drawn again.
+        tg.push_callback(&ALICE, message_id, "orders:0");
         tg.wait_callback_answers(4).await;
+        shown_page(tg, message_id, "第 1/3 页").await;
+        tg.push_callback(&ALICE, message_id, "orders:99");
+        tg.wait_callback_answers(5).await;
+        tg.wait_edit_attempts(attempts + 3).await;
         let (shown, _) = tg.shown(ALICE.chat_id, message_id).unwrap();
-        assert!(shown.as_str().unwrap().contains("第 3/3 页"));
+        assert!(shown.as_str().unwrap().contains("第 3/3 页"), "{shown}");
         h.bot.stop().await;
     }
 }

@@ -188,6 +188,8 @@ struct TgState {
     shown: HashMap<(i64, i64), (Value, Value)>,
     /// editMessageText calls accepted, in order.
     edits: Vec<Value>,
+    /// editMessageText calls received, refused ones included.
+    edit_attempts: usize,
     /// The message id each of `sent` was given.
     sent_ids: Vec<i64>,
     /// answerCallbackQuery calls, in order.
@@ -394,6 +396,7 @@ impl Respond for TgResponder {
             // edit that changes nothing is refused with this wording (quoted in
             // daniel-hauser/moneyman#133, 2023, and rubenlagus/TelegramBots#674).
             "editmessagetext" => {
+                st.edit_attempts += 1;
                 let chat_id = body["chat_id"].as_i64().unwrap_or_default();
                 let message_id = body["message_id"].as_i64().unwrap_or_default();
                 let new = (body["text"].clone(), body["reply_markup"].clone());
@@ -583,6 +586,28 @@ impl FakeTelegram {
         self.state.lock().unwrap().edits.clone()
     }
 
+    /// Waits until `n` editMessageText calls have arrived, refused ones included (panics
+    /// after 20 s).
+    pub async fn wait_edit_attempts(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let attempts = self.state.lock().unwrap().edit_attempts;
+            if attempts >= n {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} editMessageText calls, got {attempts}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// editMessageText calls received so far, refused ones included.
+    pub fn edit_attempts(&self) -> usize {
+        self.state.lock().unwrap().edit_attempts
+    }
+
     /// Waits until `n` answerCallbackQuery calls have arrived (panics after 20 s).
     pub async fn wait_callback_answers(&self, n: usize) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -713,7 +738,13 @@ impl FakeTelegram {
     /// every few milliseconds beside the bot; copying every message each time took most of a
     /// core from it).
     pub fn count_sent(&self, pred: impl Fn(&Value) -> bool) -> usize {
-        self.state.lock().unwrap().sent.iter().filter(|m| pred(m)).count()
+        self.state
+            .lock()
+            .unwrap()
+            .sent
+            .iter()
+            .filter(|m| pred(m))
+            .count()
     }
 
     /// The JSON bodies of every call to Bot API method `name` (case-insensitive) so far.
