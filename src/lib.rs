@@ -4,11 +4,13 @@
 //! The flow, one module per step: [`detect`] (pure) → [`convert`] ([`veapi`] with
 //! [`tracking`]'s `external_info`, remembered in [`store`]) → [`telegram`] replies;
 //! [`poller`] (orders → store + outbox, one transaction) → [`notify`] (outbox → Telegram),
-//! with [`alerts`] telling the operators when upstream needs them. [`http`] serves health,
+//! with [`alerts`] telling the operators when upstream needs them; [`chart`] draws `/stats`'
+//! picture. [`http`] serves health,
 //! metrics and, in webhook mode, the updates Telegram posts.
 
 pub mod alerts;
 pub mod app;
+pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod convert;

@@ -157,6 +157,14 @@ pub fn china_time(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The China-time calendar day at `unix`.
+pub fn china_date(unix: i64) -> chrono::NaiveDate {
+    let tz = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    tz.timestamp_opt(unix, 0)
+        .single()
+        .map_or(chrono::NaiveDate::MIN, |t| t.date_naive())
+}
+
 /// Parses `YYYY-MM-DD HH:MM:SS` in China time.
 pub fn parse_china_time(s: &str) -> Option<i64> {
     let naive = chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
@@ -768,5 +776,9 @@ mod tests {
         assert_eq!(china_time(0), "1970-01-01 08:00:00");
         assert_eq!(parse_china_time("1970-01-01 08:00:00"), Some(0));
         assert_eq!(parse_china_time("2024-02-30 00:00:00"), None);
+        // 2026-05-31 16:00:00 UTC is midnight in China: the next day there.
+        let day = |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(china_date(1_780_243_199), day("2026-05-31"));
+        assert_eq!(china_date(1_780_243_200), day("2026-06-01"));
     }
 }

@@ -157,7 +157,9 @@ on_both_backends! {
             chat_id: ALICE_IN_GROUP.chat_id,
         };
         tg.push_text(&admin_in_group, "/stats@dy_link_bot");
-        let stats = tg.wait_for(1, |m| m["chat_id"] == ADMIN.chat_id).await;
+        // The text, then the chart (tests/stats_chart.rs).
+        let stats = tg.wait_for(2, |m| m["chat_id"] == ADMIN.chat_id).await;
+        assert_eq!(stats[1]["method"], "sendPhoto");
         let t = text(&stats[0]);
         assert!(
             t.contains("用户：1") && t.contains("转链：1（24 小时内 1）"),
@@ -168,7 +170,7 @@ on_both_backends! {
         tg.settle(&ALICE_IN_GROUP).await;
         assert_eq!(tg.replies_to(ALICE.chat_id).len(), 1, "only the conversion");
         assert!(tg.replies_to(ALICE_IN_GROUP.chat_id).is_empty());
-        assert_eq!(tg.replies().len(), 2);
+        assert_eq!(tg.replies().len(), 3, "the conversion, the stats and their chart");
         bot.stop().await;
     }
 }

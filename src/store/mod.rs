@@ -11,10 +11,12 @@
 //! SQL). Why not sqlx's `Any` driver: it decodes by the value's runtime type (PostgreSQL's
 //! NUMERIC sums, SQLite's integer booleans) and loses SQLite's typed connection options.
 //!
-//! Files by concern: conversions, orders, ledger, chats, kv, langs, outbox, updates, leases.
+//! Files by concern: conversions, orders, ledger, chats, kv, langs, outbox, updates, leases,
+//! chart_days (the `/stats` chart's days).
 
 #[macro_use]
 mod dialect;
+mod chart_days;
 mod chats;
 mod conversions;
 mod kv;

@@ -6,6 +6,7 @@
 //! chat that got it) and, for replies, retries after a 429's `retry_after`.
 
 pub mod card;
+pub mod chart;
 pub mod inline;
 pub mod ledger;
 pub mod orders;
@@ -355,17 +356,37 @@ impl Telegram {
                 "Bad Request: photo URL not sent ({e})"
             )))
         })?;
+        let photo = teloxide::types::InputFile::url(url);
+        self.post_photo(chat_id, photo, Some(caption_html), reply_to)
+            .await
+    }
+
+    /// A picture the bot made (PNG bytes), uploaded without a caption; paced and retried as
+    /// [`Telegram::send_photo`].
+    pub async fn send_png(
+        &self,
+        chat_id: i64,
+        png: Vec<u8>,
+        file_name: &'static str,
+    ) -> Result<Message, RequestError> {
+        let photo = teloxide::types::InputFile::memory(png).file_name(file_name);
+        self.post_photo(chat_id, photo, None, None).await
+    }
+
+    async fn post_photo(
+        &self,
+        chat_id: i64,
+        photo: teloxide::types::InputFile,
+        caption_html: Option<&str>,
+        reply_to: Option<MessageId>,
+    ) -> Result<Message, RequestError> {
         let mut tries = 0;
         loop {
             self.pace.acquire(chat_id).await;
-            let mut request = self
-                .bot
-                .send_photo(
-                    ChatId(chat_id),
-                    teloxide::types::InputFile::url(url.clone()),
-                )
-                .caption(caption_html)
-                .parse_mode(ParseMode::Html);
+            let mut request = self.bot.send_photo(ChatId(chat_id), photo.clone());
+            if let Some(caption) = caption_html {
+                request = request.caption(caption).parse_mode(ParseMode::Html);
+            }
             if let Some(id) = reply_to {
                 request = request
                     .reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
@@ -629,7 +650,8 @@ async fn on_command(
 }
 
 /// `/stats`: answered in the operator's private chat wherever they asked (the figures are
-/// not the group's business); anyone else is ignored, as if the command did not exist.
+/// not the group's business), the text and then the last 30 days' chart ([`chart`]);
+/// anyone else is ignored, as if the command did not exist.
 async fn stats(
     tg: &Telegram,
     msg: &Message,
@@ -641,8 +663,9 @@ async fn stats(
         return Ok(());
     };
     let lang = lang_of(store, user).await;
-    let since = chrono::Utc::now().timestamp() - 24 * 3600;
-    let text = match store.stats(since).await {
+    let now = chrono::Utc::now().timestamp();
+    let read = store.stats(now - 24 * 3600).await;
+    let text = match &read {
         Ok(s) => {
             let key = crate::poller::watermark_key(policy.provider);
             let watermark = store.kv_get(&key).await.ok().flatten();
@@ -650,14 +673,18 @@ async fn stats(
                 .as_deref()
                 .and_then(|w| w.parse::<i64>().ok())
                 .map(crate::poller::china_time);
-            texts::stats(lang, &s, shown.as_deref(), alerts.any_open())
+            texts::stats(lang, s, shown.as_deref(), alerts.any_open())
         }
         Err(e) => {
             tracing::error!(error = %e, "could not read the stats");
             texts::internal_error(lang).to_string()
         }
     };
-    tg.reply(user.id.0 as i64, &text, None).await?;
+    let chat_id = user.id.0 as i64;
+    tg.reply(chat_id, &text, None).await?;
+    if read.is_ok() {
+        chart::send(tg, store, chat_id, lang, now).await;
+    }
     Ok(())
 }
 

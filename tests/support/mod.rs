@@ -199,6 +199,8 @@ struct TgState {
     photo_refusals: Vec<(String, ResponseTemplate)>,
     /// The body of every sendPhoto request, accepted or refused, in order of arrival.
     photo_attempts: Vec<Value>,
+    /// Each photo uploaded and accepted: the request's fields and the file's bytes.
+    photo_uploads: Vec<(Value, Vec<u8>)>,
     /// Inline queries handed out and their answers.
     inline: inline::InlineState,
     /// Calls refused for their content ([`limits`]): method, parameters, Telegram's words.
@@ -320,17 +322,41 @@ impl Respond for TgResponder {
             // `refuse_photo`); accepted, it is a Message with `photo` sizes and the caption.
             // teloxide sends it as multipart/form-data: the fields are read as text and the
             // chat id made a number again, so a photo and a text compare alike in tests.
+            //
+            // An uploaded photo (`photo` is `attach://<part>`, the file in that part, as
+            // teloxide sends `InputFile::memory`) is read as Telegram reads it: "The photo
+            // must be at most 10 MB in size. The photo's width and height must not exceed
+            // 10000 in total. Width and height ratio must be at most 20."
+            // (core.telegram.org/bots/api#sendphoto). Its bytes are kept
+            // ([`FakeTelegram::uploaded_photos`]) and `upload` in the recorded body says
+            // what arrived.
             "sendphoto" => {
                 let mut body = params(req);
                 if let Some(id) = body["chat_id"].as_str().and_then(|c| c.parse::<i64>().ok()) {
                     body["chat_id"] = json!(id);
                 }
                 body["method"] = json!("sendPhoto");
+                let url = body["photo"].as_str().unwrap_or_default().to_string();
+                let upload = url.strip_prefix("attach://").map(|id| {
+                    multipart(req)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .find(|p| p.name == id)
+                });
+                if let Some(Some(file)) = &upload {
+                    // The file's bytes are not text: kept aside, not among the fields.
+                    if let Some(fields) = body.as_object_mut() {
+                        fields.remove(&file.name);
+                    }
+                    body["upload"] = json!({
+                        "file_name": file.file_name, "bytes": file.data.len(),
+                        "png_size": png_size(&file.data),
+                    });
+                }
                 st.photo_attempts.push(body.clone());
                 if let Err(description) = limits::check_message(&body, false) {
                     return refuse_content(&mut st, "sendPhoto", &body, description);
                 }
-                let url = body["photo"].as_str().unwrap_or_default().to_string();
                 if let Some((_, refusal)) = st
                     .photo_refusals
                     .iter()
@@ -338,6 +364,24 @@ impl Respond for TgResponder {
                 {
                     return refusal.clone();
                 }
+                let (width, height) = match &upload {
+                    None => (800, 800),
+                    Some(None) => {
+                        return refusal(400, "Bad Request: there is no photo in the request")
+                    }
+                    Some(Some(file)) => {
+                        let Some((w, h)) = png_size(&file.data) else {
+                            return refusal(400, "Bad Request: IMAGE_PROCESS_FAILED");
+                        };
+                        if file.data.len() > 10 << 20 {
+                            return refusal(413, "Request Entity Too Large");
+                        }
+                        if w == 0 || h == 0 || w + h > 10_000 || w.max(h) > 20 * w.min(h) {
+                            return refusal(400, "Bad Request: PHOTO_INVALID_DIMENSIONS");
+                        }
+                        (w, h)
+                    }
+                };
                 let chat_id = body["chat_id"].as_i64().unwrap_or_default();
                 st.next_message_id += 1;
                 let reply = json!({
@@ -346,11 +390,14 @@ impl Respond for TgResponder {
                     "chat": {"id": chat_id, "type": "private", "first_name": "U"},
                     "from": {"id": BOT_ID, "is_bot": true, "first_name": "Link Bot"},
                     "photo": [
-                        {"file_id": "AgACAgUAAxkBAAIBs2", "file_unique_id": "AQADs2", "width": 90, "height": 90, "file_size": 1290},
-                        {"file_id": "AgACAgUAAxkBAAIBs3", "file_unique_id": "AQADs3", "width": 800, "height": 800, "file_size": 51234}
+                        {"file_id": "AgACAgUAAxkBAAIBs2", "file_unique_id": "AQADs2", "width": 90, "height": 90 * height / width, "file_size": 1290},
+                        {"file_id": "AgACAgUAAxkBAAIBs3", "file_unique_id": "AQADs3", "width": width, "height": height, "file_size": 51234}
                     ],
                     "caption": body["caption"].clone(),
                 });
+                if let Some(Some(file)) = upload {
+                    st.photo_uploads.push((body.clone(), file.data));
+                }
                 st.sent.push(body);
                 st.sent_at.push(Instant::now());
                 ok(reply).set_delay(st.send_delay)
@@ -647,6 +694,11 @@ impl FakeTelegram {
             .push((url_part.to_string(), reply));
     }
 
+    /// Every uploaded photo Telegram accepted so far: the request's fields and the file.
+    pub fn uploaded_photos(&self) -> Vec<(Value, Vec<u8>)> {
+        self.state.lock().unwrap().photo_uploads.clone()
+    }
+
     /// Every sendPhoto request so far (fields as sent), refused ones included.
     pub fn photo_attempts(&self) -> Vec<Value> {
         self.state.lock().unwrap().photo_attempts.clone()
@@ -827,34 +879,79 @@ impl FakeTelegram {
 /// A Bot API call's parameters: a JSON body as it is, a multipart/form-data body (teloxide
 /// sends methods that may upload a file that way) as an object of its fields' text.
 pub fn params(req: &Request) -> Value {
-    let content_type = req
-        .headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let Some(boundary) = content_type
-        .strip_prefix("multipart/form-data; boundary=")
-        .map(|b| format!("--{b}"))
-    else {
+    let Some(parts) = multipart(req) else {
         return serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     };
-    let body = String::from_utf8_lossy(&req.body);
-    let mut fields = serde_json::Map::new();
-    for part in body.split(boundary.as_str()) {
-        let Some((head, value)) = part.split_once("\r\n\r\n") else {
-            continue;
-        };
-        let Some(name) = head
-            .split("name=\"")
+    let fields = parts
+        .into_iter()
+        .map(|p| {
+            (
+                p.name,
+                Value::String(String::from_utf8_lossy(&p.data).into_owned()),
+            )
+        })
+        .collect();
+    Value::Object(fields)
+}
+
+/// One part of a multipart/form-data body.
+pub struct Part {
+    pub name: String,
+    /// Set for an uploaded file.
+    pub file_name: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// The parts of a multipart/form-data request, bytes as sent (None: not multipart).
+pub fn multipart(req: &Request) -> Option<Vec<Part>> {
+    let content_type = req.headers.get("content-type")?.to_str().ok()?;
+    let boundary = format!(
+        "--{}",
+        content_type.strip_prefix("multipart/form-data; boundary=")?
+    );
+    let body = &req.body[..];
+    let find = |from: usize, needle: &[u8]| {
+        body.get(from..)?
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|p| from + p)
+    };
+    let quoted = |head: &str, key: &str| {
+        head.split(&format!("{key}=\""))
             .nth(1)
             .and_then(|rest| rest.split('"').next())
-        else {
+            .map(str::to_string)
+    };
+    let mut parts = Vec::new();
+    let mut at = find(0, boundary.as_bytes())?;
+    while let Some(next) = find(at + boundary.len(), boundary.as_bytes()) {
+        let part = &body[at + boundary.len()..next];
+        at = next;
+        let Some(split) = part.windows(4).position(|w| w == b"\r\n\r\n") else {
             continue;
         };
-        let value = value.strip_suffix("\r\n").unwrap_or(value);
-        fields.insert(name.to_string(), Value::String(value.to_string()));
+        let head = String::from_utf8_lossy(&part[..split]);
+        let data = &part[split + 4..];
+        let data = data.strip_suffix(b"\r\n").unwrap_or(data);
+        let Some(name) = quoted(&head, " name") else {
+            continue;
+        };
+        parts.push(Part {
+            name,
+            file_name: quoted(&head, "filename"),
+            data: data.to_vec(),
+        });
     }
-    Value::Object(fields)
+    Some(parts)
+}
+
+/// The width and height in a PNG's header, if `data` is a PNG.
+pub fn png_size(data: &[u8]) -> Option<(u32, u32)> {
+    if data.get(..8)? != b"\x89PNG\r\n\x1a\n" || data.get(12..16)? != b"IHDR" {
+        return None;
+    }
+    let be = |at: usize| Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?));
+    Some((be(16)?, be(20)?))
 }
 
 /// Whether a sent message is the bot's `/help` answer (the sentinel of [`FakeTelegram::settle`]).
