@@ -5,13 +5,15 @@
 //! [`tracking`]'s `external_info`, remembered in [`store`]) → [`telegram`] replies;
 //! [`poller`] (orders → store + outbox, one transaction) → [`notify`] (outbox → Telegram),
 //! with [`alerts`] telling the operators when upstream needs them. [`http`] serves health,
-//! metrics and, in webhook mode, the updates Telegram posts.
+//! metrics, in webhook mode the updates Telegram posts, and with `PUBLIC_URL` the operator's
+//! [`dashboard`].
 
 pub mod alerts;
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod convert;
+pub mod dashboard;
 pub mod detect;
 pub mod doctor;
 pub mod events;

@@ -6,6 +6,7 @@
 //! chat that got it) and, for replies, retries after a 429's `retry_after`.
 
 pub mod card;
+pub mod dashboard;
 pub mod inline;
 pub mod ledger;
 pub mod orders;
@@ -64,6 +65,9 @@ pub enum Command {
     // Operators only; not in the command menu.
     #[command(hide)]
     Stats,
+    // Operators only, private chat: a one-time link to the dashboard; not in the menu.
+    #[command(hide)]
+    Dashboard,
 }
 
 /// The command menu in `lang` (descriptions in Chinese come from [`Command`]).
@@ -106,6 +110,10 @@ pub struct Policy {
     rebate_percent: u8,
     /// `INLINE`: inline mode for everyone (operators have it either way).
     inline: bool,
+    /// `PUBLIC_URL`: where `/dashboard` links point.
+    public_url: Option<Url>,
+    /// Whether the HTTP server (which serves the dashboard) runs.
+    http_server: bool,
 }
 
 impl Policy {
@@ -121,6 +129,24 @@ impl Policy {
             limiter: RateLimiter::new(config.user_rate_limit),
             rebate_percent: config.rebate_percent,
             inline: config.inline,
+            public_url: config.public_url.clone(),
+            http_server: config.http_listen.is_some(),
+        }
+    }
+
+    /// Whether this process serves HTTP (it may have been handed a socket instead of
+    /// binding `HTTP_LISTEN`).
+    pub fn serving_http(mut self, on: bool) -> Self {
+        self.http_server = on;
+        self
+    }
+
+    /// Where `/dashboard` links point, or why there are none.
+    pub fn dashboard(&self) -> Result<&Url, dashboard::Off> {
+        match (&self.public_url, self.http_server) {
+            (None, _) => Err(dashboard::Off::NoPublicUrl),
+            (Some(_), false) => Err(dashboard::Off::NoServer),
+            (Some(url), true) => Ok(url),
         }
     }
 
@@ -578,6 +604,7 @@ async fn on_command(
     let mut keyboard = None;
     let text = match cmd {
         Command::Stats => return stats(&tg, &msg, &store, &policy, &alerts).await,
+        Command::Dashboard => return dashboard::command(&tg, &msg, &store, &policy).await,
         Command::Balance => return ledger::balance(&tg, &msg, &store, &policy).await,
         Command::Payout(args) => return ledger::payout(&tg, &msg, &args, &store, &policy).await,
         // Its own endpoint in `schema_inner`.
