@@ -329,7 +329,7 @@ on_both_backends! {
         let page = d.get("/dashboard?days=7", Some(&b.cookie)).await.body;
 
         // The day's row of each chart's table, beside its bars.
-        let row = between(&page, &format!("<table data-series=\"orders\">"), "</table>").unwrap();
+        let row = between(&page, "<table data-series=\"orders\">", "</table>").unwrap();
         let today = between(row, &format!("<tr data-day=\"{day}\">"), "</tr>").unwrap();
         assert!(today.contains("data-series=\"orders\" data-value=\"3\""), "{today}");
         assert!(today.contains("data-series=\"refunded\" data-value=\"1\""), "{today}");
