@@ -23,3 +23,8 @@ CREATE TABLE dashboard_sessions (
     expires_at   BIGINT NOT NULL
 );
 CREATE INDEX dashboard_sessions_expiry ON dashboard_sessions (expires_at);
+
+-- The dashboard's sums read orders by the day they were paid and conversions by the day they
+-- were made, over every user.
+CREATE INDEX orders_by_pay_time ON orders (pay_success_time);
+CREATE INDEX conversions_by_time ON conversions (created_at);
