@@ -1,7 +1,8 @@
 //! `run`: the bot, wired together, until `shutdown` resolves.
 //!
 //! Updates come in by long polling, or in webhook mode (`WEBHOOK_URL`) through the HTTP
-//! server, which also serves health and metrics whenever `HTTP_LISTEN` is set.
+//! server, which also serves health and metrics whenever `HTTP_LISTEN` is set, and the
+//! operator's dashboard when `PUBLIC_URL` is too.
 
 use crate::alerts::Alerts;
 use crate::config::{Config, ConfigError};
@@ -191,17 +192,27 @@ pub async fn run_on(
         }
         None => (None, None),
     };
+    let http_served = http.is_some();
     let http_done: Option<Shared<BoxFuture<'static, ()>>> = match http {
         Some(listener) => {
             let addr = listener
                 .local_addr()
                 .map_err(|e| AppError::Http(e.to_string()))?;
-            let app = server::router(
+            let mut app = server::router(
                 store.clone(),
                 upstream.provider,
                 metrics::install(),
                 webhook_route,
             );
+            if let Some(public_url) = &config.public_url {
+                app = app.merge(crate::dashboard::router(crate::dashboard::DashboardState {
+                    store: store.clone(),
+                    admins: Arc::new(config.admin_user_ids.clone()),
+                    public_url: public_url.clone(),
+                    provider: upstream.provider,
+                    wake: Some(wake.clone()),
+                }));
+            }
             let mut stopped = stop_rx.clone();
             let task = server::serve(listener, app, async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
@@ -250,7 +261,7 @@ pub async fn run_on(
         wake.clone(),
     )
     .with_lease(lease);
-    let policy = Arc::new(telegram::Policy::new(&config));
+    let policy = Arc::new(telegram::Policy::new(&config).serving_http(http_served));
     // Groups that became supergroups while the bot was running before: the allow-list
     // follows them (applied in the order they happened, so chains resolve).
     for (from, to) in store.chat_migrations().await? {

@@ -3,6 +3,9 @@
 
 mod ledger;
 
+// The ledger's CSV, shared with the dashboard's download.
+pub(crate) use ledger::{csv_field, yuan, Line, CSV_HEADER};
+
 use crate::app::{self, AppError};
 use crate::config::{Config, ConfigError, Needs};
 use crate::convert::{upstream_value, ConvertError};

@@ -129,6 +129,10 @@ pub struct Config {
     pub http_listen: Option<SocketAddr>,
     /// `WEBHOOK_URL` + `WEBHOOK_SECRET`: webhook mode instead of long polling.
     pub webhook: Option<WebhookConfig>,
+    /// `PUBLIC_URL`: the public origin the bot's HTTP server is reached at (behind a TLS
+    /// proxy), the base of the links it hands out (the dashboard at `/dashboard`). Unset:
+    /// `WEBHOOK_URL`'s origin in webhook mode, else none (no dashboard).
+    pub public_url: Option<Url>,
 }
 
 impl Config {
@@ -295,6 +299,13 @@ impl Config {
             ),
             None => None,
         };
+        let public_url = public_url_var(var("PUBLIC_URL"), webhook.as_ref())?;
+        if public_url.is_some() && http_listen.is_none() {
+            return Err(ConfigError::Missing {
+                var: "HTTP_LISTEN",
+                hint: "PUBLIC_URL's dashboard is served by the bot's HTTP server: set HTTP_LISTEN too (e.g. 127.0.0.1:8080, behind the TLS proxy)",
+            });
+        }
 
         Ok(Config {
             bot_token,
@@ -312,6 +323,7 @@ impl Config {
             inline,
             http_listen,
             webhook,
+            public_url,
         })
     }
 }
@@ -363,6 +375,40 @@ fn webhook_vars(
         Some(s) => Secret::new(s),
     };
     Ok(Some(WebhookConfig { url, secret }))
+}
+
+/// `PUBLIC_URL`: an http(s) origin (no path, query, fragment or user), kept with the path
+/// `/`; unset, the webhook's origin.
+fn public_url_var(
+    value: Option<String>,
+    webhook: Option<&WebhookConfig>,
+) -> Result<Option<Url>, ConfigError> {
+    let Some(raw) = value else {
+        return Ok(webhook.map(|w| {
+            let mut origin = w.url.clone();
+            origin.set_path("/");
+            origin.set_query(None);
+            origin.set_fragment(None);
+            origin
+        }));
+    };
+    match Url::parse(&raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https")
+            && u.host().is_some()
+            && u.path() == "/"
+            && u.query().is_none()
+            && u.fragment().is_none()
+            && u.username().is_empty()
+            && u.password().is_none() =>
+        {
+            Ok(Some(u))
+        }
+        _ => Err(ConfigError::Invalid {
+            var: "PUBLIC_URL",
+            value: raw,
+            hint: "expected the public origin the bot's HTTP server is reached at, such as https://bot.example.com (no path: the dashboard is at /dashboard)",
+        }),
+    }
 }
 
 fn mask(s: &str) -> String {
@@ -734,6 +780,70 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{c:?} {c:#?}").contains(GOOD_SECRET));
+    }
+
+    #[test]
+    fn the_public_url_is_an_origin_defaulting_to_the_webhooks() {
+        let c = load(&[], Needs::default()).unwrap();
+        assert!(c.public_url.is_none(), "no dashboard by default");
+        let c = load(
+            &[
+                ("WEBHOOK_URL", "https://bot.example.com:8443/tg/hook?x=1"),
+                ("WEBHOOK_SECRET", GOOD_SECRET),
+            ],
+            Needs::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.public_url.unwrap().as_str(),
+            "https://bot.example.com:8443/"
+        );
+        let c = load(
+            &[
+                ("PUBLIC_URL", "https://dash.example.com"),
+                ("HTTP_LISTEN", "127.0.0.1:9000"),
+            ],
+            Needs::default(),
+        )
+        .unwrap();
+        assert_eq!(c.public_url.unwrap().as_str(), "https://dash.example.com/");
+        let c = load(
+            &[
+                ("PUBLIC_URL", "http://127.0.0.1:9000/"),
+                ("HTTP_LISTEN", "127.0.0.1:9000"),
+            ],
+            Needs::default(),
+        )
+        .unwrap();
+        assert_eq!(c.public_url.unwrap().scheme(), "http");
+    }
+
+    #[test]
+    fn a_bad_public_url_or_one_without_a_server_is_named() {
+        for bad in [
+            "bot.example.com",
+            "ftp://bot.example.com",
+            "https://bot.example.com/dash",
+            "https://bot.example.com/?t=1",
+            "https://user:pw@bot.example.com",
+            "https://bot.example.com/#x",
+        ] {
+            let e = load(
+                &[("PUBLIC_URL", bad), ("HTTP_LISTEN", "127.0.0.1:9000")],
+                Needs::default(),
+            )
+            .unwrap_err();
+            assert!(
+                e.to_string().starts_with("PUBLIC_URL is invalid"),
+                "{bad}: {e}"
+            );
+        }
+        let e = load(
+            &[("PUBLIC_URL", "https://bot.example.com")],
+            Needs::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("HTTP_LISTEN is not set"), "{e}");
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! [`tracking`]'s `external_info`, remembered in [`store`]) → [`telegram`] replies;
 //! [`poller`] (orders → store + outbox, one transaction) → [`notify`] (outbox → Telegram),
 //! with [`alerts`] telling the operators when upstream needs them; [`chart`] draws `/stats`'
-//! picture. [`http`] serves health,
-//! metrics and, in webhook mode, the updates Telegram posts.
+//! picture. [`http`] serves health, metrics, in webhook mode the updates Telegram posts, and
+//! with `PUBLIC_URL` the operator's [`dashboard`].
 
 pub mod alerts;
 pub mod app;
@@ -14,6 +14,7 @@ pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod convert;
+pub mod dashboard;
 pub mod details_lookup;
 pub mod detect;
 pub mod doctor;

@@ -308,6 +308,14 @@ async fn run_serves_until_sigterm_and_its_debug_logs_hold_no_secret() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The log is read while the bot runs: at trace level it outgrows a pipe's buffer (64 KiB),
+    // and a bot whose stderr nobody reads blocks on its next log line and never stops.
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut log = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut log).unwrap();
+        log
+    });
 
     tg.push_text(&ALICE, "3583117383482622604");
     tg.push_text(&ALICE_IN_GROUP, "3605331890120301327");
@@ -341,8 +349,8 @@ async fn run_serves_until_sigterm_and_its_debug_logs_hold_no_secret() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let out = child.wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&out.stderr);
+    let log = reader.join().unwrap();
+    let logs = String::from_utf8_lossy(&log);
     assert!(status.success(), "{logs}");
     assert!(logs.contains("shutting down"));
     assert!(

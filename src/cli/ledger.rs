@@ -18,7 +18,7 @@ pub const CLI_OPERATOR: u64 = 0;
 
 /// One ledger line as exported.
 #[derive(Debug, Serialize)]
-struct Line<'a> {
+pub(crate) struct Line<'a> {
     id: i64,
     user_id: u64,
     kind: &'static str,
@@ -36,7 +36,7 @@ struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
-    fn of(e: &'a LedgerEntry) -> Line<'a> {
+    pub(crate) fn of(e: &'a LedgerEntry) -> Line<'a> {
         Line {
             id: e.id,
             user_id: e.user_id,
@@ -54,7 +54,7 @@ impl<'a> Line<'a> {
     }
 
     /// The CSV fields, in [`CSV_HEADER`]'s order.
-    fn fields(&self) -> [String; 12] {
+    pub(crate) fn fields(&self) -> [String; 12] {
         let opt = |v: Option<String>| v.unwrap_or_default();
         [
             self.id.to_string(),
@@ -73,7 +73,7 @@ impl<'a> Line<'a> {
     }
 }
 
-const CSV_HEADER: [&str; 12] = [
+pub(crate) const CSV_HEADER: [&str; 12] = [
     "id",
     "user_id",
     "kind",

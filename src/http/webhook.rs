@@ -71,7 +71,7 @@ pub fn channel(secret: Secret, store: Store) -> (WebhookState, WebhookListener) 
 
 /// Compares without stopping at the first difference, so response timing does not tell an
 /// attacker how much of a guessed secret was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

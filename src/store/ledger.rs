@@ -241,10 +241,10 @@ macro_rules! pay_out {
     }};
 }
 
-const ENTRY_COLUMNS: &str = "id, user_id, kind, order_id, amount, percent, commission,
+pub(super) const ENTRY_COLUMNS: &str = "id, user_id, kind, order_id, amount, percent, commission,
     operator_id, note, created_at";
 
-type EntryColumns = (
+pub(super) type EntryColumns = (
     i64,
     i64,
     String,
@@ -257,7 +257,7 @@ type EntryColumns = (
     i64,
 );
 
-fn entry(c: EntryColumns) -> Option<LedgerEntry> {
+pub(super) fn entry(c: EntryColumns) -> Option<LedgerEntry> {
     let (id, user_id, kind, order_id, amount, percent, commission, operator_id, note, created_at) =
         c;
     Some(LedgerEntry {

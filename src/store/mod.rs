@@ -11,7 +11,8 @@
 //! SQL). Why not sqlx's `Any` driver: it decodes by the value's runtime type (PostgreSQL's
 //! NUMERIC sums, SQLite's integer booleans) and loses SQLite's typed connection options.
 //!
-//! Files by concern: conversions, orders, ledger, chats, kv, langs, outbox, updates, leases,
+//! Files by concern: conversions, orders, ledger, chats, kv, langs, outbox (and parked, the
+//! operator's view of it), updates, leases, dashboard (logins), report (the operator's sums),
 //! chart_days (the `/stats` chart's days).
 
 #[macro_use]
@@ -19,6 +20,7 @@ mod dialect;
 mod chart_days;
 mod chats;
 mod conversions;
+mod dashboard;
 mod kv;
 mod langs;
 mod leases;
@@ -27,15 +29,20 @@ mod outbox;
 #[macro_use]
 mod ledger;
 mod orders;
+mod parked;
+mod report;
 mod updates;
 
 pub use conversions::{CachedConversion, NewConversion};
+pub use dashboard::DashboardSession;
 pub use ledger::{
     Balance, LedgerEntry, LedgerKind, OrderLedger, PayoutOutcome, PayoutRefused,
     PAYOUT_CONFIRM_SECS,
 };
 pub use orders::{IngestOrder, IngestStats, Notice, OrderSummary, OrderTotals, Stats};
 pub use outbox::{OutboxCounts, OutboxRow, RowRef};
+pub use parked::ParkedRow;
+pub use report::{china_day, china_day_start, DayRow, LedgerTotals, OrderExport, TopRow};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -7,6 +7,7 @@
 
 pub mod card;
 pub mod chart;
+pub mod dashboard;
 pub mod inline;
 pub mod ledger;
 pub mod orders;
@@ -65,6 +66,9 @@ pub enum Command {
     // Operators only; not in the command menu.
     #[command(hide)]
     Stats,
+    // Operators only, private chat: a one-time link to the dashboard; not in the menu.
+    #[command(hide)]
+    Dashboard,
 }
 
 /// The command menu in `lang` (descriptions in Chinese come from [`Command`]).
@@ -107,6 +111,10 @@ pub struct Policy {
     rebate_percent: u8,
     /// `INLINE`: inline mode for everyone (operators have it either way).
     inline: bool,
+    /// `PUBLIC_URL`: where `/dashboard` links point.
+    public_url: Option<Url>,
+    /// Whether the HTTP server (which serves the dashboard) runs.
+    http_server: bool,
 }
 
 impl Policy {
@@ -122,6 +130,24 @@ impl Policy {
             limiter: RateLimiter::new(config.user_rate_limit),
             rebate_percent: config.rebate_percent,
             inline: config.inline,
+            public_url: config.public_url.clone(),
+            http_server: config.http_listen.is_some(),
+        }
+    }
+
+    /// Whether this process serves HTTP (it may have been handed a socket instead of
+    /// binding `HTTP_LISTEN`).
+    pub fn serving_http(mut self, on: bool) -> Self {
+        self.http_server = on;
+        self
+    }
+
+    /// Where `/dashboard` links point, or why there are none.
+    pub fn dashboard(&self) -> Result<&Url, dashboard::Off> {
+        match (&self.public_url, self.http_server) {
+            (None, _) => Err(dashboard::Off::NoPublicUrl),
+            (Some(_), false) => Err(dashboard::Off::NoServer),
+            (Some(url), true) => Ok(url),
         }
     }
 
@@ -599,6 +625,7 @@ async fn on_command(
     let mut keyboard = None;
     let text = match cmd {
         Command::Stats => return stats(&tg, &msg, &store, &policy, &alerts).await,
+        Command::Dashboard => return dashboard::command(&tg, &msg, &store, &policy).await,
         Command::Balance => return ledger::balance(&tg, &msg, &store, &policy).await,
         Command::Payout(args) => return ledger::payout(&tg, &msg, &args, &store, &policy).await,
         // Its own endpoint in `schema_inner`.

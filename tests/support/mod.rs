@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cards;
+pub mod dashboard;
 pub mod db;
 pub mod inline;
 pub mod limits;

@@ -8,7 +8,7 @@ mod operator;
 mod orders;
 
 pub use news::{event, in_group, in_group_notice, state, Money, START_PAYLOAD};
-pub use operator::stats;
+pub use operator::{dashboard_link, dashboard_off, stats};
 pub use orders::{next, orders, previous, OrdersPage};
 
 use crate::convert::ConvertError;

@@ -1,4 +1,5 @@
-//! What the operators read: alerts (rendered from their stored facts when sent) and `/stats`.
+//! What the operators read: alerts (rendered from their stored facts when sent), `/stats`
+//! and `/dashboard`.
 
 use super::{escape, yuan};
 use crate::events::{AlertClass, AlertSource};
@@ -153,5 +154,29 @@ Upstream: {upstream}",
             yuan(s.owed_to_users),
             yuan(s.owed_by_users),
         ),
+    }
+}
+
+/// `/dashboard`: the one-time link.
+pub fn dashboard_link(lang: Lang, link: &str) -> String {
+    let link = escape(link);
+    match lang {
+        Lang::Zh => format!(
+            "📈 <a href=\"{link}\">打开运营面板</a>\n链接 10 分钟内有效，只能打开一次，打开后 12 小时内免登录。请勿转发。"
+        ),
+        Lang::En => format!(
+            "📈 <a href=\"{link}\">Open the dashboard</a>\nThe link works once, within 10 minutes; the session it opens lasts 12 hours. Do not forward it."
+        ),
+    }
+}
+
+/// `/dashboard` when the dashboard cannot be reached.
+pub fn dashboard_off(lang: Lang, why: crate::telegram::dashboard::Off) -> &'static str {
+    use crate::telegram::dashboard::Off;
+    match (why, lang) {
+        (Off::NoPublicUrl, Lang::Zh) => "运营面板未开启：请设置 PUBLIC_URL（面板的公开地址，例如 https://bot.example.com，由 TLS 反向代理转发到 HTTP_LISTEN）并重启机器人。",
+        (Off::NoPublicUrl, Lang::En) => "The dashboard is off: set PUBLIC_URL (its public address, e.g. https://bot.example.com, forwarded by a TLS reverse proxy to HTTP_LISTEN) and restart the bot.",
+        (Off::NoServer, Lang::Zh) => "运营面板未开启：机器人的 HTTP 服务没有运行，请设置 HTTP_LISTEN 并重启机器人。",
+        (Off::NoServer, Lang::En) => "The dashboard is off: the bot's HTTP server is not running; set HTTP_LISTEN and restart the bot.",
     }
 }
