@@ -19,7 +19,7 @@ async fn open(db: &TestDb) -> Store {
 
 fn assert_guarded(a: &Answer, what: &str) {
     assert_eq!(a.header("cache-control"), "no-store", "{what}");
-    assert_eq!(a.header("referrer-policy"), "no-referrer", "{what}");
+    assert_eq!(a.header("referrer-policy"), "same-origin", "{what}");
     assert_eq!(a.header("x-frame-options"), "DENY", "{what}");
     assert_eq!(a.header("x-content-type-options"), "nosniff", "{what}");
     let csp = a.header("content-security-policy");
@@ -42,6 +42,10 @@ on_both_backends! {
         let d = Dash::start(open(&db).await, &[ADMIN], PUBLIC).await;
         let token = d.token(ADMIN, 0).await;
         let login = format!("/dashboard/login?t={token}");
+        // A link checker asking HEAD first does not use the link up.
+        let head = d.http.head(d.url(&login)).send().await.unwrap();
+        assert_eq!(head.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(head.headers().get("set-cookie").is_none());
         let a = d.get(&login, None).await;
         assert_eq!(a.status, StatusCode::SEE_OTHER);
         assert_eq!(a.header("location"), "/dashboard", "the token is not kept in the URL");
@@ -232,10 +236,44 @@ on_both_backends! {
         assert_eq!(a.status(), StatusCode::FORBIDDEN);
         assert_eq!(store.outbox_row_state(id).await.unwrap().unwrap().0, "parked");
 
+        // A held message a notifier is sending right now (a later message for the user fell
+        // due, so the held one goes first): the retry changes nothing, or a second notifier
+        // could send it too.
+        let first = douyin_link_bot::store::Notice::text("m3", "first");
+        store.enqueue_private(&first, 2004, now() - 5).await.unwrap();
+        let held = store.pending_for(2004).await.unwrap()[0].id;
+        store.hold(held, "Forbidden: bot can't initiate conversation with a user", None, 0)
+            .await
+            .unwrap();
+        let notice = douyin_link_bot::store::Notice::text("m4", "later");
+        store.enqueue_private(&notice, 2004, now()).await.unwrap();
+        let claimed = store.claim_due(now(), 10, now() + 60).await.unwrap();
+        assert!(claimed.iter().any(|r| r.id == held), "{claimed:?}");
+        let a = d
+            .post(&format!("/dashboard/outbox/{held}/retry"), Some(&me.cookie), &[("csrf", &me.csrf)])
+            .await;
+        assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+        assert_eq!(store.outbox_row_state(held).await.unwrap().unwrap().0, "parked");
+        assert!(
+            store.claim_due(now(), 10, now() + 60).await.unwrap().iter().all(|r| r.id != held),
+            "still claimed by the first notifier alone"
+        );
+
+        // Browsers that withhold where a form came from send `Origin: null`: the CSRF token
+        // decides.
         let before = now();
+        let a = d
+            .http
+            .post(d.url(&path))
+            .header("cookie", format!("dlb_dash={}", me.cookie))
+            .header("origin", "null")
+            .form(&[("csrf", me.csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(a.status(), StatusCode::SEE_OTHER);
         let a = d.post(&path, Some(&me.cookie), &[("csrf", &me.csrf)]).await;
-        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
-        assert_eq!(a.header("location"), "/dashboard");
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "already due: {}", a.body);
         let (status, due) = store.outbox_row_state(id).await.unwrap().unwrap();
         assert_eq!(status, "pending");
         assert!(due >= before && due <= now(), "due now: {due}");

@@ -4,7 +4,7 @@
 //!
 //! The only way in is a link the bot hands an operator for `/dashboard` ([`auth`]). Every
 //! answer, refusals included, carries `Cache-Control: no-store`, `Referrer-Policy:
-//! no-referrer`, `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff` and a
+//! same-origin`, `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff` and a
 //! Content-Security-Policy that allows no script at all and only the page's own stylesheet
 //! (by its hash). Refusals show no data: 401 without a live session, 403 for a token or
 //! session that is not (or no longer) an operator's and for a POST without the session's
@@ -21,12 +21,12 @@ mod range;
 mod svg;
 mod words;
 
-use crate::store::{DashboardSession, Store, StoreError};
+use crate::store::{DashboardSession, Retry, Store, StoreError};
 use crate::veapi::Provider;
 use auth::{Refused, PATH};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -109,7 +109,9 @@ async fn guard_headers(mut res: Response) -> Response {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Not `no-referrer`: under it browsers post forms with `Origin: null`. Other sites
+        // still learn nothing (the login token is gone from the address by the 303).
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
@@ -203,9 +205,12 @@ fn post_allowed(
     body: &[u8],
     session: &DashboardSession,
 ) -> bool {
+    // A browser that will not say where from sends `null` (a privacy setting, or a policy
+    // that strips it): the CSRF token alone decides then. A site that says it is another
+    // site is refused whatever it carries.
     if let Some(origin) = headers.get(header::ORIGIN) {
         let ours = s.public_url.origin().ascii_serialization();
-        if origin.as_bytes() != ours.as_bytes() {
+        if origin.as_bytes() != b"null" && origin.as_bytes() != ours.as_bytes() {
             return false;
         }
     }
@@ -216,7 +221,15 @@ fn post_allowed(
 
 /// `GET /dashboard/login?t=<token>`: the token used up, a session started, 303 to the page
 /// (so the token is not left in the address bar, history or a Referer).
-async fn login(State(s): State<DashboardState>, uri: Uri) -> Response {
+async fn login(State(s): State<DashboardState>, method: Method, uri: Uri) -> Response {
+    // axum answers HEAD with the GET route: a link checker or a preview fetcher asking HEAD
+    // would use the one-time token up before the operator opened it.
+    if method == Method::HEAD {
+        let mut res = StatusCode::METHOD_NOT_ALLOWED.into_response();
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET"));
+        return res;
+    }
     let token = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "t")
         .map(|(_, v)| v.into_owned())
@@ -334,7 +347,7 @@ async fn retry(
         return not_found();
     };
     match s.store.retry_parked(id, now()).await {
-        Ok(true) => {
+        Ok(Retry::Due) => {
             tracing::info!(
                 outbox_id = id,
                 operator = session.user_id,
@@ -345,7 +358,15 @@ async fn retry(
             }
             see_other(PATH)
         }
-        Ok(false) => not_found(),
+        Ok(Retry::BeingSent) => html(
+            StatusCode::CONFLICT,
+            page::notice(
+                "这条消息正在发送中，请稍后刷新页面查看结果。",
+                "This message is being sent right now: reload the page in a moment.",
+                true,
+            ),
+        ),
+        Ok(Retry::NotParked) => not_found(),
         Err(e) => failed(e),
     }
 }

@@ -41,7 +41,7 @@ pub use ledger::{
 };
 pub use orders::{IngestOrder, IngestStats, Notice, OrderSummary, OrderTotals, Stats};
 pub use outbox::{OutboxCounts, OutboxRow, RowRef};
-pub use parked::ParkedRow;
+pub use parked::{ParkedRow, Retry};
 pub use report::{china_day, china_day_start, DayRow, LedgerTotals, OrderExport, TopRow};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

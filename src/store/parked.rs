@@ -46,13 +46,16 @@ impl Store {
 
     /// The operator asked to try a parked message again: it is pending and due at `now`,
     /// with a fresh count of attempts (the reason it was parked stays until the next try
-    /// says otherwise). False when `id` is not a parked message.
-    pub async fn retry_parked(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+    /// says otherwise). A held message a notifier has claimed (it is being sent, because a
+    /// later message for that user fell due) is left to that send: clearing its claim would
+    /// let a second notifier send it too, and the first one's outcome would undo the retry.
+    pub async fn retry_parked(&self, id: i64, now: i64) -> Result<Retry, StoreError> {
         let done = on_backend!(self, write, |pool| {
             sqlx::query(
                 "UPDATE outbox SET status = 'pending', until_start = 0, attempts = 0,
                         next_attempt_at = $1, claimed_by = NULL, claimed_until = NULL
-                 WHERE id = $2 AND status = 'parked'",
+                 WHERE id = $2 AND status = 'parked'
+                   AND (claimed_until IS NULL OR claimed_until <= $1)",
             )
             .bind(now)
             .bind(id)
@@ -60,7 +63,20 @@ impl Store {
             .await?
             .rows_affected()
         });
-        Ok(done == 1)
+        if done == 1 {
+            return Ok(Retry::Due);
+        }
+        let parked: Option<(String,)> = on_backend!(self, read, |pool| {
+            sqlx::query_as("SELECT status FROM outbox WHERE id = $1 AND status = 'parked'")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(if parked.is_some() {
+            Retry::BeingSent
+        } else {
+            Retry::NotParked
+        })
     }
 
     /// One outbox row's status and when it is next due, by id (tests and the dashboard).
@@ -72,4 +88,15 @@ impl Store {
                 .await?
         }))
     }
+}
+
+/// What [`Store::retry_parked`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// The message is due again.
+    Due,
+    /// A notifier is sending it right now: nothing changed.
+    BeingSent,
+    /// No parked message has that id.
+    NotParked,
 }
