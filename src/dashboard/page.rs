@@ -26,7 +26,7 @@ nav a[aria-current]{background:#165dff;color:#fff}\
 section{background:#fff;border-radius:8px;padding:12px;margin:0 0 12px}\
 .kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:8px;margin:0}\
 .kpis div{background:#f7f8fa;border-radius:6px;padding:8px}\
-.kpis dt{font-size:13px;color:#4e5969}.kpis dd{margin:0;font-size:18px;font-weight:600}\
+.kpis dt{font-size:13px;color:#4e5969}.kpis dd{margin:0;font-size:18px;font-weight:600;overflow-wrap:anywhere}\
 figure{margin:0 0 16px;display:grid;gap:8px}\
 figcaption{font-weight:600}\
 @media(min-width:760px){figure{grid-template-columns:3fr 2fr;align-items:start}figcaption{grid-column:1/-1}}\

@@ -9,6 +9,7 @@ pub mod inline;
 pub mod limits;
 pub mod providers;
 pub mod veapi;
+pub mod webdriver;
 
 #[allow(unused_imports)]
 pub use db::{DbUrl, TestDb};
