@@ -71,7 +71,7 @@ async fn open_link(addr: SocketAddr, link: &str) -> (String, String) {
             .unwrap(),
     )
     .await;
-    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let set_cookie = a.header("set-cookie").to_string();
     let cookie = cookie_value(&set_cookie).unwrap();
     let page = answer(

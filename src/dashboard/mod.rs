@@ -219,8 +219,9 @@ fn post_allowed(
         .is_some_and(|(_, v)| auth::same(&v, &session.csrf))
 }
 
-/// `GET /dashboard/login?t=<token>`: the token used up, a session started, 303 to the page
-/// (so the token is not left in the address bar, history or a Referer).
+/// `GET /dashboard/login?t=<token>`: the token used up, a session started, and a page that
+/// moves on to the dashboard by itself ([`page::opening`]; the token, used up, is worth
+/// nothing in the history or a same-origin Referer).
 async fn login(State(s): State<DashboardState>, method: Method, uri: Uri) -> Response {
     // axum answers HEAD with the GET route: a link checker or a preview fetcher asking HEAD
     // would use the one-time token up before the operator opened it.
@@ -240,7 +241,7 @@ async fn login(State(s): State<DashboardState>, method: Method, uri: Uri) -> Res
                 user_id = new.session.user_id,
                 "dashboard: an operator signed in"
             );
-            let mut res = see_other(PATH);
+            let mut res = html(StatusCode::OK, page::opening());
             if let Ok(cookie) = HeaderValue::from_str(&auth::set_cookie(&new.id, s.secure())) {
                 res.headers_mut().insert(header::SET_COOKIE, cookie);
             }

@@ -76,12 +76,34 @@ pub fn rate(refunded: i64, orders: i64) -> String {
 
 /// A shell around `body`: the document, its language and stylesheet.
 pub fn document(lang: &str, title: &str, body: &str) -> String {
+    document_with(lang, title, "", body)
+}
+
+/// [`document`] with more in its head (`head`: trusted markup of this module).
+fn document_with(lang: &str, title: &str, head: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"robots\" content=\"noindex, nofollow\">\
+         <meta name=\"robots\" content=\"noindex, nofollow\">{head}\
          <title>{}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
         esc(title)
+    )
+}
+
+/// The answer to a used login link: the session cookie comes with it, and the page moves
+/// on to the dashboard by itself. Not a 303: opened from another site (web.telegram.org), a
+/// redirect is still that site's navigation and the `SameSite=Strict` cookie it set would
+/// not be sent with it; this page's own refresh is a navigation of this site.
+pub fn opening() -> String {
+    document_with(
+        "zh-CN",
+        "douyin-link-bot",
+        &format!("<meta http-equiv=\"refresh\" content=\"0; url={PATH}\">"),
+        &format!(
+            "<section id=\"notice\"><p>已登录，正在打开运营面板…</p>\
+             <p lang=\"en\">Signed in: opening the dashboard…</p>\
+             <p><a href=\"{PATH}\">{PATH}</a></p></section>"
+        ),
     )
 }
 
