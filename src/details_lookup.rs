@@ -13,9 +13,13 @@
 //! pasted again and again does not cost a call each time.
 //!
 //! A lookup never fails: a failed or slow call is an answer of "no details" (the card is the
-//! password alone), and is not remembered, so the next message asks again.
+//! password alone), and is not remembered, so the next message asks again. A lookup endpoint
+//! that keeps failing or hanging is not asked for [`PAUSE`] after [`BREAK_AFTER`] calls in a
+//! row went wrong (each would otherwise hold every reply up to [`CALL_TIMEOUT`] before it
+//! went out without its card); after the pause one failing call pauses it again, one
+//! answered call ends the matter.
 
-use crate::veapi::{LinkMaker, ProductDetails, DETAILS_BATCH};
+use crate::veapi::{ErrorClass, LinkMaker, ProductDetails, DETAILS_BATCH};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,6 +34,16 @@ pub const FORGET_MISSING: Duration = Duration::from_secs(600);
 /// How long a product's details are answered without a call (prices and coupons change
 /// during the day; the card is a snapshot either way).
 pub const FORGET_FOUND: Duration = Duration::from_secs(600);
+
+/// How long one lookup call may take before its ids are answered "none" (it counts as a
+/// failure).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Calls in a row that failed or took longer than [`CALL_TIMEOUT`] before lookups pause.
+pub const BREAK_AFTER: u32 = 3;
+
+/// How long lookups are answered "none" at once, without a call, once paused.
+pub const PAUSE: Duration = Duration::from_secs(30);
 
 /// At most this many ids are remembered, found or missing (the oldest are forgotten first).
 const MISSING_CAP: usize = 10_000;
@@ -46,6 +60,8 @@ pub struct DetailsLookup {
 struct Inner {
     links: Arc<dyn LinkMaker>,
     window: Duration,
+    call_timeout: Duration,
+    pause: Duration,
     state: Mutex<State>,
 }
 
@@ -61,18 +77,30 @@ struct State {
     found: HashMap<String, (ProductDetails, Instant)>,
     /// Lookup calls made (for tests and the benchmark's accounting).
     calls: u64,
+    /// Calls in a row that failed or timed out.
+    failures: u32,
+    /// Until when lookups are answered "none" without a call.
+    paused_until: Option<Instant>,
 }
 
 impl DetailsLookup {
     pub fn new(links: Arc<dyn LinkMaker>) -> DetailsLookup {
-        Self::with_window(links, WINDOW)
+        Self::with_timing(links, WINDOW, CALL_TIMEOUT, PAUSE)
     }
 
-    pub fn with_window(links: Arc<dyn LinkMaker>, window: Duration) -> DetailsLookup {
+    /// With other times than the defaults (tests).
+    pub fn with_timing(
+        links: Arc<dyn LinkMaker>,
+        window: Duration,
+        call_timeout: Duration,
+        pause: Duration,
+    ) -> DetailsLookup {
         DetailsLookup {
             inner: Arc::new(Inner {
                 links,
                 window,
+                call_timeout,
+                pause,
                 state: Mutex::new(State::default()),
             }),
         }
@@ -96,6 +124,13 @@ impl DetailsLookup {
                 return rx;
             }
             state.missing.remove(id);
+        }
+        if state
+            .paused_until
+            .is_some_and(|until| Instant::now() < until)
+        {
+            let _ = tx.send(None);
+            return rx;
         }
         if let Some(list) = state.waiting.get_mut(id) {
             list.push(tx);
@@ -142,24 +177,50 @@ impl Inner {
     }
 
     async fn call(self: Arc<Self>, batch: Vec<String>) {
-        let reply = self.links.details(&batch).await;
+        let reply = tokio::time::timeout(self.call_timeout, self.links.details(&batch)).await;
         let mut found: HashMap<String, ProductDetails> = HashMap::new();
-        let answered = match reply {
-            Ok(list) => {
+        // `answered`: the reply is an answer for every id (an id not in it is unknown);
+        // `working`: the endpoint answered at all (a refusal about the products is an answer
+        // about them, not the endpoint failing, and never pauses the lookups).
+        let (answered, working) = match reply {
+            Ok(Ok(list)) => {
                 for d in list {
                     if let Some(id) = d.product_id.clone() {
                         found.entry(id).or_insert(d);
                     }
                 }
-                true
+                (true, true)
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, products = batch.len(), "product details lookup failed; replying without them");
-                false
+                (false, e.class() == ErrorClass::Product)
+            }
+            Err(_) => {
+                tracing::warn!(
+                    products = batch.len(),
+                    seconds = self.call_timeout.as_secs_f32(),
+                    "product details lookup took too long; replying without them"
+                );
+                (false, false)
             }
         };
         let mut state = self.lock();
         let now = Instant::now();
+        if working {
+            state.failures = 0;
+            state.paused_until = None;
+        } else {
+            state.failures = state.failures.saturating_add(1);
+            let paused = state.paused_until.is_some_and(|until| now < until);
+            if state.failures >= BREAK_AFTER && !paused {
+                state.paused_until = Some(now + self.pause);
+                tracing::warn!(
+                    failures = state.failures,
+                    seconds = self.pause.as_secs_f32(),
+                    "product details lookups keep failing; cards go without details for a while"
+                );
+            }
+        }
         for id in batch {
             let details = found.remove(&id);
             match &details {
@@ -208,6 +269,8 @@ mod tests {
         calls: AtomicU64,
         asked: Mutex<Vec<Vec<String>>>,
         fail: std::sync::atomic::AtomicBool,
+        hang: std::sync::atomic::AtomicBool,
+        refuse: std::sync::atomic::AtomicBool,
     }
 
     impl LinkMaker for Catalogue {
@@ -226,8 +289,20 @@ mod tests {
                 self.calls.fetch_add(1, Ordering::SeqCst);
                 self.asked.lock().unwrap().push(ids.to_vec());
                 tokio::time::sleep(Duration::from_millis(20)).await;
+                if self.hang.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
                 if self.fail.load(Ordering::SeqCst) {
                     return Err(VeapiError::Transport("reset".into()));
+                }
+                if self.refuse.load(Ordering::SeqCst) {
+                    // veapi's envelope for products it cannot show (`shared/veapi.md`).
+                    return Err(VeapiError::Api {
+                        code: "1".into(),
+                        msg: "商品不存在".into(),
+                        class: crate::veapi::classify("1", "商品不存在"),
+                        request_id: None,
+                    });
                 }
                 Ok(ids
                     .iter()
@@ -309,6 +384,84 @@ mod tests {
             vec![Some("product 4".into()), None]
         );
         assert_eq!(cat.calls.load(Ordering::SeqCst), 2);
+    }
+
+    /// Short times for the pause tests: window, call timeout, pause.
+    fn quick(cat: &Arc<Catalogue>) -> DetailsLookup {
+        DetailsLookup::with_timing(
+            cat.clone(),
+            Duration::from_millis(5),
+            Duration::from_millis(300),
+            Duration::from_millis(400),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_that_keeps_failing_is_left_alone_for_a_while() {
+        let cat = Arc::new(Catalogue::default());
+        cat.fail.store(true, Ordering::SeqCst);
+        let lookup = quick(&cat);
+        for n in 0..BREAK_AFTER {
+            assert_eq!(answers(&lookup, &[10 + n as u64]).await, vec![None]);
+        }
+        assert_eq!(cat.calls.load(Ordering::SeqCst), BREAK_AFTER as u64);
+        // Paused: answered at once, upstream not asked, even once it is well again.
+        cat.fail.store(false, Ordering::SeqCst);
+        assert_eq!(answers(&lookup, &[20, 22]).await, vec![None, None]);
+        assert_eq!(cat.calls.load(Ordering::SeqCst), BREAK_AFTER as u64);
+        // After the pause it is asked again; one failure pauses it again at once.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        cat.fail.store(true, Ordering::SeqCst);
+        assert_eq!(answers(&lookup, &[20]).await, vec![None]);
+        assert_eq!(answers(&lookup, &[22]).await, vec![None]);
+        assert_eq!(cat.calls.load(Ordering::SeqCst), BREAK_AFTER as u64 + 1);
+        // One answered call after the next pause ends it.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        cat.fail.store(false, Ordering::SeqCst);
+        assert_eq!(
+            answers(&lookup, &[20]).await,
+            vec![Some("product 20".into())]
+        );
+        cat.fail.store(true, Ordering::SeqCst);
+        assert_eq!(answers(&lookup, &[24]).await, vec![None]);
+        assert_eq!(answers(&lookup, &[26]).await, vec![None]);
+        assert_eq!(cat.calls.load(Ordering::SeqCst), BREAK_AFTER as u64 + 4);
+    }
+
+    #[tokio::test]
+    async fn refusals_about_the_products_never_pause_the_lookups() {
+        let cat = Arc::new(Catalogue::default());
+        cat.refuse.store(true, Ordering::SeqCst);
+        let lookup = quick(&cat);
+        for n in 0..=BREAK_AFTER {
+            assert_eq!(answers(&lookup, &[30 + 2 * n as u64]).await, vec![None]);
+        }
+        cat.refuse.store(false, Ordering::SeqCst);
+        assert_eq!(
+            answers(&lookup, &[40]).await,
+            vec![Some("product 40".into())]
+        );
+        assert_eq!(cat.calls.load(Ordering::SeqCst), BREAK_AFTER as u64 + 2);
+    }
+
+    #[tokio::test]
+    async fn a_hanging_endpoint_answers_none_in_time_and_counts_as_failing() {
+        let cat = Arc::new(Catalogue::default());
+        cat.hang.store(true, Ordering::SeqCst);
+        let lookup = quick(&cat);
+        let started = Instant::now();
+        assert_eq!(answers(&lookup, &[2]).await, vec![None]);
+        // The call's own timeout answered (the endpoint sleeps for an hour).
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        for n in 1..BREAK_AFTER {
+            assert_eq!(answers(&lookup, &[2 + 2 * n as u64]).await, vec![None]);
+        }
+        let started = Instant::now();
+        assert_eq!(answers(&lookup, &[100]).await, vec![None]);
+        // At once, not after the call's 300 ms timeout.
+        assert!(started.elapsed() < Duration::from_millis(250));
+        assert_eq!(cat.calls.load(Ordering::SeqCst), BREAK_AFTER as u64);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! as if it did not exist (the link must not land in a chat others read).
 
 use super::texts;
-use super::{lang_of, person, HandlerError, Policy, Telegram};
+use super::{lang_of, private_operator, HandlerError, Policy, Telegram};
 use crate::dashboard::auth;
 use crate::store::Store;
 use teloxide::types::Message;
@@ -23,12 +23,9 @@ pub async fn command(
     store: &Store,
     policy: &Policy,
 ) -> Result<(), HandlerError> {
-    let Some(operator) = person(msg).filter(|u| policy.is_admin(u.id.0)) else {
+    let Some(operator) = private_operator(msg, policy) else {
         return Ok(());
     };
-    if !msg.chat.is_private() {
-        return Ok(());
-    }
     let lang = lang_of(store, operator).await;
     let text = match policy.dashboard() {
         Err(off) => texts::dashboard_off(lang, off).to_string(),

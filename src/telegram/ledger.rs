@@ -5,7 +5,7 @@
 //! the user is told through the outbox, in the same transaction as the ledger line.
 
 use super::texts::{self, ledger as words};
-use super::{lang_of, person, HandlerError, NotifierWake, Policy, Telegram};
+use super::{lang_of, person, private_operator, HandlerError, NotifierWake, Policy, Telegram};
 use crate::money::parse_amount;
 use crate::store::Store;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,14 +74,11 @@ pub async fn payout(
     store: &Store,
     policy: &Policy,
 ) -> Result<(), HandlerError> {
-    let Some(operator) = person(msg).filter(|u| policy.is_admin(u.id.0)) else {
-        return Ok(());
-    };
     // Money is moved from the operator's private chat only: in a group the command is
     // ignored (nothing asked, nothing shown there).
-    if !msg.chat.is_private() {
+    let Some(operator) = private_operator(msg, policy) else {
         return Ok(());
-    }
+    };
     let lang = lang_of(store, operator).await;
     let private = operator.id.0 as i64;
     let mut words_in = args.split_whitespace();

@@ -203,6 +203,15 @@ pub fn person(msg: &Message) -> Option<&User> {
     msg.from.as_ref().filter(|u| !u.is_bot)
 }
 
+/// The operator who sent `msg` in their own private chat; `None` for anyone else and for
+/// any group. Commands that hand out links or move money answer only then, and are
+/// otherwise ignored as if they did not exist (nothing shown where others read).
+pub fn private_operator<'a>(msg: &'a Message, policy: &Policy) -> Option<&'a User> {
+    person(msg)
+        .filter(|u| policy.is_admin(u.id.0))
+        .filter(|_| msg.chat.is_private())
+}
+
 /// The language to write to `user` in: their `/lang` choice, else their app's language,
 /// which is kept for the news rendered later ([`Store::note_app_lang`]). A store error
 /// falls back to the app's language: a reply is never lost over it.
