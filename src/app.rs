@@ -47,6 +47,11 @@ pub enum AppError {
 /// request must not hold the process).
 const HTTP_DRAIN: Duration = Duration::from_secs(10);
 
+/// How long a stop waits for the updates in hand to be handled (replies at Telegram's pace
+/// included): past it the process stops anyway, its lease and store released in order,
+/// rather than be killed by a supervisor mid-way.
+const UPDATES_DRAIN: Duration = Duration::from_secs(20);
+
 /// Timings of the background loops; `run` derives them from the configuration.
 #[derive(Debug, Clone)]
 pub struct Tuning {
@@ -284,7 +289,10 @@ pub async fn run_on(
     let poller_task = tokio::spawn(poller.run(stop_rx.clone()));
     let notifier_task = tokio::spawn(notifier.run(stop_rx));
 
-    let mut dispatcher = Dispatcher::builder(bot.clone(), telegram::schema())
+    // Each update's work in a task of its own (see `telegram::detach` for why); a stop waits
+    // for them below.
+    let detach = telegram::detach::Detach::new();
+    let mut dispatcher = Dispatcher::builder(bot.clone(), detach.handler(telegram::schema()))
         .dependencies(dptree::deps![
             tg,
             converter,
@@ -344,6 +352,15 @@ pub async fn run_on(
                 .await
         }
     };
+    // The dispatcher has handed over its last update: those taken are handled (their
+    // replies sent, their conversions kept) before the store closes, for a while.
+    if let Err(left) = detach.finish(UPDATES_DRAIN).await {
+        tracing::warn!(
+            left,
+            seconds = UPDATES_DRAIN.as_secs(),
+            "updates still being handled at the stop; they are dropped"
+        );
+    }
     stopper.abort();
     let _ = stop_tx.send(true);
     if let Some(done) = http_done {

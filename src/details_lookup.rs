@@ -14,10 +14,13 @@
 //!
 //! A lookup never fails: a failed or slow call is an answer of "no details" (the card is the
 //! password alone), and is not remembered, so the next message asks again. A lookup endpoint
-//! that keeps failing or hanging is not asked for [`PAUSE`] after [`BREAK_AFTER`] calls in a
-//! row went wrong (each would otherwise hold every reply up to [`CALL_TIMEOUT`] before it
-//! went out without its card); after the pause one failing call pauses it again, one
-//! answered call ends the matter.
+//! that is down (unreachable, hanging, throttling, refusing the key) is not asked for
+//! [`PAUSE`] after [`BREAK_AFTER`] calls in a row found it so (each would otherwise hold every
+//! reply up to [`CALL_TIMEOUT`] before it went out without its card); then one call tries it
+//! again while the others go without: its failure pauses the lookups again, its answer ends
+//! the matter. A refusal about the products (or one the bot cannot classify) is an answer
+//! from a working endpoint, never a pause: what one user pastes cannot turn cards off for
+//! everyone. Calls made before a pause began do not end it.
 
 use crate::veapi::{ErrorClass, LinkMaker, ProductDetails, DETAILS_BATCH};
 use std::collections::HashMap;
@@ -36,10 +39,12 @@ pub const FORGET_MISSING: Duration = Duration::from_secs(600);
 pub const FORGET_FOUND: Duration = Duration::from_secs(600);
 
 /// How long one lookup call may take before its ids are answered "none" (it counts as a
-/// failure).
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
+/// failure). Less than the conversion's wait for details (3 s) less [`WINDOW`], so the answer
+/// "none" comes from here and every waiter hears it in time.
+pub const CALL_TIMEOUT: Duration = Duration::from_millis(2_800);
 
-/// Calls in a row that failed or took longer than [`CALL_TIMEOUT`] before lookups pause.
+/// Calls in a row that found the endpoint down or took longer than [`CALL_TIMEOUT`] before
+/// lookups pause.
 pub const BREAK_AFTER: u32 = 3;
 
 /// How long lookups are answered "none" at once, without a call, once paused.
@@ -77,10 +82,26 @@ struct State {
     found: HashMap<String, (ProductDetails, Instant)>,
     /// Lookup calls made (for tests and the benchmark's accounting).
     calls: u64,
-    /// Calls in a row that failed or timed out.
-    failures: u32,
-    /// Until when lookups are answered "none" without a call.
-    paused_until: Option<Instant>,
+    /// Whether calls are made.
+    health: Health,
+}
+
+/// The lookup endpoint, as the last calls found it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Health {
+    /// Calls are made; the last `failures` in a row found the endpoint down.
+    Working { failures: u32 },
+    /// No call until `until`; paused at `since`.
+    Paused { since: Instant, until: Instant },
+    /// One call, made at or after `since`, is trying the endpoint again; other lookups are
+    /// answered "none" meanwhile.
+    Trying { since: Instant },
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health::Working { failures: 0 }
+    }
 }
 
 impl DetailsLookup {
@@ -125,16 +146,25 @@ impl DetailsLookup {
             }
             state.missing.remove(id);
         }
-        if state
-            .paused_until
-            .is_some_and(|until| Instant::now() < until)
-        {
-            let _ = tx.send(None);
-            return rx;
+        let now = Instant::now();
+        match state.health {
+            Health::Paused { until, .. } if now < until => {
+                let _ = tx.send(None);
+                return rx;
+            }
+            Health::Trying { .. } => {
+                let _ = tx.send(None);
+                return rx;
+            }
+            _ => {}
         }
         if let Some(list) = state.waiting.get_mut(id) {
             list.push(tx);
             return rx;
+        }
+        if let Health::Paused { .. } = state.health {
+            // The pause is over: this id's call is the one that tries again.
+            state.health = Health::Trying { since: now };
         }
         state.waiting.insert(id.to_string(), vec![tx]);
         state.queue.push(id.to_string());
@@ -177,23 +207,23 @@ impl Inner {
     }
 
     async fn call(self: Arc<Self>, batch: Vec<String>) {
+        let started = Instant::now();
         let reply = tokio::time::timeout(self.call_timeout, self.links.details(&batch)).await;
         let mut found: HashMap<String, ProductDetails> = HashMap::new();
         // `answered`: the reply is an answer for every id (an id not in it is unknown);
-        // `working`: the endpoint answered at all (a refusal about the products is an answer
-        // about them, not the endpoint failing, and never pauses the lookups).
-        let (answered, working) = match reply {
+        // `down`: the endpoint is unreachable, hanging, throttling or refusing the key.
+        let (answered, down) = match reply {
             Ok(Ok(list)) => {
                 for d in list {
                     if let Some(id) = d.product_id.clone() {
                         found.entry(id).or_insert(d);
                     }
                 }
-                (true, true)
+                (true, false)
             }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, products = batch.len(), "product details lookup failed; replying without them");
-                (false, e.class() == ErrorClass::Product)
+                (false, endpoint_down(e.class()))
             }
             Err(_) => {
                 tracing::warn!(
@@ -201,26 +231,31 @@ impl Inner {
                     seconds = self.call_timeout.as_secs_f32(),
                     "product details lookup took too long; replying without them"
                 );
-                (false, false)
+                (false, true)
             }
         };
         let mut state = self.lock();
         let now = Instant::now();
-        if working {
-            state.failures = 0;
-            state.paused_until = None;
-        } else {
-            state.failures = state.failures.saturating_add(1);
-            let paused = state.paused_until.is_some_and(|until| now < until);
-            if state.failures >= BREAK_AFTER && !paused {
-                state.paused_until = Some(now + self.pause);
+        state.health = match (state.health, down) {
+            // Made before the pause or the trial began: it says nothing newer.
+            (Health::Paused { since, .. } | Health::Trying { since }, _) if started < since => {
+                state.health
+            }
+            (_, false) => Health::Working { failures: 0 },
+            (Health::Working { failures }, true) if failures + 1 < BREAK_AFTER => Health::Working {
+                failures: failures + 1,
+            },
+            (_, true) => {
                 tracing::warn!(
-                    failures = state.failures,
                     seconds = self.pause.as_secs_f32(),
                     "product details lookups keep failing; cards go without details for a while"
                 );
+                Health::Paused {
+                    since: now,
+                    until: now + self.pause,
+                }
             }
-        }
+        };
         for id in batch {
             let details = found.remove(&id);
             match &details {
@@ -242,6 +277,18 @@ impl Inner {
                 let _ = tx.send(details.clone());
             }
         }
+    }
+}
+
+/// Whether a refusal says the lookup endpoint itself is unusable for now (any product asked
+/// would get it), as opposed to an answer about the products asked.
+fn endpoint_down(class: ErrorClass) -> bool {
+    match class {
+        ErrorClass::Transport
+        | ErrorClass::Throttled
+        | ErrorClass::KeyOrQuota
+        | ErrorClass::Authorization => true,
+        ErrorClass::Product | ErrorClass::Other | ErrorClass::Unexpected => false,
     }
 }
 
@@ -289,6 +336,11 @@ mod tests {
                 self.calls.fetch_add(1, Ordering::SeqCst);
                 self.asked.lock().unwrap().push(ids.to_vec());
                 tokio::time::sleep(Duration::from_millis(20)).await;
+                if ids.iter().any(|id| id.len() >= 4) {
+                    // Ids of four digits and more: slow, and always answered.
+                    tokio::time::sleep(Duration::from_millis(1000)).await;
+                    return Ok(Vec::new());
+                }
                 if self.hang.load(Ordering::SeqCst) {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                 }
@@ -296,11 +348,17 @@ mod tests {
                     return Err(VeapiError::Transport("reset".into()));
                 }
                 if self.refuse.load(Ordering::SeqCst) {
-                    // veapi's envelope for products it cannot show (`shared/veapi.md`).
+                    // veapi's envelope for products it cannot show (`shared/veapi.md`), and
+                    // for a refusal of words the bot does not know, in turn.
+                    let msg = if self.calls.load(Ordering::SeqCst) % 2 == 0 {
+                        "商品不存在"
+                    } else {
+                        "系统异常"
+                    };
                     return Err(VeapiError::Api {
                         code: "1".into(),
-                        msg: "商品不存在".into(),
-                        class: crate::veapi::classify("1", "商品不存在"),
+                        msg: msg.into(),
+                        class: crate::veapi::classify("1", msg),
                         request_id: None,
                     });
                 }
@@ -442,6 +500,59 @@ mod tests {
             vec![Some("product 40".into())]
         );
         assert_eq!(cat.calls.load(Ordering::SeqCst), BREAK_AFTER as u64 + 2);
+    }
+
+    #[tokio::test]
+    async fn after_a_pause_one_call_tries_and_the_others_go_without() {
+        let cat = Arc::new(Catalogue::default());
+        cat.fail.store(true, Ordering::SeqCst);
+        let lookup = quick(&cat);
+        for n in 0..BREAK_AFTER {
+            assert_eq!(answers(&lookup, &[10 + 2 * n as u64]).await, vec![None]);
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        cat.fail.store(false, Ordering::SeqCst);
+        // Asked together: 50 tries, 52 is answered "none" without waiting for it.
+        assert_eq!(
+            answers(&lookup, &[50, 52]).await,
+            vec![Some("product 50".into()), None]
+        );
+        assert_eq!(cat.calls.load(Ordering::SeqCst), BREAK_AFTER as u64 + 1);
+        // The trial's answer ended the pause.
+        assert_eq!(
+            answers(&lookup, &[52]).await,
+            vec![Some("product 52".into())]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_call_made_before_the_pause_does_not_end_it() {
+        let cat = Arc::new(Catalogue::default());
+        // A pause longer than the slow call.
+        let lookup = DetailsLookup::with_timing(
+            cat.clone(),
+            Duration::from_millis(5),
+            Duration::from_secs(2),
+            Duration::from_secs(5),
+        );
+        // A slow call (1 s) that will be answered, made first…
+        let slow = lookup.lookup("1000");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // …then the endpoint fails three times and the lookups pause…
+        cat.fail.store(true, Ordering::SeqCst);
+        for n in 0..BREAK_AFTER {
+            assert_eq!(answers(&lookup, &[10 + 2 * n as u64]).await, vec![None]);
+        }
+        // …and the slow answer, arriving during the pause, does not end it.
+        assert_eq!(slow.await.unwrap(), None);
+        cat.fail.store(false, Ordering::SeqCst);
+        assert_eq!(answers(&lookup, &[60]).await, vec![None]);
+        assert_eq!(cat.calls.load(Ordering::SeqCst), BREAK_AFTER as u64 + 1);
+    }
+
+    #[test]
+    fn a_call_gives_up_before_the_conversion_stops_waiting_for_it() {
+        assert!(CALL_TIMEOUT + WINDOW < crate::convert::DETAILS_TIMEOUT);
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@
 pub mod card;
 pub mod chart;
 pub mod dashboard;
+pub mod detach;
 pub mod inline;
 pub mod ledger;
 pub mod orders;
