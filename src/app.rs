@@ -47,11 +47,6 @@ pub enum AppError {
 /// request must not hold the process).
 const HTTP_DRAIN: Duration = Duration::from_secs(10);
 
-/// How long a stop waits for the updates in hand to be handled (replies at Telegram's pace
-/// included): past it the process stops anyway, its lease and store released in order,
-/// rather than be killed by a supervisor mid-way.
-const UPDATES_DRAIN: Duration = Duration::from_secs(20);
-
 /// Timings of the background loops; `run` derives them from the configuration.
 #[derive(Debug, Clone)]
 pub struct Tuning {
@@ -352,15 +347,10 @@ pub async fn run_on(
                 .await
         }
     };
-    // The dispatcher has handed over its last update: those taken are handled (their
-    // replies sent, their conversions kept) before the store closes, for a while.
-    if let Err(left) = detach.finish(UPDATES_DRAIN).await {
-        tracing::warn!(
-            left,
-            seconds = UPDATES_DRAIN.as_secs(),
-            "updates still being handled at the stop; they are dropped"
-        );
-    }
+    // The dispatcher has handed over its last update: every update taken is handled (its
+    // replies sent, its conversions kept) before the store closes, as when the dispatcher's
+    // own workers handled them.
+    detach.finish().await;
     stopper.abort();
     let _ = stop_tx.send(true);
     if let Some(done) = http_done {

@@ -22,7 +22,8 @@
 //! from a working endpoint, never a pause: what one user pastes cannot turn cards off for
 //! everyone. Calls made before a pause began do not end it.
 
-use crate::veapi::{ErrorClass, LinkMaker, ProductDetails, DETAILS_BATCH};
+use crate::veapi::{ErrorClass, LinkMaker, ProductDetails, VeapiError, DETAILS_BATCH};
+use futures::FutureExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -208,7 +209,21 @@ impl Inner {
 
     async fn call(self: Arc<Self>, batch: Vec<String>) {
         let started = Instant::now();
-        let reply = tokio::time::timeout(self.call_timeout, self.links.details(&batch)).await;
+        // A call that must first wait for a slot behind conversions is slow because the bot
+        // is busy: its timeout says nothing about the endpoint.
+        let queued = self.links.saturated();
+        let reply = std::panic::AssertUnwindSafe(tokio::time::timeout(
+            self.call_timeout,
+            self.links.details(&batch),
+        ))
+        .catch_unwind()
+        .await;
+        // A panic in the call is a failed call (its waiters hear "none", the health moves on).
+        let reply = reply.unwrap_or_else(|_| {
+            Ok(Err(VeapiError::Transport(
+                "product details lookup panicked".into(),
+            )))
+        });
         let mut found: HashMap<String, ProductDetails> = HashMap::new();
         // `answered`: the reply is an answer for every id (an id not in it is unknown);
         // `down`: the endpoint is unreachable, hanging, throttling or refusing the key.
@@ -229,9 +244,10 @@ impl Inner {
                 tracing::warn!(
                     products = batch.len(),
                     seconds = self.call_timeout.as_secs_f32(),
+                    queued,
                     "product details lookup took too long; replying without them"
                 );
-                (false, true)
+                (false, !queued)
             }
         };
         let mut state = self.lock();
@@ -306,7 +322,7 @@ fn forget_oldest<V>(map: &mut HashMap<String, V>, keep: Duration, at: impl Fn(&V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::veapi::{ShareLink, ShareRequest, VeapiError};
+    use crate::veapi::{ShareLink, ShareRequest};
     use futures::future::BoxFuture;
     use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -318,6 +334,8 @@ mod tests {
         fail: std::sync::atomic::AtomicBool,
         hang: std::sync::atomic::AtomicBool,
         refuse: std::sync::atomic::AtomicBool,
+        panic: std::sync::atomic::AtomicBool,
+        saturated: std::sync::atomic::AtomicBool,
     }
 
     impl LinkMaker for Catalogue {
@@ -340,6 +358,9 @@ mod tests {
                     // Ids of four digits and more: slow, and always answered.
                     tokio::time::sleep(Duration::from_millis(1000)).await;
                     return Ok(Vec::new());
+                }
+                if self.panic.load(Ordering::SeqCst) {
+                    panic!("a bug in the lookup");
                 }
                 if self.hang.load(Ordering::SeqCst) {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -372,6 +393,10 @@ mod tests {
                     })
                     .collect())
             })
+        }
+
+        fn saturated(&self) -> bool {
+            self.saturated.load(Ordering::SeqCst)
         }
     }
 
@@ -547,6 +572,44 @@ mod tests {
         assert_eq!(slow.await.unwrap(), None);
         cat.fail.store(false, Ordering::SeqCst);
         assert_eq!(answers(&lookup, &[60]).await, vec![None]);
+        assert_eq!(cat.calls.load(Ordering::SeqCst), BREAK_AFTER as u64 + 1);
+    }
+
+    #[tokio::test]
+    async fn a_call_that_panics_is_a_failure_and_the_lookups_go_on() {
+        let cat = Arc::new(Catalogue::default());
+        cat.fail.store(true, Ordering::SeqCst);
+        let lookup = quick(&cat);
+        for n in 0..BREAK_AFTER {
+            assert_eq!(answers(&lookup, &[10 + 2 * n as u64]).await, vec![None]);
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        // The trial call panics: its waiter hears "none", the lookups pause again…
+        cat.panic.store(true, Ordering::SeqCst);
+        assert_eq!(answers(&lookup, &[20]).await, vec![None]);
+        cat.panic.store(false, Ordering::SeqCst);
+        cat.fail.store(false, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        // …and the next trial is made: nothing stays stuck.
+        assert_eq!(
+            answers(&lookup, &[20]).await,
+            vec![Some("product 20".into())]
+        );
+        assert_eq!(
+            answers(&lookup, &[22]).await,
+            vec![Some("product 22".into())]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_call_slow_because_the_bot_is_busy_does_not_pause_the_lookups() {
+        let cat = Arc::new(Catalogue::default());
+        cat.hang.store(true, Ordering::SeqCst);
+        cat.saturated.store(true, Ordering::SeqCst);
+        let lookup = quick(&cat);
+        for n in 0..=BREAK_AFTER {
+            assert_eq!(answers(&lookup, &[10 + 2 * n as u64]).await, vec![None]);
+        }
         assert_eq!(cat.calls.load(Ordering::SeqCst), BREAK_AFTER as u64 + 1);
     }
 

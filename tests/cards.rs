@@ -388,7 +388,15 @@ on_both_backends! {
         let h = start(db, &[], &cat).await;
         h.tg.push_text(&ALICE, P1);
         h.tg.wait_sent(1).await;
+        // The first product was looked up beside its conversion (the bot had not yet seen a
+        // reply): that call leaves after the batching window, possibly after the reply.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while cat.details_calls() < 1 {
+            assert!(std::time::Instant::now() < deadline, "the first product was never looked up");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         let looked_up = cat.details_calls();
+        assert_eq!(looked_up, 1);
         // The bot has now seen a reply with details: the next product costs one call.
         h.tg.push_text(&ALICE, P2);
         let sent = h.tg.wait_sent(2).await;

@@ -15,27 +15,26 @@
 //! one after another in the order they came (each task starts when the chat's previous one
 //! has ended, also when that one panicked), updates without a chat (inline queries) run side
 //! by side, and a stop still waits for every update taken to be handled ([`Detach::finish`]).
-//! And bounds, so a flood costs time, never unbounded memory: at most [`PER_CHAT`] updates of
-//! one chat are in hand (past that only that chat's worker waits, as the dispatcher's own
-//! per-chat queue made it before), at most [`MAX_PENDING`] in all (past that the dispatcher
-//! waits, and in webhook mode its queue fills and Telegram is asked to deliver again later,
-//! possibly to another instance).
+//! Bounds: at most [`PER_CHAT`] updates of one chat are handed on (past that the chat's
+//! dispatcher worker waits, its own queue of 64 fills, and then the dispatcher waits for
+//! everyone, as it did before for a chat's 65th update: a flood from one chat costs time,
+//! not memory), and at most [`MAX_PENDING`] are being handled at once, all chats together
+//! (past that each further chat's update waits in its dispatcher worker for its turn).
 
 use super::HandlerError;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use teloxide::dispatching::{DpHandlerDescription, UpdateHandler};
 use teloxide::prelude::*;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
-/// Updates of one chat being handled or waiting their turn, at most.
-pub const PER_CHAT: usize = 64;
+/// Updates of one chat handed on (being handled or waiting their turn), at most.
+pub const PER_CHAT: usize = 16;
 
-/// Updates being handled or waiting their turn, at most, all chats together.
+/// Updates handed on, at most, all chats together.
 pub const MAX_PENDING: usize = 2048;
 
 /// The tasks of one bot run; cheap to clone.
@@ -176,15 +175,11 @@ impl Detach {
         });
     }
 
-    /// Waits for every task handed out so far, and those they are waiting for (a stop: the
-    /// dispatcher has handed over its last update), at most `limit`; says how many are left
-    /// when that was not enough.
-    pub async fn finish(&self, limit: Duration) -> Result<(), usize> {
+    /// Waits for every task handed out so far (a stop: the dispatcher has handed over its
+    /// last update, and waited for its workers, as before).
+    pub async fn finish(&self) {
         self.inner.tracker.close();
-        match tokio::time::timeout(limit, self.inner.tracker.wait()).await {
-            Ok(()) => Ok(()),
-            Err(_) => Err(self.running()),
-        }
+        self.inner.tracker.wait().await;
     }
 
     /// Tasks not yet ended.
@@ -263,7 +258,7 @@ mod tests {
             assert!(!seen.contains(&"1b".to_string()), "{seen:?}");
         }
         gate.notify_one();
-        detach.finish(Duration::from_secs(10)).await.unwrap();
+        detach.finish().await;
         let seen = log.lock().unwrap().clone();
         let at = |n: &str| seen.iter().position(|s| s == n).unwrap();
         assert!(at("1a") < at("1b"), "{seen:?}");
@@ -286,7 +281,7 @@ mod tests {
             tokio::time::timeout(quick, detach.slots(Some(1)))
                 .await
                 .is_err(),
-            "the chat's 65th update waits"
+            "the chat's next update waits"
         );
         let other = tokio::time::timeout(quick, detach.slots(Some(2))).await;
         assert!(other.is_ok(), "another chat does not");
@@ -308,7 +303,7 @@ mod tests {
                 log.lock().unwrap().push(n);
             });
         }
-        detach.finish(Duration::from_secs(10)).await.unwrap();
+        detach.finish().await;
         assert_eq!(*log.lock().unwrap(), (0..50).collect::<Vec<_>>());
         assert_eq!(detach.running(), 0);
     }

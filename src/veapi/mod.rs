@@ -187,6 +187,11 @@ impl std::fmt::Debug for VeapiClient {
 }
 
 impl VeapiClient {
+    /// Whether every call slot (`VEAPI_MAX_IN_FLIGHT`) is taken right now.
+    pub fn saturated(&self) -> bool {
+        self.in_flight.available_permits() == 0
+    }
+
     pub fn new(cfg: &VeapiConfig) -> Result<Self, VeapiError> {
         Self::with_timeouts(cfg, CONNECT_TIMEOUT.min(cfg.timeout), cfg.timeout)
     }

@@ -107,6 +107,12 @@ pub trait LinkMaker: Send + Sync + 'static {
         let _ = ids;
         Box::pin(async { Ok(Vec::new()) })
     }
+
+    /// Whether every call slot is taken right now (`VEAPI_MAX_IN_FLIGHT`): a call made now
+    /// waits for one first, so its slowness is the bot's load, not upstream's health.
+    fn saturated(&self) -> bool {
+        false
+    }
 }
 
 /// The provider's two halves over one client (one connection pool, one in-flight ceiling).

@@ -128,6 +128,10 @@ impl LinkMaker for VeapiClient {
     ) -> BoxFuture<'a, Result<Vec<super::ProductDetails>, VeapiError>> {
         Box::pin(self.products_details(ids))
     }
+
+    fn saturated(&self) -> bool {
+        self.saturated()
+    }
 }
 
 /// What `detail` asks kol_ProductShare for: 3, "达人版详细版", the one veapi recommends ("推荐3,
