@@ -412,6 +412,15 @@ mod tests {
         out
     }
 
+    /// Makes the endpoint fail [`BREAK_AFTER`] calls in a row (ids 10, 12, …), which pauses
+    /// the lookups; it keeps failing until told otherwise.
+    async fn fail_until_paused(cat: &Catalogue, lookup: &DetailsLookup) {
+        cat.fail.store(true, Ordering::SeqCst);
+        for n in 0..BREAK_AFTER {
+            assert_eq!(answers(lookup, &[10 + 2 * n as u64]).await, vec![None]);
+        }
+    }
+
     #[tokio::test]
     async fn ids_asked_together_share_calls_of_twenty_and_each_gets_its_own() {
         let cat = Arc::new(Catalogue::default());
@@ -530,11 +539,8 @@ mod tests {
     #[tokio::test]
     async fn after_a_pause_one_call_tries_and_the_others_go_without() {
         let cat = Arc::new(Catalogue::default());
-        cat.fail.store(true, Ordering::SeqCst);
         let lookup = quick(&cat);
-        for n in 0..BREAK_AFTER {
-            assert_eq!(answers(&lookup, &[10 + 2 * n as u64]).await, vec![None]);
-        }
+        fail_until_paused(&cat, &lookup).await;
         tokio::time::sleep(Duration::from_millis(400)).await;
         cat.fail.store(false, Ordering::SeqCst);
         // Asked together: 50 tries, 52 is answered "none" without waiting for it.
@@ -564,10 +570,7 @@ mod tests {
         let slow = lookup.lookup("1000");
         tokio::time::sleep(Duration::from_millis(20)).await;
         // …then the endpoint fails three times and the lookups pause…
-        cat.fail.store(true, Ordering::SeqCst);
-        for n in 0..BREAK_AFTER {
-            assert_eq!(answers(&lookup, &[10 + 2 * n as u64]).await, vec![None]);
-        }
+        fail_until_paused(&cat, &lookup).await;
         // …and the slow answer, arriving during the pause, does not end it.
         assert_eq!(slow.await.unwrap(), None);
         cat.fail.store(false, Ordering::SeqCst);
@@ -578,11 +581,8 @@ mod tests {
     #[tokio::test]
     async fn a_call_that_panics_is_a_failure_and_the_lookups_go_on() {
         let cat = Arc::new(Catalogue::default());
-        cat.fail.store(true, Ordering::SeqCst);
         let lookup = quick(&cat);
-        for n in 0..BREAK_AFTER {
-            assert_eq!(answers(&lookup, &[10 + 2 * n as u64]).await, vec![None]);
-        }
+        fail_until_paused(&cat, &lookup).await;
         tokio::time::sleep(Duration::from_millis(400)).await;
         // The trial call panics: its waiter hears "none", the lookups pause again…
         cat.panic.store(true, Ordering::SeqCst);
