@@ -184,9 +184,13 @@ pub async fn run_on(
 
     // The HTTP server, up before setWebhook so Telegram's first post finds it. It stops
     // accepting when the stop flag turns; what it acknowledged is in the listener's channel.
+    // Each update's work in a task of its own (see `telegram::detach` for why); the webhook
+    // stops taking updates when their bound is reached, and a stop waits for them below.
+    let detach = telegram::detach::Detach::new();
     let (webhook_route, webhook_listener) = match &config.webhook {
         Some(w) => {
-            let (state, listener) = webhook::channel(w.secret.clone(), store.clone());
+            let (state, listener) =
+                webhook::channel(w.secret.clone(), store.clone(), detach.clone());
             let path = w.url.path().to_string();
             (Some(WebhookRoute { path, state }), Some(listener))
         }
@@ -284,9 +288,6 @@ pub async fn run_on(
     let poller_task = tokio::spawn(poller.run(stop_rx.clone()));
     let notifier_task = tokio::spawn(notifier.run(stop_rx));
 
-    // Each update's work in a task of its own (see `telegram::detach` for why); a stop waits
-    // for them below.
-    let detach = telegram::detach::Detach::new();
     let mut dispatcher = Dispatcher::builder(bot.clone(), detach.handler(telegram::schema()))
         .dependencies(dptree::deps![
             tg,

@@ -381,7 +381,11 @@ async fn a_store_failure_while_taking_an_update_asks_telegram_to_retry() {
     let store = Store::open(&format!("sqlite://{}", dir.path().join("w.db").display()))
         .await
         .unwrap();
-    let (state, mut listener) = webhook::channel(Secret::new(SECRET), store.clone());
+    let (state, mut listener) = webhook::channel(
+        Secret::new(SECRET),
+        store.clone(),
+        douyin_link_bot::telegram::detach::Detach::new(),
+    );
     let route = server::WebhookRoute {
         path: HOOK_PATH.to_string(),
         state,
@@ -424,6 +428,60 @@ async fn a_store_failure_while_taking_an_update_asks_telegram_to_retry() {
         .collect()
         .await;
     assert_eq!(taken, vec![1]);
+}
+
+#[tokio::test]
+async fn an_instance_with_all_the_updates_it_takes_in_hand_asks_telegram_to_deliver_again() {
+    use douyin_link_bot::http::webhook;
+    use douyin_link_bot::secret::Secret;
+    use douyin_link_bot::telegram::detach::Detach;
+    use futures::StreamExt;
+    use teloxide::update_listeners::{AsUpdateStream, UpdateListener};
+
+    let tg = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("w.db").display()))
+        .await
+        .unwrap();
+    // No room at all: as if 2048 updates were in hand, their replies waiting for slots.
+    let (state, mut listener) =
+        webhook::channel(Secret::new(SECRET), store.clone(), Detach::with_max(0));
+    let route = server::WebhookRoute {
+        path: HOOK_PATH.to_string(),
+        state,
+    };
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = server::serve(
+        tcp,
+        server::router(store.clone(), Default::default(), None, Some(route)),
+        async move {
+            let _ = stop_rx.await;
+        },
+    );
+    let status = reqwest::Client::new()
+        .post(format!("http://{addr}{HOOK_PATH}"))
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .json(&update(&tg, 1, &ALICE, SHARE))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 503, "Telegram delivers it again later");
+    let _ = stop_tx.send(());
+    task.await.unwrap().unwrap();
+    // Not recorded as taken (its delivery again, here or elsewhere, is handled) and not
+    // handed to the dispatcher.
+    assert!(store.first_sight_of_update(1, 0).await.unwrap());
+    let token = listener.stop_token();
+    token.stop();
+    let taken: Vec<u32> = listener
+        .as_stream()
+        .map(|u| u.unwrap().id.0)
+        .collect()
+        .await;
+    assert!(taken.is_empty(), "{taken:?}");
 }
 
 /// The built binary in webhook mode, stopped with SIGTERM right after Telegram's post was

@@ -9,6 +9,7 @@
 use crate::http::metrics::UPDATES_DUPLICATE;
 use crate::secret::Secret;
 use crate::store::Store;
+use crate::telegram::detach::Detach;
 use crate::telegram::ALLOWED_UPDATES;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
@@ -45,17 +46,20 @@ pub struct WebhookState {
     secret: Secret,
     store: Store,
     tx: mpsc::Sender<Update>,
+    /// The updates in hand: when their bound is reached, this instance takes no more.
+    detach: Detach,
     last_prune: Arc<AtomicI64>,
 }
 
 /// The route's state and the dispatcher's listener, joined by one channel.
-pub fn channel(secret: Secret, store: Store) -> (WebhookState, WebhookListener) {
+pub fn channel(secret: Secret, store: Store, detach: Detach) -> (WebhookState, WebhookListener) {
     let (tx, rx) = mpsc::channel(BACKLOG);
     let (token, flag) = mk_stop_token();
     let state = WebhookState {
         secret,
         store,
         tx,
+        detach,
         last_prune: Arc::new(AtomicI64::new(0)),
     };
     (
@@ -104,6 +108,17 @@ pub async fn receive(State(state): State<WebhookState>, req: Request) -> StatusC
         }
     };
     let update_id = i64::from(update.id.0);
+    // An instance with as many updates in hand as it takes (replies waiting for their
+    // Telegram slots) passes the next ones back: Telegram delivers them again later, here or
+    // to another instance, rather than this one queueing them behind its own.
+    if state.detach.full() {
+        tracing::warn!(
+            update_id,
+            why = "updates in hand at their bound",
+            "update not taken; Telegram will deliver it again"
+        );
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
     // A place in the backlog first: an update recorded as taken must be handed on, or a
     // repeat of it reaching another instance meanwhile would be dropped as already taken.
     let permit = match state.tx.clone().try_reserve_owned() {
@@ -254,7 +269,7 @@ mod tests {
     #[tokio::test]
     async fn stopping_hands_over_everything_taken_then_ends() {
         let store = Store::open("sqlite::memory:").await.unwrap();
-        let (state, mut listener) = channel(Secret::new("s"), store);
+        let (state, mut listener) = channel(Secret::new("s"), store, Detach::new());
         for id in 1..=3 {
             state.tx.try_send(update(id)).unwrap();
         }

@@ -19,7 +19,8 @@
 //! dispatcher worker waits, its own queue of 64 fills, and then the dispatcher waits for
 //! everyone, as it did before for a chat's 65th update: a flood from one chat costs time,
 //! not memory), and at most [`MAX_PENDING`] are being handled at once, all chats together
-//! (past that each further chat's update waits in its dispatcher worker for its turn).
+//! (past that each further chat's update waits in its dispatcher worker for its turn, and the
+//! webhook answers 503 to new ones: [`Detach::full`]).
 
 use super::HandlerError;
 use std::collections::HashMap;
@@ -70,10 +71,15 @@ impl Default for Detach {
 
 impl Detach {
     pub fn new() -> Detach {
+        Detach::with_max(MAX_PENDING)
+    }
+
+    /// With another bound than [`MAX_PENDING`] on the updates handed on (tests).
+    pub fn with_max(max_pending: usize) -> Detach {
         Detach {
             inner: Arc::new(Inner {
                 tracker: TaskTracker::new(),
-                permits: Arc::new(Semaphore::new(MAX_PENDING)),
+                permits: Arc::new(Semaphore::new(max_pending)),
                 chats: Mutex::default(),
                 next: AtomicU64::new(0),
             }),
@@ -180,6 +186,13 @@ impl Detach {
     pub async fn finish(&self) {
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
+    }
+
+    /// Whether the bound on updates handed on is reached: a further one would wait in the
+    /// dispatcher (the webhook then asks Telegram to deliver it again later, possibly to
+    /// another instance).
+    pub fn full(&self) -> bool {
+        self.inner.permits.available_permits() == 0
     }
 
     /// Tasks not yet ended.
