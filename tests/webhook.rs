@@ -460,15 +460,17 @@ async fn an_instance_with_all_the_updates_it_takes_in_hand_asks_telegram_to_deli
             let _ = stop_rx.await;
         },
     );
-    let status = reqwest::Client::new()
+    let answer = reqwest::Client::new()
         .post(format!("http://{addr}{HOOK_PATH}"))
         .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
         .json(&update(&tg, 1, &ALICE, SHARE))
         .send()
         .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 503, "Telegram delivers it again later");
+        .unwrap();
+    assert_eq!(answer.status(), 503, "Telegram delivers it again later");
+    // …after a second, not after its own backoff of up to two minutes
+    // (tdlib/telegram-bot-api WebhookActor::on_update_error reads Retry-After).
+    assert_eq!(answer.headers()["retry-after"], "1");
     let _ = stop_tx.send(());
     task.await.unwrap().unwrap();
     // Not recorded as taken (its delivery again, here or elsewhere, is handled) and not

@@ -4,7 +4,11 @@
 //!
 //! Nothing reaches the dispatcher that lacks the secret header (401), is larger than
 //! [`MAX_BODY`] (413) or is not an update (400). A store failure while taking it answers
-//! 500, so Telegram delivers it again.
+//! 500, so Telegram delivers it again. An instance that takes no more for now (its backlog
+//! full, its updates in hand at their bound, or stopping) answers 503 with `Retry-After:`
+//! [`RETRY_AFTER_SECS`]: Telegram's Bot API server then tries that update again after that
+//! many seconds instead of backing off exponentially to a minute or two
+//! (tdlib/telegram-bot-api `WebhookActor::on_update_error`, which reads `Retry-After`).
 
 use crate::http::metrics::UPDATES_DUPLICATE;
 use crate::secret::Secret;
@@ -13,7 +17,8 @@ use crate::telegram::detach::Detach;
 use crate::telegram::ALLOWED_UPDATES;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use std::convert::Infallible;
@@ -83,7 +88,19 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// `POST <WEBHOOK_URL's path>`.
-pub async fn receive(State(state): State<WebhookState>, req: Request) -> StatusCode {
+pub async fn receive(state: State<WebhookState>, req: Request) -> Response {
+    let status = take(state, req).await;
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        (status, [(header::RETRY_AFTER, RETRY_AFTER_SECS)]).into_response()
+    } else {
+        status.into_response()
+    }
+}
+
+/// What Telegram is told to wait before delivering a refused update again, in seconds.
+pub const RETRY_AFTER_SECS: &str = "1";
+
+async fn take(State(state): State<WebhookState>, req: Request) -> StatusCode {
     let authorized = req
         .headers()
         .get(SECRET_HEADER)
