@@ -369,6 +369,33 @@ async fn long_polling_with_http_listen_serves_health_but_no_webhook() {
     bot.stop().await;
 }
 
+/// The webhook route alone, served on a loopback port until the sender is used: its
+/// address, the stop, and the server's task.
+async fn serve_route(
+    store: &Store,
+    state: douyin_link_bot::http::webhook::WebhookState,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let route = server::WebhookRoute {
+        path: HOOK_PATH.to_string(),
+        state,
+    };
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = server::serve(
+        tcp,
+        server::router(store.clone(), Default::default(), None, Some(route)),
+        async move {
+            let _ = stop_rx.await;
+        },
+    );
+    (addr, stop_tx, task)
+}
+
 #[tokio::test]
 async fn a_store_failure_while_taking_an_update_asks_telegram_to_retry() {
     use douyin_link_bot::http::webhook;
@@ -386,20 +413,7 @@ async fn a_store_failure_while_taking_an_update_asks_telegram_to_retry() {
         store.clone(),
         douyin_link_bot::telegram::detach::Detach::new(),
     );
-    let route = server::WebhookRoute {
-        path: HOOK_PATH.to_string(),
-        state,
-    };
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = tcp.local_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = server::serve(
-        tcp,
-        server::router(store.clone(), Default::default(), None, Some(route)),
-        async move {
-            let _ = stop_rx.await;
-        },
-    );
+    let (addr, stop_tx, task) = serve_route(&store, state).await;
     let post = |id: i64| {
         let body = update(&tg, id, &ALICE, SHARE);
         async move {
@@ -446,20 +460,7 @@ async fn an_instance_with_all_the_updates_it_takes_in_hand_asks_telegram_to_deli
     // No room at all: as if 2048 updates were in hand, their replies waiting for slots.
     let (state, mut listener) =
         webhook::channel(Secret::new(SECRET), store.clone(), Detach::with_max(0));
-    let route = server::WebhookRoute {
-        path: HOOK_PATH.to_string(),
-        state,
-    };
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = tcp.local_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = server::serve(
-        tcp,
-        server::router(store.clone(), Default::default(), None, Some(route)),
-        async move {
-            let _ = stop_rx.await;
-        },
-    );
+    let (addr, stop_tx, task) = serve_route(&store, state).await;
     let answer = reqwest::Client::new()
         .post(format!("http://{addr}{HOOK_PATH}"))
         .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
