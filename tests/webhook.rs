@@ -369,122 +369,109 @@ async fn long_polling_with_http_listen_serves_health_but_no_webhook() {
     bot.stop().await;
 }
 
-/// The webhook route alone, served on a loopback port until the sender is used: its
-/// address, the stop, and the server's task.
-async fn serve_route(
-    store: &Store,
-    state: douyin_link_bot::http::webhook::WebhookState,
-) -> (
-    std::net::SocketAddr,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-) {
-    let route = server::WebhookRoute {
-        path: HOOK_PATH.to_string(),
-        state,
-    };
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = tcp.local_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = server::serve(
-        tcp,
-        server::router(store.clone(), Default::default(), None, Some(route)),
-        async move {
-            let _ = stop_rx.await;
-        },
-    );
-    (addr, stop_tx, task)
+/// The webhook route alone (no bot behind it), served on a loopback port, with the
+/// dispatcher's end of its channel kept to see what was handed on.
+struct RouteAlone {
+    tg: FakeTelegram,
+    store: Store,
+    listener: douyin_link_bot::http::webhook::WebhookListener,
+    addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl RouteAlone {
+    /// `detach`: the updates in hand the route consults.
+    async fn start(detach: douyin_link_bot::telegram::detach::Detach) -> RouteAlone {
+        use douyin_link_bot::http::webhook;
+        use douyin_link_bot::secret::Secret;
+
+        let tg = FakeTelegram::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("w.db").display()))
+            .await
+            .unwrap();
+        let (state, listener) = webhook::channel(Secret::new(SECRET), store.clone(), detach);
+        let route = server::WebhookRoute {
+            path: HOOK_PATH.to_string(),
+            state,
+        };
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = server::serve(
+            tcp,
+            server::router(store.clone(), Default::default(), None, Some(route)),
+            async move {
+                let _ = stopped.await;
+            },
+        );
+        RouteAlone {
+            tg,
+            store,
+            listener,
+            addr,
+            stop,
+            server,
+            _dir: dir,
+        }
+    }
+
+    /// Alice's update `id`, posted as Telegram does.
+    async fn post(&self, id: i64) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("http://{}{HOOK_PATH}", self.addr))
+            .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+            .json(&update(&self.tg, id, &ALICE, SHARE))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Stops the server, then returns the ids of the updates handed to the dispatcher.
+    async fn handed_on(mut self) -> Vec<u32> {
+        use futures::StreamExt;
+        use teloxide::update_listeners::{AsUpdateStream, UpdateListener};
+
+        let _ = self.stop.send(());
+        self.server.await.unwrap().unwrap();
+        self.listener.stop_token().stop();
+        self.listener
+            .as_stream()
+            .map(|u| u.unwrap().id.0)
+            .collect()
+            .await
+    }
 }
 
 #[tokio::test]
 async fn a_store_failure_while_taking_an_update_asks_telegram_to_retry() {
-    use douyin_link_bot::http::webhook;
-    use douyin_link_bot::secret::Secret;
-    use futures::StreamExt;
-    use teloxide::update_listeners::{AsUpdateStream, UpdateListener};
-
-    let tg = FakeTelegram::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("w.db").display()))
-        .await
-        .unwrap();
-    let (state, mut listener) = webhook::channel(
-        Secret::new(SECRET),
-        store.clone(),
-        douyin_link_bot::telegram::detach::Detach::new(),
+    let route = RouteAlone::start(douyin_link_bot::telegram::detach::Detach::new()).await;
+    assert_eq!(route.post(1).await.status(), 200);
+    route.store.close().await;
+    assert_eq!(
+        route.post(2).await.status(),
+        500,
+        "not taken: Telegram delivers it again"
     );
-    let (addr, stop_tx, task) = serve_route(&store, state).await;
-    let post = |id: i64| {
-        let body = update(&tg, id, &ALICE, SHARE);
-        async move {
-            reqwest::Client::new()
-                .post(format!("http://{addr}{HOOK_PATH}"))
-                .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    };
-    assert_eq!(post(1).await, 200);
-    store.close().await;
-    assert_eq!(post(2).await, 500, "not taken: Telegram delivers it again");
-    let _ = stop_tx.send(());
-    task.await.unwrap().unwrap();
-
     // Only the first update reached the dispatcher's side.
-    let token = listener.stop_token();
-    token.stop();
-    let taken: Vec<u32> = listener
-        .as_stream()
-        .map(|u| u.unwrap().id.0)
-        .collect()
-        .await;
-    assert_eq!(taken, vec![1]);
+    assert_eq!(route.handed_on().await, vec![1]);
 }
 
 #[tokio::test]
 async fn an_instance_with_all_the_updates_it_takes_in_hand_asks_telegram_to_deliver_again() {
-    use douyin_link_bot::http::webhook;
-    use douyin_link_bot::secret::Secret;
-    use douyin_link_bot::telegram::detach::Detach;
-    use futures::StreamExt;
-    use teloxide::update_listeners::{AsUpdateStream, UpdateListener};
-
-    let tg = FakeTelegram::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("w.db").display()))
-        .await
-        .unwrap();
     // No room at all: as if 2048 updates were in hand, their replies waiting for slots.
-    let (state, mut listener) =
-        webhook::channel(Secret::new(SECRET), store.clone(), Detach::with_max(0));
-    let (addr, stop_tx, task) = serve_route(&store, state).await;
-    let answer = reqwest::Client::new()
-        .post(format!("http://{addr}{HOOK_PATH}"))
-        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-        .json(&update(&tg, 1, &ALICE, SHARE))
-        .send()
-        .await
-        .unwrap();
+    let route = RouteAlone::start(douyin_link_bot::telegram::detach::Detach::with_max(0)).await;
+    let answer = route.post(1).await;
     assert_eq!(answer.status(), 503, "Telegram delivers it again later");
     // …after a second, not after its own backoff of up to two minutes
     // (tdlib/telegram-bot-api WebhookActor::on_update_error reads Retry-After).
     assert_eq!(answer.headers()["retry-after"], "1");
-    let _ = stop_tx.send(());
-    task.await.unwrap().unwrap();
     // Not recorded as taken (its delivery again, here or elsewhere, is handled) and not
     // handed to the dispatcher.
-    assert!(store.first_sight_of_update(1, 0).await.unwrap());
-    let token = listener.stop_token();
-    token.stop();
-    let taken: Vec<u32> = listener
-        .as_stream()
-        .map(|u| u.unwrap().id.0)
-        .collect()
-        .await;
-    assert!(taken.is_empty(), "{taken:?}");
+    assert!(route.store.first_sight_of_update(1, 0).await.unwrap());
+    assert!(route.handed_on().await.is_empty());
 }
 
 /// The built binary in webhook mode, stopped with SIGTERM right after Telegram's post was

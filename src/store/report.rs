@@ -203,6 +203,26 @@ impl Store {
         Ok(days)
     }
 
+    /// The rows of one "top" query: `sql` selects [`TopColumns`] of the orders paid in the
+    /// range (`$1`, `$2`), at most `$3`.
+    async fn top(
+        &self,
+        sql: String,
+        (from, to): (NaiveDate, NaiveDate),
+        limit: i64,
+    ) -> Result<Vec<TopRow>, StoreError> {
+        let (lo, hi) = text_bounds(from, to);
+        let rows: Vec<TopColumns> = on_backend!(self, read, |pool| {
+            sqlx::query_as(&sql)
+                .bind(&lo)
+                .bind(&hi)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().map(top_row).collect())
+    }
+
     /// The products with the most orders paid in `from..=to`, at most `limit`.
     pub async fn top_products(
         &self,
@@ -210,19 +230,15 @@ impl Store {
         to: NaiveDate,
         limit: i64,
     ) -> Result<Vec<TopRow>, StoreError> {
-        let (lo, hi) = text_bounds(from, to);
-        let rows: Vec<TopColumns> = on_backend!(self, read, |pool| {
-            sqlx::query_as(&format!(
+        self.top(
+            format!(
                 "SELECT o.product_id, MAX(o.product_name), {ORDER_SUMS}
                  FROM orders o WHERE {IN_RANGE} GROUP BY o.product_id {TOP_ORDER}"
-            ))
-            .bind(&lo)
-            .bind(&hi)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows.into_iter().map(top_row).collect())
+            ),
+            (from, to),
+            limit,
+        )
+        .await
     }
 
     /// The users with the most orders paid in `from..=to`, named as in their latest link.
@@ -232,23 +248,19 @@ impl Store {
         to: NaiveDate,
         limit: i64,
     ) -> Result<Vec<TopRow>, StoreError> {
-        let (lo, hi) = text_bounds(from, to);
-        let rows: Vec<TopColumns> = on_backend!(self, read, |pool| {
-            sqlx::query_as(&format!(
+        self.top(
+            format!(
                 "SELECT CAST(o.user_id AS TEXT),
                         (SELECT c.user_name FROM conversions c
                          WHERE c.user_id = o.user_id AND c.user_name IS NOT NULL
                          ORDER BY c.id DESC LIMIT 1),
                         {ORDER_SUMS}
                  FROM orders o WHERE {IN_RANGE} GROUP BY o.user_id {TOP_ORDER}"
-            ))
-            .bind(&lo)
-            .bind(&hi)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows.into_iter().map(top_row).collect())
+            ),
+            (from, to),
+            limit,
+        )
+        .await
     }
 
     /// The groups with the most orders paid in `from..=to`: an order counts for the group
@@ -260,9 +272,8 @@ impl Store {
         to: NaiveDate,
         limit: i64,
     ) -> Result<Vec<TopRow>, StoreError> {
-        let (lo, hi) = text_bounds(from, to);
-        let rows: Vec<TopColumns> = on_backend!(self, read, |pool| {
-            sqlx::query_as(&format!(
+        self.top(
+            format!(
                 "SELECT CAST(c.chat_id AS TEXT), CAST(NULL AS TEXT), {ORDER_SUMS}
                  FROM orders o JOIN conversions c ON c.id = (
                      SELECT c2.id FROM conversions c2
@@ -270,14 +281,11 @@ impl Store {
                        AND c2.chat_id != c2.user_id
                      ORDER BY c2.created_at DESC, c2.id DESC LIMIT 1)
                  WHERE {IN_RANGE} GROUP BY c.chat_id {TOP_ORDER}"
-            ))
-            .bind(&lo)
-            .bind(&hi)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows.into_iter().map(top_row).collect())
+            ),
+            (from, to),
+            limit,
+        )
+        .await
     }
 
     /// The ledger's totals, every line ever written.
