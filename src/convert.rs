@@ -447,15 +447,20 @@ impl Inner {
             );
             return;
         };
+        let mut kept = Vec::new();
         for ((i, _), found) in waits.iter().zip(answers) {
             let Some(d) = found else { continue };
             if let Ok(c) = &mut results[*i] {
                 c.details = Some(d.clone());
             }
             let (user_id, key) = &keys[*i];
-            if let Err(e) = self.store.set_conversion_details(*user_id, key, &d).await {
-                tracing::warn!(error = %e, "could not keep a product's details");
-            }
+            kept.push(async move {
+                if let Err(e) = self.store.set_conversion_details(*user_id, key, &d).await {
+                    tracing::warn!(error = %e, "could not keep a product's details");
+                }
+            });
         }
+        // Kept together, not one after another (a promo's products each have one).
+        futures::future::join_all(kept).await;
     }
 }

@@ -81,7 +81,7 @@ struct State {
     missing: HashMap<String, Instant>,
     /// Details upstream answered, and when.
     found: HashMap<String, (ProductDetails, Instant)>,
-    /// Lookup calls made (for tests and the benchmark's accounting).
+    /// Lookup calls made (for the tests).
     calls: u64,
     /// Whether calls are made.
     health: Health,
@@ -226,7 +226,9 @@ impl Inner {
         });
         let mut found: HashMap<String, ProductDetails> = HashMap::new();
         // `answered`: the reply is an answer for every id (an id not in it is unknown);
-        // `down`: the endpoint is unreachable, hanging, throttling or refusing the key.
+        // `down`: the endpoint is unreachable, hanging, throttling or refusing the key
+        // (`None`: the call says nothing either way — it timed out queued behind the bot's
+        // own calls).
         let (answered, down) = match reply {
             Ok(Ok(list)) => {
                 for d in list {
@@ -234,11 +236,11 @@ impl Inner {
                         found.entry(id).or_insert(d);
                     }
                 }
-                (true, false)
+                (true, Some(false))
             }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, products = batch.len(), "product details lookup failed; replying without them");
-                (false, endpoint_down(e.class()))
+                (false, Some(endpoint_down(e.class())))
             }
             Err(_) => {
                 tracing::warn!(
@@ -247,7 +249,7 @@ impl Inner {
                     queued,
                     "product details lookup took too long; replying without them"
                 );
-                (false, !queued)
+                (false, (!queued).then_some(true))
             }
         };
         let mut state = self.lock();
@@ -257,11 +259,19 @@ impl Inner {
             (Health::Paused { since, .. } | Health::Trying { since }, _) if started < since => {
                 state.health
             }
-            (_, false) => Health::Working { failures: 0 },
-            (Health::Working { failures }, true) if failures + 1 < BREAK_AFTER => Health::Working {
-                failures: failures + 1,
+            // A trial that says nothing: the next lookup tries again.
+            (Health::Trying { since }, None) => Health::Paused {
+                since,
+                until: since,
             },
-            (_, true) => {
+            (health, None) => health,
+            (_, Some(false)) => Health::Working { failures: 0 },
+            (Health::Working { failures }, Some(true)) if failures + 1 < BREAK_AFTER => {
+                Health::Working {
+                    failures: failures + 1,
+                }
+            }
+            (_, Some(true)) => {
                 tracing::warn!(
                     seconds = self.pause.as_secs_f32(),
                     "product details lookups keep failing; cards go without details for a while"
@@ -602,15 +612,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_call_slow_because_the_bot_is_busy_does_not_pause_the_lookups() {
+    async fn a_call_slow_because_the_bot_is_busy_neither_pauses_nor_clears_the_count() {
         let cat = Arc::new(Catalogue::default());
-        cat.hang.store(true, Ordering::SeqCst);
-        cat.saturated.store(true, Ordering::SeqCst);
         let lookup = quick(&cat);
-        for n in 0..=BREAK_AFTER {
+        // Two real failures…
+        cat.fail.store(true, Ordering::SeqCst);
+        for n in 1..BREAK_AFTER {
             assert_eq!(answers(&lookup, &[10 + 2 * n as u64]).await, vec![None]);
         }
-        assert_eq!(cat.calls.load(Ordering::SeqCst), BREAK_AFTER as u64 + 1);
+        // …then calls that time out queued behind the bot's own: no pause…
+        cat.hang.store(true, Ordering::SeqCst);
+        cat.saturated.store(true, Ordering::SeqCst);
+        for n in 0..=BREAK_AFTER {
+            assert_eq!(answers(&lookup, &[30 + 2 * n as u64]).await, vec![None]);
+        }
+        assert_eq!(cat.calls.load(Ordering::SeqCst), 2 * BREAK_AFTER as u64);
+        // …and no fresh start either: the next real failure is the third in a row.
+        cat.hang.store(false, Ordering::SeqCst);
+        cat.saturated.store(false, Ordering::SeqCst);
+        assert_eq!(answers(&lookup, &[50]).await, vec![None]);
+        assert_eq!(answers(&lookup, &[52]).await, vec![None]);
+        assert_eq!(cat.calls.load(Ordering::SeqCst), 2 * BREAK_AFTER as u64 + 1);
     }
 
     #[test]
